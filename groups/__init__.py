@@ -1,0 +1,1 @@
+"""The neighbourhood directory: communities, households, residents, ten-household groups."""

@@ -1,0 +1,134 @@
+"""The directory's tables: community → grid, group → household → resident; staff; credentials."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from groups.db import Base, UTCDateTime, utcnow
+
+RESIDENT_ROLES = frozenset({"stairwell_leader", "building_leader", "grid_manager"})
+STAFF_ROLES = frozenset({"patrol_member", "patrol_leader", "grid_manager", "police_office"})
+
+
+class Community(Base):
+    """A residential community (社区 / 小区): the scope of one board."""
+
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Grid(Base):
+    """A grid (网格) of the community, looked after by a grid manager."""
+
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+
+
+class Group(Base):
+    """A ten-household joint-defence group (十户联防组)."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(50))
+    leader_household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", use_alter=True, ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    households: Mapped[list["Household"]] = relationship(
+        back_populates="group", foreign_keys="Household.group_id", order_by="Household.id"
+    )
+
+
+class Household(Base):
+    """One home, addressed like B11-1-301 (building B11, unit 1, room 301)."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        UniqueConstraint("community_id", "address"),
+        Index("ix_households_placement", "community_id", "building", "unit", "floor", "room"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(40))
+    building: Mapped[str] = mapped_column(String(20))
+    unit: Mapped[int]
+    floor: Mapped[int]
+    room: Mapped[int]
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="SET NULL"), index=True
+    )
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[Group | None] = relationship(back_populates="households", foreign_keys=[group_id])
+    residents: Mapped[list["Resident"]] = relationship(
+        back_populates="household", order_by="Resident.id", cascade="all, delete-orphan"
+    )
+
+
+class Resident(Base):
+    """A person living in a household; roles name what more they do (stairwell leader, …)."""
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    roles: Mapped[str] = mapped_column(String(200), default="")
+
+    household: Mapped[Household] = relationship(back_populates="residents")
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """The resident's roles as a set."""
+        return frozenset(r for r in self.roles.split(",") if r)
+
+
+class Staff(Base):
+    """A patrol member or leader, grid manager or police-office contact of a community."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("community_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+
+
+class Credential(Base):
+    """A bearer token (stored hashed) that speaks for one resident or one staff member."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE")
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

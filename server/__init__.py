@@ -1,0 +1,1 @@
+"""The TenWatch service: settings, app, routes, the alert lifecycle and the CLI."""

@@ -1,0 +1,60 @@
+"""The one settings object: every knob of the service, read from TENWATCH_* variables."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """TenWatch settings; the defaults run embedded (SQLite, in-process bus, console SMS)."""
+
+    model_config = SettingsConfigDict(env_prefix="TENWATCH_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./tenwatch.db"
+    redis_url: str | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_url: str | None = None
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    ws_queue_size: int = 256
+    ws_heartbeat_seconds: float = 20.0
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 50
+    outbox_lease_seconds: float = 60.0
+    sms_concurrency: int = 8
+
+    @property
+    def bus_url(self) -> str:
+        """The event bus backend, chosen by URL: redis when configured, else in-process."""
+        return self.redis_url or "memory://"
+
+    @property
+    def sms_url(self) -> str:
+        """The SMS sender backend, chosen by URL: twilio when an account is set, else console."""
+        return "twilio://" if self.twilio_account_sid else "console://"
+
+    @model_validator(mode="after")
+    def _check_twilio(self) -> "Settings":
+        if self.twilio_account_sid:
+            if self.twilio_auth_token is None:
+                raise ValueError("TENWATCH_TWILIO_AUTH_TOKEN is required with an account SID")
+            if not (self.twilio_from or self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "set TENWATCH_TWILIO_FROM or TENWATCH_TWILIO_MESSAGING_SERVICE_SID"
+                )
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("production needs TENWATCH_DATABASE_URL=postgresql+asyncpg://…")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
