@@ -1,0 +1,43 @@
+"""The bus interface every backend implements."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+
+Deliver = Callable[[str, str], None]
+"""Called with (channel, message) for every message of a subscribed channel; never blocks."""
+
+OnResume = Callable[[], Awaitable[None]]
+"""Called after the bus comes back from an outage, to fetch what may have been missed."""
+
+
+class Bus(ABC):
+    """Publish a message to channels; deliver messages of subscribed channels to one callback."""
+
+    @property
+    def error(self) -> str | None:
+        """Why the bus is degraded, or None while it is healthy."""
+        return None
+
+    @abstractmethod
+    async def connect(self, deliver: Deliver, *, on_resume: OnResume | None = None) -> None:
+        """Start delivering subscribed messages to deliver."""
+
+    @abstractmethod
+    async def disconnect(self) -> None:
+        """Stop delivering and release every connection."""
+
+    @abstractmethod
+    async def publish(self, channels: Sequence[str], message: str) -> None:
+        """Send message to every subscriber of channels, in every process; never raises."""
+
+    @abstractmethod
+    async def subscribe(self, channel: str) -> None:
+        """Receive channel's messages from now on; returns once that is in force."""
+
+    @abstractmethod
+    async def unsubscribe(self, channel: str) -> None:
+        """Stop receiving channel's messages."""
+
+    async def check(self) -> str | None:
+        """None if the bus works now, else the reason it does not."""
+        return self.error

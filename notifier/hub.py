@@ -1,0 +1,155 @@
+"""The websocket hub: which local sockets hear which channel, each behind a bounded queue."""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from notifier.bus import Bus
+
+log = logging.getLogger(__name__)
+
+Event = tuple[int, str]
+"""An event as the hub carries it: its id and its JSON text, rendered once for every socket."""
+
+Fetch = Callable[[str, int], Awaitable[Sequence[Event]]]
+"""Reads the stored events of a channel after an id, oldest first."""
+
+HEARTBEAT = '{"type":"heartbeat"}'
+
+
+class Connection:
+    """One socket's side of the hub: a bounded send queue and the last event id it was given.
+
+    Until start() is called the connection only collects live events, so that a replay of
+    stored events can be put in front of them without loss or duplicate.
+    """
+
+    def __init__(self, channel: str, *, maxsize: int) -> None:
+        self.channel = channel
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
+        self.last_id = 0
+        self.overflowed = False
+        self.on_overflow: Callable[[], object] | None = None
+        self._early: list[Event] | None = []
+
+    def push(self, event_id: int, message: str) -> None:
+        """Queue a live event; never blocks: a full queue drops the connection instead."""
+        if self._early is not None:
+            self._early.append((event_id, message))
+        else:
+            self._put(event_id, message)
+
+    def start(self, hello: str, replay: Sequence[Event], *, head: int) -> None:
+        """Queue hello, then the replayed events, then live events newer than head."""
+        early, self._early = self._early or [], None
+        self.last_id = head
+        self._put(0, hello)
+        for event_id, message in replay:
+            self._put(event_id, message)
+        for event_id, message in early:
+            if event_id > head:
+                self._put(event_id, message)
+
+    @property
+    def live(self) -> bool:
+        """Started and not dropped: its queue takes events."""
+        return self._early is None and not self.overflowed
+
+    def fill(self, events: Sequence[Event]) -> None:
+        """Queue those of events that are newer than the last one this connection was given."""
+        for event_id, message in events:
+            if event_id > self.last_id:
+                self._put(event_id, message)
+
+    async def run(self, send: Callable[[str], Awaitable[None]], *, heartbeat: float) -> None:
+        """Send queued messages in order; a heartbeat whenever nothing was sent for a while."""
+        while True:
+            try:
+                async with asyncio.timeout(heartbeat):
+                    message = await self.queue.get()
+            except TimeoutError:
+                message = HEARTBEAT
+            await send(message)
+
+    def _put(self, event_id: int, message: str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            log.warning("dropping a socket of %s: its send queue is full", self.channel)
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
+        self.last_id = max(self.last_id, event_id)
+
+
+class Hub:
+    """Fans every bus message out to the local connections of its channel."""
+
+    def __init__(self, bus: Bus, *, fetch: Fetch) -> None:
+        self.bus = bus
+        self._fetch = fetch
+        self._members: dict[str, set[Connection]] = {}
+        self._subscribed: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Connect to the bus."""
+        await self.bus.connect(self.deliver, on_resume=self.catch_up)
+
+    async def stop(self) -> None:
+        """Disconnect from the bus."""
+        await self.bus.disconnect()
+
+    @property
+    def connections(self) -> int:
+        """How many sockets this process holds."""
+        return sum(len(members) for members in self._members.values())
+
+    async def join(self, connection: Connection) -> None:
+        """Add a connection; returns once its channel's messages reach this process."""
+        self._members.setdefault(connection.channel, set()).add(connection)
+        await self._sync(connection.channel)
+
+    async def leave(self, connection: Connection) -> None:
+        """Remove a connection; the last one of a channel unsubscribes it."""
+        members = self._members.get(connection.channel)
+        if members is not None:
+            members.discard(connection)
+            if not members:
+                del self._members[connection.channel]
+        await self._sync(connection.channel)
+
+    def deliver(self, channel: str, message: str) -> None:
+        """Queue a bus message on every local connection of channel."""
+        members = self._members.get(channel)
+        if not members:
+            return
+        event_id = int(json.loads(message)["id"])
+        for connection in tuple(members):
+            connection.push(event_id, message)
+
+    async def catch_up(self) -> None:
+        """After a bus outage, give every connection the stored events it has not had."""
+        for channel, members in list(self._members.items()):
+            live = [c for c in members if c.live]
+            if live:
+                events = await self._fetch(channel, min(c.last_id for c in live))
+                for connection in live:
+                    connection.fill(events)
+
+    async def _sync(self, channel: str) -> None:
+        # One lock: concurrent joins and leaves of a channel must not race its subscription.
+        async with self._lock:
+            wanted, held = channel in self._members, channel in self._subscribed
+            if wanted and not held:
+                await self.bus.subscribe(channel)
+                self._subscribed.add(channel)
+            elif held and not wanted:
+                self._subscribed.discard(channel)
+                with contextlib.suppress(Exception):
+                    await self.bus.unsubscribe(channel)
