@@ -1,0 +1,155 @@
+"""Texts through Twilio with the official library (async); `api_url` points it at a look-alike."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from notifier.sms.base import SendError, SendResult, SmsSender
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds one send may take; the library itself sets no timeout on the request."""
+
+# Twilio's own error codes for "too many requests" and its outages: worth another try.
+_TRANSIENT_CODES = frozenset({20429, 20500, 20503})
+
+
+class _AsyncHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """The library's aiohttp client, sending basic auth as a header.
+
+    The library hands aiohttp a `BasicAuth`, which aiohttp 3.14 deprecates (a warning on every
+    request); the request is otherwise the library's own.
+    """
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the library's signature)
+        allow_redirects: bool = False,
+    ) -> Any:
+        """Make the library's request with an Authorization header in place of `auth`."""
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        return await super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+
+
+def create_twilio_client(account_sid: str, auth_token: str, *, api_url: str | None = None) -> Any:
+    """A `twilio.rest.Client` on an aiohttp session, aimed at `api_url` instead of Twilio's cloud.
+
+    Call it inside the running event loop (the session needs it) and close it with
+    `await client.http_client.close()`. Messages and Calls both go through `api_url`.
+    """
+    client = Client(account_sid, auth_token, http_client=_AsyncHttpClient())
+    if api_url is not None:
+        # The api domain's base URL is a public attribute of this client's own Domain object.
+        # Edge and region (TWILIO_EDGE / TWILIO_REGION) would rewrite the host: cleared.
+        client.api.base_url = api_url.rstrip("/")
+        client.edge = None
+        client.region = None
+    return client
+
+
+class TwilioSender(SmsSender):
+    """Sends through Twilio's Messages API with `client.messages.create_async`."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        api_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("Twilio needs both an account SID and an auth token")
+        if not (from_ or messaging_service_sid):
+            raise ValueError("Twilio needs a 'from' number or a messaging service SID")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from = from_
+        self._messaging_service_sid = messaging_service_sid
+        self._api_url = api_url
+        self._timeout = timeout
+        self._client: Any = None
+        self._closed = False
+
+    def _get_client(self) -> Any:
+        """The Twilio client, made on first use: its aiohttp session needs the running loop."""
+        if self._closed:
+            raise RuntimeError("TwilioSender is closed")
+        if self._client is None:
+            # No await between the check and the assignment: concurrent sends share one client.
+            self._client = create_twilio_client(
+                self._account_sid, self._auth_token, api_url=self._api_url
+            )
+        return self._client
+
+    async def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        """Create one Message; map Twilio's refusals and network failures to `SendError`."""
+        client = self._get_client()
+        params: dict[str, str] = {"to": to, "body": body}
+        if self._from:
+            params["from_"] = self._from
+        if self._messaging_service_sid:
+            params["messaging_service_sid"] = self._messaging_service_sid
+        if status_callback:
+            params["status_callback"] = status_callback
+        try:
+            async with asyncio.timeout(self._timeout):
+                message = await client.messages.create_async(**params)
+        except TwilioException as exc:
+            raise _refusal(exc) from exc
+        except TimeoutError as exc:
+            raise SendError(
+                f"Twilio did not answer within {self._timeout:g}s", transient=True
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise SendError(f"Twilio unreachable: {exc!r}", transient=True) from exc
+        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+
+    async def close(self) -> None:
+        """Close the aiohttp session; safe to call more than once."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            await client.http_client.close()
+
+
+def _refusal(exc: TwilioException) -> SendError:
+    """Turn Twilio's error answer into a SendError: 429 and 5xx may pass, the rest will not."""
+    status = getattr(exc, "status", None)
+    status = status if isinstance(status, int) else None
+    raw_code = getattr(exc, "code", None)
+    # Without a JSON body the library fills `code` with the HTTP status: that is no Twilio code.
+    code = None if raw_code is None or raw_code == status else str(raw_code)
+    transient = status is None or status == 429 or status >= 500 or (raw_code in _TRANSIENT_CODES)
+    detail = getattr(exc, "msg", None) or getattr(exc, "detail", None) or type(exc).__name__
+    return SendError(
+        f"Twilio refused the message (HTTP {status}, code {code}): {detail}",
+        transient=transient,
+        code=code,
+        status=status,
+    )

@@ -1,0 +1,370 @@
+"""A local fake of Twilio's REST API (Messages and Calls) on loopback, for the real twilio library.
+
+    with FakeTwilio() as fake:
+        sender = TwilioSender(fake.account_sid, fake.auth_token, from_="+15005550006",
+                              api_url=fake.url)
+        ...
+        assert fake.messages[0]["to"] == "+8613800000001"
+
+`fake.fail_next(status=503)` or `fake.fail_next(status=400, code=21211, message=...)` scripts the
+next answers; `fake.drop_next()` closes the connection without answering; `fake.delay_next(5)`
+answers late. The `fake_twilio` fixture yields a started server.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs
+
+import pytest
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "fake-twilio-auth-token"
+API_VERSION = "2010-04-01"
+
+_PATH = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/(?P<resource>Messages|Calls)\.json$"
+)
+
+# Twilio's own codes for answers given without one.
+_DEFAULT_CODES = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+_DEFAULT_MESSAGES = {
+    400: "Bad request",
+    401: "Authenticate",
+    404: "The requested resource was not found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Scripted:
+    kind: str  # "error", "drop" or "delay"
+    status: int = 0
+    code: int | None = None
+    message: str | None = None
+    seconds: float = 0.0
+
+
+def error_body(status: int, code: int | None, message: str) -> dict[str, Any]:
+    """Twilio's JSON error shape."""
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}" if code else None,
+        "status": status,
+    }
+
+
+class FakeTwilio:
+    """A Twilio-compatible HTTP server on 127.0.0.1 that records what it is sent."""
+
+    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self._lock = threading.Lock()
+        self._messages: list[dict[str, Any]] = []
+        self._calls: list[dict[str, Any]] = []
+        self._requests: list[dict[str, Any]] = []
+        self._script: deque[_Scripted] = deque()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to give the twilio library, like "http://127.0.0.1:54321"."""
+        if self._server is None:
+            raise RuntimeError("FakeTwilio is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Self:
+        """Listen on a free loopback port and answer in a background thread."""
+        if self._server is not None:
+            raise RuntimeError("FakeTwilio is already started")
+        self._stopping.clear()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop answering and release the port; delayed answers are woken and dropped."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None or thread is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    def __enter__(self) -> Self:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    # -- what it received ------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The messages accepted so far (a copy), oldest first."""
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def calls(self) -> list[dict[str, Any]]:
+        """The calls accepted so far (a copy), oldest first."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request seen, accepted or not: method, path, form and the status answered."""
+        with self._lock:
+            return list(self._requests)
+
+    def reset(self) -> None:
+        """Forget what was received and any scripted answers not yet used."""
+        with self._lock:
+            self._messages.clear()
+            self._calls.clear()
+            self._requests.clear()
+            self._script.clear()
+
+    # -- scripted failures -----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        *,
+        status: int,
+        code: int | None = None,
+        message: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` API requests with Twilio's error JSON instead of creating."""
+        code = code if code is not None else _DEFAULT_CODES.get(status)
+        text = message or _DEFAULT_MESSAGES.get(status, "Error")
+        self._queue(_Scripted("error", status=status, code=code, message=text), times)
+
+    def drop_next(self, *, times: int = 1) -> None:
+        """Close the connection of the next `times` API requests without any answer."""
+        self._queue(_Scripted("drop"), times)
+
+    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+        """Answer the next `times` API requests normally, but only after `seconds`."""
+        self._queue(_Scripted("delay", seconds=seconds), times)
+
+    def _queue(self, step: _Scripted, times: int) -> None:
+        with self._lock:
+            self._script.extend([step] * times)
+
+    def _next_step(self) -> _Scripted | None:
+        with self._lock:
+            return self._script.popleft() if self._script else None
+
+    # -- answering (called from the server's threads) ---------------------------------------
+
+    def _authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == self.account_sid and password == self.auth_token
+
+    def _handle(
+        self, method: str, path: str, auth: str | None, form: dict[str, str]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """The status and JSON to answer, or None to drop the connection."""
+        match = _PATH.match(path)
+        if method != "POST" or match is None:
+            return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+        if not self._authorized(auth):
+            return 401, error_body(401, 20003, "Authenticate")
+        if match["account"] != self.account_sid:
+            return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+        step = self._next_step()
+        if step is not None and step.kind == "drop":
+            return None
+        if step is not None and step.kind == "error":
+            return step.status, error_body(step.status, step.code, step.message or "Error")
+        if step is not None and step.kind == "delay" and self._stopping.wait(step.seconds):
+            return None
+        if match["resource"] == "Messages":
+            return self._create_message(form)
+        return self._create_call(form)
+
+    def _create_message(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if not form.get("To"):
+            return 400, error_body(400, 21604, "A 'To' phone number is required.")
+        if not (form.get("From") or form.get("MessagingServiceSid")):
+            return 400, error_body(400, 21603, "A 'From' phone number is required.")
+        if not (form.get("Body") or form.get("MediaUrl")):
+            return 400, error_body(400, 21602, "Message body is required.")
+        sid = "SM" + uuid.uuid4().hex
+        now = format_datetime(datetime.now(UTC))
+        record: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "to": form["To"],
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body", ""),
+            "status_callback": form.get("StatusCallback"),
+            "form": dict(form),
+        }
+        with self._lock:
+            self._messages.append(record)
+        return 201, {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": record["body"],
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": record["from"],
+            "messaging_service_sid": record["messaging_service_sid"],
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            # Twilio answers "accepted" when only a messaging service was given.
+            "status": "queued" if record["from"] else "accepted",
+            "subresource_uris": {
+                "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+            },
+            "to": record["to"],
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+
+    def _create_call(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if not form.get("To"):
+            return 400, error_body(400, 21201, "No 'To' number is specified")
+        if not form.get("From"):
+            return 400, error_body(400, 21213, "No 'From' number is specified")
+        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+            return 400, error_body(400, 21205, "Url parameter is required.")
+        sid = "CA" + uuid.uuid4().hex
+        now = format_datetime(datetime.now(UTC))
+        record: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "to": form["To"],
+            "from": form["From"],
+            "url": form.get("Url"),
+            "twiml": form.get("Twiml"),
+            "status_callback": form.get("StatusCallback"),
+            "form": dict(form),
+        }
+        with self._lock:
+            self._calls.append(record)
+        return 201, {
+            "account_sid": self.account_sid,
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": record["from"],
+            "from_formatted": record["from"],
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {},
+            "to": record["to"],
+            "to_formatted": record["to"],
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
+        }
+
+    def _record_request(self, method: str, path: str, form: dict[str, str], status: int) -> None:
+        with self._lock:
+            self._requests.append({"method": method, "path": path, "form": form, "status": status})
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 makes a burst of concurrent connects wait a SYN retry (1 s).
+    request_queue_size = 128
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeTwilio/1.0"
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        fake: FakeTwilio = self.server.fake  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode() if length else ""
+        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+        answer = fake._handle(self.command, self.path, self.headers.get("Authorization"), form)
+        if answer is None:
+            fake._record_request(self.command, self.path, form, 0)
+            self.close_connection = True
+            return
+        status, payload = answer
+        fake._record_request(self.command, self.path, form, status)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the recorded requests tell the story."""
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A started fake Twilio server, stopped after the test."""
+    with FakeTwilio() as fake:
+        yield fake
