@@ -1,0 +1,103 @@
+"""The app factory and its lifespan, which owns every client the service uses."""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from groups.db import create_engine, create_sessionmaker
+from notifier.bus import create_bus
+from notifier.hub import Event, Hub
+from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.sms import SmsSender, create_sender
+from server import events
+from server.routes import alerts, health, pages, stream
+from server.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class State(TypedDict):
+    """What the lifespan yields; routes read it from request.state."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hub: Hub
+    sender: SmsSender
+    outbox: OutboxWorker
+
+
+def _sender(settings: Settings) -> SmsSender:
+    token = settings.twilio_auth_token
+    return create_sender(
+        settings.sms_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=token.get_secret_value() if token else None,
+        from_=settings.twilio_from,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        api_url=settings.twilio_api_url,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+    """Open the database, the bus, the SMS sender and the outbox worker; close them in reverse."""
+    settings: Settings = app.state.settings
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+
+    async def fetch(channel: str, after: int) -> Sequence[Event]:
+        async with sessions() as session:
+            return await events.after(session, channel=channel, event_id=after)
+
+    hub = Hub(create_bus(settings.bus_url), fetch=fetch)
+    await hub.start()
+    sender = _sender(settings)
+    outbox = OutboxWorker(
+        sessions,
+        sender,
+        policy=OutboxPolicy(
+            poll_seconds=settings.outbox_poll_seconds,
+            batch_size=settings.outbox_batch_size,
+            lease_seconds=settings.outbox_lease_seconds,
+            concurrency=settings.sms_concurrency,
+        ),
+    )
+    outbox.start()
+    log.info(
+        "TenWatch ready: database %s, bus %s, sms %s",
+        engine.url.render_as_string(hide_password=True),
+        settings.bus_url,
+        settings.sms_url,
+    )
+    try:
+        yield State(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            hub=hub,
+            sender=sender,
+            outbox=outbox,
+        )
+    finally:
+        await outbox.stop()
+        await sender.close()
+        await hub.stop()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the TenWatch app for the given settings (the environment's by default)."""
+    app = FastAPI(
+        title="TenWatch 十户联防",
+        summary="One household asks, many come: ten-household joint-defence alerts.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    for module in (health, alerts, stream, pages):
+        app.include_router(module.router)
+    return app

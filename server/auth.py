@@ -1,0 +1,115 @@
+"""Credentials: bearer tokens the admin CLI issues, each speaking for one resident or staff."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+
+from groups.db import AsyncSession
+from groups.models import Credential, Household, Resident, Staff
+
+TOKEN_PREFIX = "tw_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a resident of a household, or a staff member of a community."""
+
+    kind: Literal["resident", "staff"]
+    community_id: int
+    name: str
+    resident_id: int | None = None
+    household_id: int | None = None
+    address: str | None = None
+    group_id: int | None = None
+    staff_id: int | None = None
+    role: str | None = None
+
+    @property
+    def channel(self) -> str:
+        """The one stream this principal may hear: its group's, or its community's board."""
+        if self.kind == "resident":
+            return group_channel(self.group_id or 0)
+        return board_channel(self.community_id)
+
+
+def group_channel(group_id: int) -> str:
+    """The bus channel of a ten-household group."""
+    return f"group:{group_id}"
+
+
+def board_channel(community_id: int) -> str:
+    """The bus channel of a community's board."""
+    return f"board:{community_id}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    resident_id: int | None = None,
+    staff_id: int | None = None,
+) -> str:
+    """Create a credential for one resident or staff member; returns the token (shown once)."""
+    if (resident_id is None) == (staff_id is None):
+        raise ValueError("a credential speaks for exactly one resident or one staff member")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    session.add(
+        Credential(
+            token_hash=_digest(token),
+            community_id=community_id,
+            resident_id=resident_id,
+            staff_id=staff_id,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The principal a token speaks for, or None if the token is unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    credential = await session.scalar(
+        select(Credential).where(
+            Credential.token_hash == _digest(token), Credential.revoked_at.is_(None)
+        )
+    )
+    if credential is None:
+        return None
+    if credential.resident_id is not None:
+        row = (
+            await session.execute(
+                select(Resident, Household)
+                .join(Household, Resident.household_id == Household.id)
+                .where(Resident.id == credential.resident_id)
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        resident, household = row
+        return Principal(
+            kind="resident",
+            community_id=household.community_id,
+            name=resident.name,
+            resident_id=resident.id,
+            household_id=household.id,
+            address=household.address,
+            group_id=household.group_id,
+        )
+    staff = await session.get(Staff, credential.staff_id)
+    if staff is None:
+        return None
+    return Principal(
+        kind="staff",
+        community_id=staff.community_id,
+        name=staff.name,
+        staff_id=staff.id,
+        role=staff.role,
+    )

@@ -1,0 +1,159 @@
+"""The `tenwatch` command: serve, migrate, import households, list groups, issue tokens."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from groups import directory, importer
+from groups.db import AsyncSession, create_engine, create_sessionmaker
+from server import demo
+from server.migrate import upgrade
+from server.settings import get_settings
+
+app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
+token_app = typer.Typer(help="Issue credentials for residents and patrol members.")
+app.add_typer(token_app, name="token")
+console = Console()
+T = TypeVar("T")
+
+Community = Annotated[str, typer.Option(help="The community's name.")]
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run work in one session on the configured database, committing at the end."""
+
+    async def main() -> T:
+        url = get_settings().database_url
+        await upgrade(url)
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo_data: Annotated[bool, typer.Option("--demo", help="Seed a demo community.")] = False,
+) -> None:
+    """Run the service (migrating the database first)."""
+    settings = get_settings()
+    asyncio.run(upgrade(settings.database_url))
+    if demo_data:
+        base = f"http://{host}:{port}"
+        links = _run(lambda session: demo.seed(session, base_url=base))
+        console.print("[bold]Demo community seeded.[/bold] Open these in a browser:")
+        for label, url in links:
+            console.print(f"  {label}: [link={url}]{url}[/link]")
+    from server.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    asyncio.run(upgrade(get_settings().database_url))
+    console.print("database is up to date")
+
+
+@app.command("import")
+def import_households(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    community: Community = "default",
+) -> None:
+    """Register households, residents and staff from a CSV (登记造册), then group them in tens."""
+    with Progress(console=console) as progress:
+        task = progress.add_task("importing", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        async def work(session: AsyncSession) -> importer.ImportReport:
+            with file.open(encoding="utf-8-sig", newline="") as source:
+                return await importer.import_csv(
+                    session, source=source, community=community, progress=advance
+                )
+
+        try:
+            report = _run(work)
+        except importer.ImportFailed as exc:
+            progress.stop()
+            for error in exc.errors:
+                console.print(f"[red]row {error.row}[/red]: {error.reason}")
+            console.print(f"[red]nothing was imported[/red] ({len(exc.errors)} bad rows)")
+            raise typer.Exit(1) from exc
+    console.print(report)
+
+
+@app.command("groups")
+def list_groups(community: Community = "default") -> None:
+    """Show the ten-household groups of a community and their members."""
+
+    async def work(session: AsyncSession) -> list[directory.GroupRoster]:
+        found = await demo.get_community(session, name=community)
+        return await directory.list_groups(session, community_id=found.id)
+
+    table = Table("group", "leader", "households", "members")
+    for roster in _run(work):
+        leader = roster.leader.address if roster.leader else "—"
+        table.add_row(
+            roster.group.name,
+            leader,
+            str(len(roster.members)),
+            " ".join(h.address for h in roster.members),
+        )
+    console.print(table)
+
+
+@token_app.command("resident")
+def token_resident(
+    address: Annotated[str, typer.Argument(help="The household, like B11-1-301.")],
+    name: Annotated[str | None, typer.Option(help="Which resident; the first if omitted.")] = None,
+    community: Community = "default",
+) -> None:
+    """Issue a credential for a resident of a household."""
+
+    async def work(session: AsyncSession) -> str:
+        return await demo.resident_token(session, community=community, address=address, name=name)
+
+    console.print(_run(work))
+
+
+@token_app.command("staff")
+def token_staff(
+    phone: Annotated[str, typer.Argument(help="The staff member's phone, E.164.")],
+    community: Community = "default",
+) -> None:
+    """Issue a credential for a patrol member, grid manager or police-office contact."""
+
+    async def work(session: AsyncSession) -> str:
+        return await demo.staff_token(session, community=community, phone=phone)
+
+    console.print(_run(work))
+
+
+def main() -> None:
+    """Entry point of `python -m server`."""
+    app()

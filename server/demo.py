@@ -1,0 +1,90 @@
+"""The demo community `serve --demo` seeds, and the credential helpers the CLI uses."""
+
+import io
+
+from sqlalchemy import select
+
+from groups import importer
+from groups.db import AsyncSession
+from groups.models import Community, Household, Resident, Staff
+from server import auth
+
+DEMO_COMMUNITY = "丰乐社区 demo"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
+
+
+def demo_csv() -> str:
+    """Forty households in two buildings (four groups of ten), a patrol team and a police office."""
+    rows = ["address,name,phone,grid,roles"]
+    n = 0
+    for building in ("B11", "B12"):
+        for unit in (1, 2):
+            for floor in range(1, 6):
+                for room in (1, 2):
+                    n += 1
+                    name = SURNAMES[n % 20] + GIVEN[(n * 7) % 20]
+                    roles = "stairwell_leader" if floor == 3 and room == 1 else ""
+                    rows.append(
+                        f"{building}-{unit}-{floor}{room:02d},{name},+86138000{n:05d},"
+                        f"网格{1 if building == 'B11' else 2},{roles}"
+                    )
+    rows += [
+        ",巡逻队长 刘强,+8613900000001,,patrol_leader",
+        ",巡逻队员 陈军,+8613900000002,,patrol_member",
+        ",网格员 赵敏,+8613900000003,网格1,grid_manager",
+        ",警务室 值班,+8613900000004,,police_office",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+async def get_community(session: AsyncSession, *, name: str) -> Community:
+    """The community of that name; LookupError if there is none."""
+    found = await session.scalar(select(Community).where(Community.name == name))
+    if found is None:
+        raise LookupError(f"no community named {name!r}")
+    return found
+
+
+async def resident_token(
+    session: AsyncSession, *, community: str, address: str, name: str | None = None
+) -> str:
+    """A new credential for a resident of the household at address (the first, unless named)."""
+    found = await get_community(session, name=community)
+    query = (
+        select(Resident)
+        .join(Household, Resident.household_id == Household.id)
+        .where(Household.community_id == found.id, Household.address == address)
+        .order_by(Resident.id)
+    )
+    if name is not None:
+        query = query.where(Resident.name == name)
+    resident = await session.scalar(query)
+    if resident is None:
+        who = f"resident {name}" if name else "resident"
+        raise LookupError(f"no {who} at {address} in {community}")
+    return await auth.issue(session, community_id=found.id, resident_id=resident.id)
+
+
+async def staff_token(session: AsyncSession, *, community: str, phone: str) -> str:
+    """A new credential for the staff member with this phone."""
+    found = await get_community(session, name=community)
+    staff = await session.scalar(
+        select(Staff).where(Staff.community_id == found.id, Staff.phone == phone)
+    )
+    if staff is None:
+        raise LookupError(f"no staff member with phone {phone} in {community}")
+    return await auth.issue(session, community_id=found.id, staff_id=staff.id)
+
+
+async def seed(session: AsyncSession, *, base_url: str) -> list[tuple[str, str]]:
+    """Seed the demo community once; return labelled links, each with a fresh credential."""
+    exists = await session.scalar(select(Community.id).where(Community.name == DEMO_COMMUNITY))
+    if exists is None:
+        await importer.import_csv(session, source=io.StringIO(demo_csv()), community=DEMO_COMMUNITY)
+    board = await staff_token(session, community=DEMO_COMMUNITY, phone="+8613900000001")
+    links = [("patrol board 巡逻看板", f"{base_url}/board#token={board}")]
+    for address in ("B11-1-101", "B11-1-102", "B11-1-201", "B12-1-101"):
+        token = await resident_token(session, community=DEMO_COMMUNITY, address=address)
+        links.append((f"resident 住户 {address}", f"{base_url}/app#token={token}"))
+    return links

@@ -1,0 +1,58 @@
+"""Dependencies routes share: a session per request, and who is asking."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from groups.db import AsyncSession
+from notifier.hub import Hub
+from notifier.outbox import OutboxWorker
+from server import auth
+from server.auth import Principal
+
+bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for this request; the route commits."""
+    async with request.state.sessions() as session:
+        yield session
+
+
+def get_hub(request: Request) -> Hub:
+    """This process's websocket hub (and through it, the bus)."""
+    hub: Hub = request.state.hub
+    return hub
+
+
+def get_outbox(request: Request) -> OutboxWorker:
+    """This process's outbox worker."""
+    outbox: OutboxWorker = request.state.outbox
+    return outbox
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The resident or staff member the bearer token speaks for; 401 without a valid one."""
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "missing credential: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = await auth.authenticate(session, credentials.credentials)
+    if principal is None:
+        raise HTTPException(
+            401, "unknown or revoked credential", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

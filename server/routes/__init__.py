@@ -1,0 +1,1 @@
+"""HTTP and websocket routes: they parse, authorize and call services."""

@@ -1,0 +1,36 @@
+"""Liveness and readiness."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from notifier.hub import Hub
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """The database and the bus answer: 200 ok, 200 degraded (bus away), 503 (no database)."""
+    body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
+    try:
+        async with request.state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:
+        body.update(status="unavailable", database=f"error: {exc}")
+    hub: Hub = request.state.hub
+    bus_error = await hub.bus.check()
+    if bus_error is not None:
+        body["bus"] = f"degraded: {bus_error}"
+        if body["status"] == "ok":
+            body["status"] = "degraded"
+    body["sockets"] = hub.connections
+    return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)

@@ -1,0 +1,33 @@
+"""The minimal live board and resident pages: plain HTML and JS served by the app."""
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, RedirectResponse
+
+router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@router.get("/")
+async def index() -> RedirectResponse:
+    """Send a visitor to the API docs."""
+    return RedirectResponse("/docs")
+
+
+@router.get("/board")
+async def board() -> FileResponse:
+    """The patrol team's live board (token in the URL fragment: /board#token=…)."""
+    return FileResponse(STATIC / "board.html")
+
+
+@router.get("/app")
+async def resident() -> FileResponse:
+    """The resident's page with the help button (token in the URL fragment: /app#token=…)."""
+    return FileResponse(STATIC / "app.html")
+
+
+@router.get("/static/tenwatch.js")
+async def script() -> FileResponse:
+    """The shared client script: stream, resume, reconnect."""
+    return FileResponse(STATIC / "tenwatch.js", media_type="text/javascript")

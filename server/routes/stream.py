@@ -1,0 +1,108 @@
+"""The live stream: a resident's socket hears its group, a patrol socket its board."""
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from notifier.hub import Connection, Hub
+from server import auth, events
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["stream"])
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+class Refused(Exception):
+    """The socket may not be served; the message says why."""
+
+
+def _token(websocket: WebSocket) -> str:
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return websocket.query_params.get("token", "")
+
+
+def _last_event_id(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("last_event_id")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise Refused(f"last_event_id must be a non-negative integer, not {raw!r}")
+    return int(raw)
+
+
+@router.websocket("/ws")
+async def stream(websocket: WebSocket) -> None:
+    """Events of your scope, live; ?last_event_id=N first replays every event after N."""
+    await websocket.accept()
+    state = websocket.state
+    hub: Hub = state.hub
+    settings: Settings = state.settings
+    try:
+        resume_from = _last_event_id(websocket)
+        async with state.sessions() as session:
+            principal = await auth.authenticate(session, _token(websocket))
+            if principal is None:
+                raise Refused("a valid credential is required (?token=… or Authorization)")
+            if principal.kind == "resident" and principal.group_id is None:
+                raise Refused("your household is not in a group yet")
+            newest = await events.head(session)
+        if resume_from is not None and resume_from > newest:
+            raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
+    except Refused as exc:
+        await websocket.close(POLICY_VIOLATION, str(exc))
+        return
+
+    connection = Connection(principal.channel, maxsize=settings.ws_queue_size)
+    writer = asyncio.create_task(
+        connection.run(websocket.send_text, heartbeat=settings.ws_heartbeat_seconds)
+    )
+    connection.on_overflow = writer.cancel
+    try:
+        await hub.join(connection)
+        async with state.sessions() as session:
+            if resume_from is None:
+                replay: list[tuple[int, str]] = []
+                head = await events.head(session, channel=connection.channel)
+            else:
+                replay = list(
+                    await events.after(session, channel=connection.channel, event_id=resume_from)
+                )
+                head = replay[-1][0] if replay else resume_from
+        hello = json.dumps(
+            {
+                "type": "hello",
+                "channel": connection.channel,
+                "last_event_id": head,
+                "replayed": len(replay),
+                "heartbeat": settings.ws_heartbeat_seconds,
+            },
+            separators=(",", ":"),
+        )
+        connection.start(hello, replay, head=head)
+        while not writer.done():
+            receive = asyncio.ensure_future(websocket.receive())
+            await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if not receive.done():
+                receive.cancel()
+                break
+            if receive.result()["type"] == "websocket.disconnect":
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        await hub.leave(connection)
+        if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_event_id")
