@@ -1,0 +1,144 @@
+"""Ten-household groups, decided without a database: who groups with whom, who leads.
+
+Households are ordered by (building in natural order, unit, floor, room), so that neighbours
+in that order live on the same stairwell and on neighbouring floors. A group is a contiguous
+run of that order. `partition` makes the first grouping of a whole set; after that, `place`
+puts one newcomer into a group without moving anyone else (except, when the group it belongs
+to is full, that one group's members, which split in two).
+"""
+
+import sys
+from bisect import bisect_left
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from groups.address import Address
+
+LOW, HIGH, TARGET = 8, 12, 10
+UNIT_CROSSING = 5  # cost of a group spanning two units of one building
+BUILDING_CROSSING = 10  # cost of a group spanning two buildings
+
+K = TypeVar("K", bound=Hashable)
+
+
+def partition(
+    addresses: Sequence[Address], *, low: int = LOW, high: int = HIGH, target: int = TARGET
+) -> list[list[int]]:
+    """Split households into contiguous runs of low..high; indices into `addresses`, in order.
+
+    Dynamic programming over the sorted order minimises, first, how far group sizes fall
+    outside low..high (unavoidable only when high < n < 2 × low, i.e. 13..15), then
+    the sum of |size - target| and of the unit and building crossings inside each group.
+    """
+    order = sorted(range(len(addresses)), key=lambda i: addresses[i].sort_key)
+    n = len(order)
+    if n == 0:
+        return []
+    if n < low:
+        return [order]
+    # crossings[k]: the cost of the boundaries between sorted positions 0..k.
+    crossings = [0] * n
+    for k in range(1, n):
+        a, b = addresses[order[k - 1]], addresses[order[k]]
+        crossings[k] = crossings[k - 1] + _crossing(a, b)
+
+    # best[end]: the cheapest (households out of range, cost) for the first `end` households.
+    best: list[tuple[int, int]] = [(0, 0)] + [(sys.maxsize, 0)] * n
+    cut = [0] * (n + 1)
+    for end in range(1, n + 1):
+        for size in range(1, min(end, high + low - 1) + 1):
+            start = end - size
+            outside = max(low - size, size - high, 0)
+            cost = abs(size - target) + crossings[end - 1] - crossings[start]
+            before = best[start]
+            candidate = (before[0] + outside, before[1] + cost)
+            if candidate < best[end]:
+                best[end], cut[end] = candidate, start
+    runs: list[list[int]] = []
+    end = n
+    while end > 0:
+        runs.append(order[cut[end] : end])
+        end = cut[end]
+    return runs[::-1]
+
+
+def _crossing(a: Address, b: Address) -> int:
+    if a.building != b.building:
+        return BUILDING_CROSSING
+    return UNIT_CROSSING if a.unit != b.unit else 0
+
+
+@dataclass(frozen=True)
+class Join(Generic[K]):
+    """The newcomer joins `group`; nobody else moves."""
+
+    group: K
+
+
+@dataclass(frozen=True)
+class Split(Generic[K]):
+    """`group` was full: `stay` (with the newcomer, maybe) keeps it, `leave` forms a new group."""
+
+    group: K
+    stay: tuple[Address, ...]
+    leave: tuple[Address, ...]
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    """No group has a household in the newcomer's building yet: it starts one."""
+
+
+Placement = Join[K] | Split[K] | NewGroup
+
+
+def place(new: Address, groups: Mapping[K, Sequence[Address]], *, high: int = HIGH) -> Placement[K]:
+    """Decide which group a new household joins, moving nobody outside one full group.
+
+    It joins the group of its nearest neighbour in the sorted order within its building (same
+    unit, nearest floor first); if that group is full, the group of its neighbour on the other
+    side when that one has room; otherwise the nearest neighbour's group splits into two
+    contiguous halves, and only its members move. The first household of a building starts a
+    new group: a group across buildings would not have neighbours seconds away.
+    """
+    everyone = [(address, key) for key, addresses in groups.items() for address in addresses]
+    if any(address == new for address, _ in everyone):
+        raise ValueError(f"{new} is already in a group")
+    members = sorted(
+        ((address, key) for address, key in everyone if address.building == new.building),
+        key=lambda pair: pair[0].sort_key,
+    )
+    if not members:
+        return NewGroup()
+    at = bisect_left([address.sort_key for address, _ in members], new.sort_key)
+    sides = [members[j] for j in (at - 1, at) if 0 <= j < len(members)]
+    sides.sort(key=lambda pair: _distance(new, pair[0]))
+    nearest = sides[0][1]
+    others = [key for _, key in sides[1:]]
+    for key in [nearest, *others]:
+        if len(groups[key]) < high:
+            return Join(key)
+    together = sorted([*groups[nearest], new], key=lambda a: a.sort_key)
+    half = (len(together) + 1) // 2
+    return Split(nearest, stay=tuple(together[:half]), leave=tuple(together[half:]))
+
+
+def _distance(a: Address, b: Address) -> tuple[bool, bool, int, int]:
+    return a.building != b.building, a.unit != b.unit, abs(a.floor - b.floor), abs(a.room - b.room)
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[K]):
+    """A household as a possible group leader."""
+
+    household: K
+    stairwell_leader: bool
+    registered: tuple[datetime, int]  # (registered at, id): the first registered sorts first
+
+
+def choose_leader(candidates: Iterable[Candidate[K]]) -> K | None:
+    """The stairwell leader if one is in the group, else the first registered household."""
+    ranked = sorted(candidates, key=lambda c: (not c.stairwell_leader, c.registered))
+    return ranked[0].household if ranked else None
