@@ -28,10 +28,13 @@ class RedisBus(Bus):
 
     def __init__(self, url: str, *, health_interval: float = 5.0, timeout: float = 2.0) -> None:
         self._client = Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        self._pool = ConnectionPool.from_url(url, socket_connect_timeout=timeout)
+        # RESP2: pub/sub messages come back as replies rather than to a push handler.
+        self._pool = ConnectionPool.from_url(url, socket_connect_timeout=timeout, protocol=2)
         self._health_interval = health_interval
         self._timeout = timeout
         self._wanted: set[str] = set()

@@ -1,0 +1,157 @@
+"""Real parts for the server tests: a seeded database, uvicorn in this loop, websocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+
+from groups import importer
+from groups.db import create_engine, create_sessionmaker
+from groups.models import Community, Household, Resident, Staff
+from server import auth
+from server.app import create_app
+from server.demo import DEMO_COMMUNITY, demo_csv
+from server.settings import Settings
+
+
+@dataclass
+class Seed:
+    """The demo community in a test database, with a credential for every household and staff."""
+
+    community_id: int
+    households: dict[str, str] = field(default_factory=dict)  # address → token
+    groups: dict[str, int] = field(default_factory=dict)  # address → group id
+    staff: dict[str, str] = field(default_factory=dict)  # role → token
+
+    def group_of(self, address: str) -> list[str]:
+        """Every address in the same group as address, itself included."""
+        group = self.groups[address]
+        return sorted(a for a, g in self.groups.items() if g == group)
+
+
+async def seed(url: str, *, csv: str | None = None) -> Seed:
+    """Import the demo community (or csv) into the database at url and issue credentials."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await importer.import_csv(
+                session, source=io.StringIO(csv or demo_csv()), community=DEMO_COMMUNITY
+            )
+            community = await session.scalar(select(Community))
+            assert community is not None
+            result = Seed(community_id=community.id)
+            rows = await session.execute(
+                select(Household.address, Household.group_id, Resident.id)
+                .join(Resident, Resident.household_id == Household.id)
+                .order_by(Resident.id)
+            )
+            for address, group_id, resident_id in rows:
+                if address not in result.households:
+                    result.households[address] = await auth.issue(
+                        session, community_id=community.id, resident_id=resident_id
+                    )
+                    result.groups[address] = group_id
+            for staff in await session.scalars(select(Staff)):
+                result.staff.setdefault(
+                    staff.role,
+                    await auth.issue(session, community_id=community.id, staff_id=staff.id),
+                )
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[str]:
+    """Serve the app with real uvicorn in this event loop; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), ws="websockets-sansio", log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+class Socket:
+    """A websocket client of the stream that remembers what it received."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.hello: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
+
+    async def next_event(self, timeout: float = 5.0) -> dict[str, Any]:
+        """The next event (heartbeats skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message.get("type") in ("heartbeat", "hello"):
+                    continue
+                self.events.append(message)
+                return message  # type: ignore[no-any-return]
+
+    async def events_until(
+        self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
+        """Receive events until done(all events so far) holds."""
+        async with asyncio.timeout(timeout):
+            while not done(self.events):
+                await self.next_event(timeout)
+        return self.events
+
+    async def silent(self, seconds: float = 0.3) -> bool:
+        """True if no event arrives within seconds."""
+        try:
+            await self.next_event(seconds)
+        except TimeoutError:
+            return True
+        return False
+
+
+@asynccontextmanager
+async def stream(
+    base: str, token: str, *, last_event_id: int | None = None
+) -> AsyncIterator[Socket]:
+    """Open the stream as token's holder and wait for its hello."""
+    url = base.replace("http", "ws", 1) + f"/ws?token={token}"
+    if last_event_id is not None:
+        url += f"&last_event_id={last_event_id}"
+    async with connect(url, open_timeout=5) as ws:
+        sock = Socket(ws)
+        sock.hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert sock.hello["type"] == "hello", sock.hello
+        yield sock
+
+
+async def press(base: str, token: str, alert_type: str = "help", **extra: Any) -> httpx.Response:
+    """Press help as token's holder."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        return await client.post(
+            "/api/alerts",
+            json={"type": alert_type, **extra},
+            headers={"Authorization": f"Bearer {token}"},
+        )

@@ -1,0 +1,90 @@
+"""A press reaches the neighbours' open apps and the patrol board, and nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+import httpx
+
+from server.settings import Settings
+from tests.harness import Seed, Socket, press, running, stream
+
+
+async def test_a_press_reaches_all_nine_neighbours_and_the_board_and_no_other_group(
+    settings: Settings, seeded: Seed
+) -> None:
+    raiser = "B11-1-101"
+    group = seeded.group_of(raiser)
+    assert len(group) == 10
+    stranger = next(a for a in seeded.households if a not in group)
+    async with running(settings) as base, AsyncExitStack() as stack:
+        neighbours = [
+            await stack.enter_async_context(stream(base, seeded.households[a]))
+            for a in group
+            if a != raiser
+        ]
+        board = await stack.enter_async_context(stream(base, seeded.staff["patrol_leader"]))
+        other = await stack.enter_async_context(stream(base, seeded.households[stranger]))
+
+        response = await press(base, seeded.households[raiser], "medical")
+        assert response.status_code == 201, response.text
+        raised = response.json()
+        assert raised["neighbours"] == 9
+
+        for sock in [*neighbours, board]:
+            event = await sock.next_event()
+            assert event["id"] == raised["event_id"]
+            assert event["type"] == "alert.raised"
+            assert event["alert_id"] == raised["alert"]["id"]
+            assert event["data"]["household"] == raiser
+            assert event["data"]["alert_type"] == "medical"
+        assert await other.silent()
+
+
+async def test_the_alarm_is_stored_before_the_answer(settings: Settings, seeded: Seed) -> None:
+    token = seeded.households["B12-2-501"]
+    async with running(settings) as base:
+        raised = (await press(base, token, "fire")).json()
+        async with httpx.AsyncClient(base_url=base) as client:
+            got = await client.get(
+                f"/api/alerts/{raised['alert']['id']}", headers={"Authorization": f"Bearer {token}"}
+            )
+    assert got.status_code == 200
+    assert got.json()["type"] == "fire"
+    assert got.json()["status"] == "open"
+
+
+async def test_a_neighbour_who_reconnects_gets_every_alarm_it_missed_once_in_order(
+    settings: Settings, seeded: Seed
+) -> None:
+    group = seeded.group_of("B11-2-101")
+    listener, raisers = group[0], group[1:5]
+    async with running(settings) as base:
+        async with stream(base, seeded.households[listener]) as sock:
+            first = (await press(base, seeded.households[raisers[0]])).json()
+            await sock.next_event()
+        missed = [(await press(base, seeded.households[a])).json()["event_id"] for a in raisers[1:]]
+        async with stream(
+            base, seeded.households[listener], last_event_id=first["event_id"]
+        ) as again:
+            assert again.hello["replayed"] == len(missed)
+            live = (await press(base, seeded.households[raisers[0]], "other")).json()
+            await again.events_until(lambda events: len(events) >= len(missed) + 1)
+            assert [e["id"] for e in again.events] == [*missed, live["event_id"]]
+            assert await again.silent()
+
+
+async def test_a_whole_group_connecting_at_once_hears_a_press_made_right_after(
+    settings: Settings, seeded: Seed
+) -> None:
+    group = seeded.group_of("B12-1-101")
+    async with running(settings) as base, AsyncExitStack() as stack:
+        socks: list[Socket] = list(
+            await asyncio.gather(
+                *(stack.enter_async_context(stream(base, seeded.households[a])) for a in group)
+            )
+        )
+        raised = (await press(base, seeded.households[group[-1]])).json()
+        events = await asyncio.gather(*(s.next_event() for s in socks))
+        assert {e["id"] for e in events} == {raised["event_id"]}
