@@ -35,7 +35,7 @@ class _AsyncHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109  (the library's signature)
+        timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Any:
         """Make the library's request with an Authorization header in place of `auth`."""
