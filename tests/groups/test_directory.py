@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from groups.db import AsyncSession
 from groups.directory import (
+    GroupRoster,
     NewResident,
     add_household,
     add_staff,
@@ -33,7 +34,7 @@ async def build(session: AsyncSession, units: dict[tuple[str, int], int]) -> int
     return community.id
 
 
-def memberships(rosters: list) -> dict[int, set[str]]:  # type: ignore[type-arg]
+def memberships(rosters: list[GroupRoster]) -> dict[int, set[str]]:
     return {r.group.id: {h.address for h in r.members} for r in rosters}
 
 
