@@ -52,10 +52,11 @@ class Raised:
 
 def sms_body(*, language: str, address: str, alert_type: str) -> str:
     """The alarm text a neighbour receives, in the neighbour household's language."""
-    kind = TYPE_NAMES.get(language, TYPE_NAMES["zh"])[alert_type]
     if language == "en":
-        return f"[TenWatch] {address} needs help ({kind}). Your neighbour needs you now."
-    return f"【十户联防】{address} 求助（{kind}），请邻居速往支援。"
+        kind = "" if alert_type == "help" else f" ({TYPE_NAMES['en'][alert_type]})"
+        return f"[TenWatch] {address} needs help{kind}. Your neighbour needs you now."
+    kind = "" if alert_type == "help" else f"（{TYPE_NAMES['zh'][alert_type]}）"
+    return f"【十户联防】{address} 求助{kind}，请邻居速往支援。"
 
 
 async def create(

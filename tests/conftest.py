@@ -14,6 +14,8 @@ from groups.db import AsyncSession, create_engine, create_sessionmaker
 from server.migrate import upgrade
 from tests.services import shared_postgres, shared_redis
 
+pytest_plugins = ["tests.fake_twilio"]
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:

@@ -6,7 +6,7 @@ import asyncio
 import io
 import json
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +145,13 @@ async def stream(
         sock.hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert sock.hello["type"] == "hello", sock.hello
         yield sock
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    """Wait until check() holds, looking every 50 ms; for state kept by another process."""
+    async with asyncio.timeout(timeout):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 async def press(base: str, token: str, alert_type: str = "help", **extra: Any) -> httpx.Response:

@@ -13,7 +13,7 @@ import pytest
 
 from notifier.sms import ConsoleSender, SendError, SmsSender, create_sender
 from notifier.sms.twilio import TwilioSender, create_twilio_client
-from tests.fake_twilio import FakeTwilio, fake_twilio  # noqa: F401  (the fixture)
+from tests.fake_twilio import FakeTwilio
 
 FROM = "+15005550006"
 NEIGHBOUR = "+8613800000001"
@@ -21,7 +21,7 @@ ALARM = "B11-1-301 求助 / needs help — 请速来"
 
 
 @pytest.fixture
-async def sender(fake_twilio: FakeTwilio) -> AsyncIterator[TwilioSender]:  # noqa: F811
+async def sender(fake_twilio: FakeTwilio) -> AsyncIterator[TwilioSender]:
     """A Twilio sender with a From number, pointed at the fake."""
     sender = TwilioSender(
         fake_twilio.account_sid, fake_twilio.auth_token, from_=FROM, api_url=fake_twilio.url
@@ -32,7 +32,7 @@ async def sender(fake_twilio: FakeTwilio) -> AsyncIterator[TwilioSender]:  # noq
 
 async def test_a_neighbour_is_texted_through_twilio(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     result = await sender.send(
         to=NEIGHBOUR, body=ALARM, status_callback="http://tenwatch.test/twilio/sms-status"
@@ -53,7 +53,7 @@ async def test_a_neighbour_is_texted_through_twilio(
 
 
 async def test_a_messaging_service_sends_without_a_from_number(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     service = "MG" + "ab" * 16
     async with TwilioSender(
@@ -74,7 +74,7 @@ async def test_a_messaging_service_sends_without_a_from_number(
 
 async def test_concurrent_sends_share_one_client(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     numbers = [f"+86138000000{i:02d}" for i in range(10)]
     results = await asyncio.gather(*(sender.send(to=n, body=ALARM) for n in numbers))
@@ -86,7 +86,7 @@ async def test_concurrent_sends_share_one_client(
 @pytest.mark.parametrize("status", [500, 503, 429])
 async def test_a_twilio_outage_or_rate_limit_is_worth_retrying(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
     status: int,
 ) -> None:
     fake_twilio.fail_next(status=status)
@@ -104,7 +104,7 @@ async def test_a_twilio_outage_or_rate_limit_is_worth_retrying(
 
 async def test_an_invalid_number_is_a_permanent_failure_with_twilios_code(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     fake_twilio.fail_next(
         status=400, code=21211, message="The 'To' number 12345 is not a valid phone number."
@@ -121,7 +121,7 @@ async def test_an_invalid_number_is_a_permanent_failure_with_twilios_code(
 
 async def test_an_unsubscribed_neighbour_is_a_permanent_failure(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     fake_twilio.fail_next(
         status=400, code=21610, message="Attempt to send to unsubscribed recipient"
@@ -134,7 +134,7 @@ async def test_an_unsubscribed_neighbour_is_a_permanent_failure(
 
 
 async def test_a_wrong_auth_token_is_refused_and_not_retried(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     async with TwilioSender(
         fake_twilio.account_sid, "not-the-token", from_=FROM, api_url=fake_twilio.url
@@ -147,7 +147,7 @@ async def test_a_wrong_auth_token_is_refused_and_not_retried(
 
 
 async def test_the_fake_checks_basic_auth_like_twilio(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     url = f"{fake_twilio.url}/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages.json"
     form = {"To": NEIGHBOUR, "From": FROM, "Body": "hi"}
@@ -163,7 +163,7 @@ async def test_the_fake_checks_basic_auth_like_twilio(
 
 
 async def test_a_call_is_recorded_by_the_fake(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     client = create_twilio_client(
         fake_twilio.account_sid, fake_twilio.auth_token, api_url=fake_twilio.url
@@ -198,7 +198,7 @@ async def test_twilio_not_listening_is_worth_retrying() -> None:
 
 async def test_a_dropped_connection_is_worth_retrying(
     sender: TwilioSender,
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     fake_twilio.drop_next()
 
@@ -209,7 +209,7 @@ async def test_a_dropped_connection_is_worth_retrying(
 
 
 async def test_a_twilio_that_hangs_times_out_and_is_worth_retrying(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     fake_twilio.delay_next(5)
     async with TwilioSender(
@@ -259,7 +259,7 @@ async def test_the_console_sender_keeps_only_the_last_messages() -> None:
 
 
 async def test_create_sender_picks_the_backend_by_url(
-    fake_twilio: FakeTwilio,  # noqa: F811
+    fake_twilio: FakeTwilio,
 ) -> None:
     console = create_sender("console://", account_sid=None, auth_token=None, from_=FROM)
     assert isinstance(console, ConsoleSender)
