@@ -40,32 +40,31 @@ class Seed:
         return sorted(a for a, g in self.groups.items() if g == group)
 
 
-async def seed(url: str, *, csv: str | None = None) -> Seed:
-    """Import the demo community (or csv) into the database at url and issue credentials."""
+async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
+    """Import the demo households as community into the database at url; issue credentials."""
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
-            await importer.import_csv(
-                session, source=io.StringIO(csv or demo_csv()), community=DEMO_COMMUNITY
-            )
-            community = await session.scalar(select(Community))
-            assert community is not None
-            result = Seed(community_id=community.id)
+            await importer.import_csv(session, source=io.StringIO(demo_csv()), community=community)
+            found = await session.scalar(select(Community).where(Community.name == community))
+            assert found is not None
+            result = Seed(community_id=found.id)
             rows = await session.execute(
                 select(Household.address, Household.group_id, Resident.id)
                 .join(Resident, Resident.household_id == Household.id)
+                .where(Household.community_id == found.id)
                 .order_by(Resident.id)
             )
             for address, group_id, resident_id in rows:
                 if address not in result.households:
                     result.households[address] = await auth.issue(
-                        session, community_id=community.id, resident_id=resident_id
+                        session, community_id=found.id, resident_id=resident_id
                     )
                     result.groups[address] = group_id
-            for staff in await session.scalars(select(Staff)):
+            for staff in await session.scalars(select(Staff).where(Staff.community_id == found.id)):
                 result.staff.setdefault(
                     staff.role,
-                    await auth.issue(session, community_id=community.id, staff_id=staff.id),
+                    await auth.issue(session, community_id=found.id, staff_id=staff.id),
                 )
             await session.commit()
             return result
