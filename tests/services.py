@@ -117,25 +117,40 @@ def _private_postgres() -> Iterator[str]:
     if os.geteuid() == 0:  # initdb refuses to run as root
         shutil.chown(datadir, "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*prefix, initdb, "-A", "trust", "-U", "postgres", "-D", str(datadir)],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*prefix, pg_ctl, "-D", str(datadir), "-w", "-o",
-         f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1", "start"],
-        check=True, capture_output=True,
+        [*prefix, initdb, "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(datadir),
+            "-w",
+            "-o",
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(datadir), "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(datadir), "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(datadir, ignore_errors=True)
 
 
 @contextmanager
 def shared_postgres() -> Iterator[str]:
     """A plain asyncpg DSN of a PostgreSQL server: the running one, else a private one."""
-    dsn = os.environ.get("TENWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    dsn = os.environ.get(
+        "TENWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
     if _pg_answers(dsn):
         yield dsn
         return
