@@ -167,14 +167,14 @@ async def remove_household(session: AsyncSession, *, household_id: int) -> None:
     if group_id is None:
         return
     group = await session.get(Group, group_id)
+    if group is None:
+        return
     query = (
         select(Household)
         .where(Household.group_id == group_id)
         .options(selectinload(Household.residents))
     )
     members = list(await session.scalars(query))
-    if group is None:
-        return
     if not members:
         await session.delete(group)
     else:
@@ -193,9 +193,8 @@ async def regroup(session: AsyncSession, *, community_id: int) -> list[Group]:
     occupied = {(h.building, h.unit) for h in book.grouped}
     fresh = [h for h in ungrouped if (h.building, h.unit) not in occupied]
     late = [h for h in ungrouped if (h.building, h.unit) in occupied]
-    created = []
-    for run in partition([address_of(h) for h in fresh]):
-        created.append(await book.new_group([fresh[i] for i in run]))
+    runs = partition([address_of(h) for h in fresh])
+    created = await book.new_groups([[fresh[i] for i in run] for run in runs]) if runs else []
     for household in late:
         created.extend(await book.place(household))
     return created
@@ -287,18 +286,26 @@ class _Book:
 
     async def new_group(self, households: Sequence[Household]) -> Group:
         """A new group of these households, named after the first one's building and unit."""
+        [group] = await self.new_groups([households])
+        return group
+
+    async def new_groups(self, runs: Sequence[Sequence[Household]]) -> list[Group]:
+        """New groups, one per run of households, written in one flush."""
+        groups = [Group(community_id=self.community_id, name=self._name(run)) for run in runs]
+        self.session.add_all(groups)
+        await self.session.flush()
+        for group, run in zip(groups, runs, strict=True):
+            self._assign(group, list(run))
+        await self.session.flush()
+        return groups
+
+    def _name(self, households: Sequence[Household]) -> str:
         first = min(households, key=lambda h: address_of(h).sort_key)
         number = 1
         while f"{first.building}-{first.unit} #{number}" in self.names:
             number += 1
-        group = Group(
-            community_id=self.community_id, name=f"{first.building}-{first.unit} #{number}"
-        )
-        self.names.add(group.name)
-        self.session.add(group)
-        await self.session.flush()
-        await self._assign(group, list(households))
-        return group
+        self.names.add(name := f"{first.building}-{first.unit} #{number}")
+        return name
 
     async def place(self, household: Household) -> list[Group]:
         """Put one ungrouped household in a group; returns the groups created for it, if any."""
@@ -313,15 +320,15 @@ class _Book:
         group = await self.session.get(Group, placement.group)
         assert group is not None
         if isinstance(placement, Join):
-            await self._assign(group, [*self.members[group.id], household])
+            self._assign(group, [*self.members[group.id], household])
+            await self.session.flush()
             return []
         by_address[mine] = household
-        await self._assign(group, [by_address[a] for a in placement.stay])
+        self._assign(group, [by_address[a] for a in placement.stay])
         return [await self.new_group([by_address[a] for a in placement.leave])]
 
-    async def _assign(self, group: Group, households: list[Household]) -> None:
+    def _assign(self, group: Group, households: list[Household]) -> None:
         for h in households:
             h.group_id = group.id
         self.members[group.id] = households
         group.leader_household_id = _leader(households)
-        await self.session.flush()
