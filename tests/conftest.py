@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -54,15 +55,9 @@ def _sqlalchemy_url(server_dsn: str, database: str) -> str:
     return f"{base}/{database}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database: a SQLite file, then a new PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'tenwatch.db'}"
-        asyncio.run(upgrade(url))
-        yield url
-        return
-    server_dsn: str = request.getfixturevalue("postgres_server")
+@contextmanager
+def fresh_postgres(server_dsn: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database on the server, dropped afterwards."""
     name = asyncio.run(_create_database(server_dsn))
     url = _sqlalchemy_url(server_dsn, name)
     try:
@@ -70,6 +65,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_drop_database(server_dsn, name))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database."""
+    with fresh_postgres(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, migrated database: a SQLite file, then a new PostgreSQL database."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
 
 
 @pytest.fixture
