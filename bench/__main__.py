@@ -1,0 +1,221 @@
+"""`python -m bench`: seed, start Redis and the service, connect every socket, press, report.
+
+The default run (2000 sockets, 100 presses/s for 10 s) takes about a minute; the issue's
+target is `--sockets 10000 --rate 500 --duration 20`. See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import clients, floor, procs, report
+from bench.seed import seed
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+TARGET_P99_MS, TARGET_KIB_PER_SOCKET = 10.0, 30.0
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--sockets", type=int, default=2000, help="households, one socket each")
+    parser.add_argument("--boards", type=int, default=5, help="board sockets (patrol members)")
+    parser.add_argument("--rate", type=float, default=100, help="presses per second")
+    parser.add_argument("--duration", type=float, default=10, help="seconds of pressing")
+    parser.add_argument("--redis-url", help="use this Redis instead of starting a private one")
+    parser.add_argument("--no-phones", action="store_true", help="residents without phones: no SMS")
+    parser.add_argument("--no-deflate", action="store_true", help="sockets without compression")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
+    return parser.parse_args()
+
+
+def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeout: float) -> Any:
+    """The next message from a child process, which must be of this kind."""
+    deadline = time.monotonic() + timeout
+    while not conn.poll(0.2):
+        if not process.is_alive():
+            raise RuntimeError(f"the {process.name} process died (exit {process.exitcode})")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {kind!r} from the {process.name} process within {timeout} s")
+    got, payload = conn.recv()
+    if got != kind:
+        raise RuntimeError(f"the {process.name} process said {got}: {payload}")
+    return payload
+
+
+def _child(target: Any, args: tuple[Any, ...], name: str) -> tuple[mp.Process, Connection]:
+    ours, theirs = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(
+        target=target, args=(*args, theirs), name=name, daemon=True
+    )
+    process.start()
+    return process, ours
+
+
+def _rss_mib(process: psutil.Process) -> float:
+    return process.memory_info().rss / 2**20
+
+
+def main() -> int:
+    """Run the benchmark once and print its figures."""
+    args = _arguments()
+    procs.raise_nofile()
+    workdir = Path(tempfile.mkdtemp(prefix="tenwatch-bench-"))
+    database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    redis_process: subprocess.Popen[bytes] | None = None
+    server: subprocess.Popen[bytes] | None = None
+    children: list[mp.Process] = []
+    try:
+        print(f"seeding {args.sockets} households and {args.boards} board tokens in {workdir} …")
+        started = time.perf_counter()
+        seeded = asyncio.run(
+            seed(
+                database_url, households=args.sockets, boards=args.boards, phones=not args.no_phones
+            )
+        )
+        seed_seconds = time.perf_counter() - started
+        print(
+            f"  {len(seeded.households)} households, {seeded.groups} groups in {seed_seconds:.1f} s"
+        )
+
+        if args.redis_url:
+            redis_url = args.redis_url
+        else:
+            redis_process, redis_url = procs.start_redis(workdir)
+        print(f"floor: raw Redis publish → subscribe at {args.rate:g}/s for {args.duration:g} s …")
+        process, conn = _child(floor.main, (redis_url, args.rate, args.duration), "floor")
+        children.append(process)
+        floor_result = _expect(conn, "done", process, args.duration + 30)
+        process.join(10)
+
+        print("starting the service …")
+        server, base = procs.start_server(
+            database_url=database_url, redis_url=redis_url, log=workdir / "server.log"
+        )
+        served = psutil.Process(server.pid)
+        rss_before = _rss_mib(served)
+        plan = clients.Plan(
+            base=base,
+            households=seeded.households,
+            boards=seeded.boards,
+            rate=args.rate,
+            duration=args.duration,
+            deflate=not args.no_deflate,
+        )
+        print(f"connecting {len(seeded.households) + len(seeded.boards)} sockets …")
+        process, conn = _child(clients.main, (plan,), "client")
+        children.append(process)
+        connected = _expect(conn, "connected", process, 300)
+        rss_after = _rss_mib(served)
+        print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
+        conn.send("go")
+        _expect(conn, "pressing", process, 30)
+        cpu0, wall0 = served.cpu_times(), time.perf_counter()
+        _expect(conn, "pressed", process, args.duration + 60)
+        cpu1, wall1 = served.cpu_times(), time.perf_counter()
+        result = _expect(conn, "done", process, 60)
+        process.join(10)
+
+        figures = _figures(
+            args,
+            seeded,
+            floor_result,
+            result,
+            rss=(rss_before, rss_after, connected["sockets"]),
+            cpu=(cpu1.user - cpu0.user + cpu1.system - cpu0.system) / (wall1 - wall0),
+            seed_seconds=seed_seconds,
+        )
+        print(report.render(figures))
+        report.save(figures, RESULTS)
+        print(f"figures written to {RESULTS}")
+        return 0
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+        procs.stop(server)
+        procs.stop(redis_process)
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            for path in sorted(workdir.glob("**/*"), reverse=True):
+                path.unlink() if path.is_file() else path.rmdir()
+            workdir.rmdir()
+
+
+def _figures(
+    args: argparse.Namespace,
+    seeded: Any,
+    floor_result: dict[str, Any],
+    result: dict[str, Any],
+    *,
+    rss: tuple[float, float, int],
+    cpu: float,
+    seed_seconds: float,
+) -> dict[str, Any]:
+    rss_before, rss_after, sockets = rss
+    lost = result["expected"] - result["delivered"]
+    latency = {
+        "accepted": report.quantiles(result["accepted_s"]),
+        "neighbour": report.quantiles(result["neighbour_s"]),
+        "board": report.quantiles(result["board_s"]),
+    }
+    kib = (rss_after - rss_before) * 1024 / max(sockets, 1)
+    p99 = latency["neighbour"]["p99"]
+    return {
+        "run": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "households": len(seeded.households),
+            "groups": seeded.groups,
+            "boards": len(seeded.boards),
+            "sockets": sockets,
+            "rate": args.rate,
+            "duration": args.duration,
+            "deflate": not args.no_deflate,
+            "phones": not args.no_phones,
+            "seed_seconds": seed_seconds,
+        },
+        "latency_ms": latency,
+        "floor_ms": report.quantiles(floor_result["latency_s"]),
+        "floor_counts": {"sent": floor_result["sent"], "received": floor_result["received"]},
+        "counts": {
+            "presses": result["presses"],
+            "press_errors": result["press_errors"],
+            "expected": result["expected"],
+            "delivered": result["delivered"],
+            "lost": lost,
+            "duplicates": result["duplicates"],
+            "leaked": result["leaked"],
+            "stray_events": result["stray_events"],
+        },
+        "server": {
+            "rss_before_mib": rss_before,
+            "rss_after_mib": rss_after,
+            "kib_per_socket": kib,
+            "cpu_percent": 100 * cpu,
+        },
+        "client": {
+            "cpu_percent": result["client_cpu_percent"],
+            "generator_max_lag_ms": result["generator_max_lag_ms"],
+            "connect_seconds": result["connect_seconds"],
+        },
+        "targets": {
+            f"p99 ≤ {TARGET_P99_MS:g} ms": p99 is not None and p99 <= TARGET_P99_MS,
+            "0 lost": lost == 0 and not result["press_errors"],
+            f"≤ {TARGET_KIB_PER_SOCKET:g} KiB/socket": kib <= TARGET_KIB_PER_SOCKET,
+        },
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

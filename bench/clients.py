@@ -1,0 +1,270 @@
+"""The client process: every household's socket plus the boards, and an open-loop presser.
+
+Times are time.perf_counter() (CLOCK_MONOTONIC, one clock for every process on the machine).
+Arrivals are indexed by event id as they come, because a socket may hear an event before the
+POST that raised it has returned its id.
+"""
+
+import asyncio
+import gc
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+import psutil
+import uvloop
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.procs import raise_nofile
+
+CONNECT_CONCURRENCY = 200
+WARMUP_PRESSES = 20
+DRAIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the client process does: whom to connect, how fast and how long to press."""
+
+    base: str  # http://127.0.0.1:P
+    households: list[tuple[str, int]]  # (token, group id), one per household
+    boards: list[str]
+    rate: float
+    duration: float
+    deflate: bool = True
+    seed: int = 1
+
+
+@dataclass
+class Press:
+    """One press: when it was due, when its POST answered, and with what."""
+
+    household: int
+    due: float
+    answered: float = 0.0
+    event_id: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Arrivals:
+    """What the sockets heard, by event id."""
+
+    households: dict[int, list[tuple[int, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # event id → (household index, time)
+    boards: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    duplicates: int = 0
+
+    def heard(self, sock: int, event_id: int, at: float, seen: set[int]) -> None:
+        """Record one arrival; sock < 0 is board number -sock-1."""
+        if event_id in seen:
+            self.duplicates += 1
+            return
+        seen.add(event_id)
+        if sock >= 0:
+            self.households[event_id].append((sock, at))
+        else:
+            self.boards[event_id].append(at)
+
+
+def _event_id(message: str | bytes) -> int | None:
+    # The wire form puts the id first: {"id":123,... ; hello and heartbeat start {"type":
+    text = message if isinstance(message, str) else message.decode()
+    if not text.startswith('{"id":'):
+        return None
+    return int(text[6 : text.index(",", 6)])
+
+
+async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
+    seen: set[int] = set()
+    clock = time.perf_counter
+    async for message in ws:
+        at = clock()
+        event_id = _event_id(message)
+        if event_id is not None:
+            arrivals.heard(sock, event_id, at, seen)
+
+
+async def _open(url: str, *, deflate: bool, gate: asyncio.Semaphore) -> ClientConnection:
+    async with gate:
+        ws = await connect(
+            url,
+            proxy=None,
+            ping_interval=None,
+            compression="deflate" if deflate else None,
+            open_timeout=30,
+            max_queue=None,
+        )
+        hello = await asyncio.wait_for(ws.recv(), 30)
+        if '"type":"hello"' not in hello:
+            raise RuntimeError(f"expected hello, got {hello!r}")
+        return ws
+
+
+async def _post(http: aiohttp.ClientSession, base: str, token: str, press: Press) -> None:
+    try:
+        async with http.post(
+            f"{base}/api/alerts",
+            json={"type": "help"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            body: dict[str, Any] = await response.json(content_type=None)
+            press.answered = time.perf_counter()
+            if response.status == 201:
+                press.event_id = int(body["event_id"])
+            else:
+                press.error = f"HTTP {response.status}: {str(body)[:120]}"
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        press.answered = time.perf_counter()
+        press.error = f"{type(exc).__name__}: {exc}"
+
+
+def _complete(
+    plan: Plan, presses: list[Press], arrivals: Arrivals, members: dict[int, int]
+) -> bool:
+    for press in presses:
+        if press.event_id is None:
+            continue
+        if len(arrivals.households.get(press.event_id, ())) < members[press.household]:
+            return False
+        if len(arrivals.boards.get(press.event_id, ())) < len(plan.boards):
+            return False
+    return True
+
+
+async def _run(plan: Plan, parent: Connection) -> dict[str, Any]:
+    ws_base = plan.base.replace("http://", "ws://", 1) + "/ws?token="
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    started = time.perf_counter()
+    tokens = [token for token, _ in plan.households] + plan.boards
+    sockets = await asyncio.gather(
+        *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+    )
+    connect_seconds = time.perf_counter() - started
+    arrivals = Arrivals()
+    n = len(plan.households)
+    readers = [
+        asyncio.create_task(_read(ws, i if i < n else n - 1 - i, arrivals))
+        for i, ws in enumerate(sockets)
+    ]
+    group_of = [group for _, group in plan.households]
+    per_group: dict[int, int] = defaultdict(int)
+    for group in group_of:
+        per_group[group] += 1
+    members = {i: per_group[group] for i, group in enumerate(group_of)}  # sockets of its group
+
+    rng = random.Random(plan.seed)
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as http:
+        # Warm up the server's code paths and our pool, then freeze what survived.
+        warm = [Press(rng.randrange(n), time.perf_counter()) for _ in range(WARMUP_PRESSES)]
+        await asyncio.gather(
+            *(_post(http, plan.base, plan.households[p.household][0], p) for p in warm)
+        )
+        await asyncio.sleep(0.5)
+        gc.collect()
+        gc.freeze()
+        parent.send(("connected", {"sockets": len(sockets), "connect_seconds": connect_seconds}))
+        await asyncio.get_running_loop().run_in_executor(None, parent.recv)  # "go"
+
+        me = psutil.Process()
+        cpu0, wall0 = me.cpu_times(), time.perf_counter()
+        parent.send(("pressing", None))
+        total = int(plan.rate * plan.duration)
+        t0 = time.perf_counter() + 0.05
+        presses: list[Press] = []
+        posts: list[asyncio.Task[None]] = []
+        late = 0.0
+        for i in range(total):
+            due = t0 + i / plan.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                late = max(late, -delay)
+            press = Press(rng.randrange(n), due)
+            presses.append(press)
+            token = plan.households[press.household][0]
+            posts.append(asyncio.create_task(_post(http, plan.base, token, press)))
+        await asyncio.gather(*posts)
+        cpu1, wall1 = me.cpu_times(), time.perf_counter()
+        parent.send(("pressed", None))
+        for _ in range(int(DRAIN_SECONDS / 0.05)):  # bounded wait for the last arrivals
+            if _complete(plan, presses, arrivals, members):
+                break
+            await asyncio.sleep(0.05)
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    await asyncio.gather(*readers, return_exceptions=True)
+
+    used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {
+        "connect_seconds": connect_seconds,
+        "client_cpu_percent": 100 * used / (wall1 - wall0),
+        "generator_max_lag_ms": late * 1000,
+        **_measure(plan, presses, arrivals, group_of, warm),
+    }
+
+
+def _measure(
+    plan: Plan, presses: list[Press], arrivals: Arrivals, group_of: list[int], warm: list[Press]
+) -> dict[str, Any]:
+    size: dict[int, int] = defaultdict(int)
+    for group in group_of:
+        size[group] += 1
+    accepted: list[float] = []
+    neighbour: list[float] = []
+    board: list[float] = []
+    errors: dict[str, int] = defaultdict(int)
+    expected = delivered = leaked = 0
+    known = {p.event_id for p in warm if p.event_id is not None}
+    for press in presses:
+        if press.event_id is None:
+            errors[press.error or "no event id"] += 1
+            continue
+        known.add(press.event_id)
+        accepted.append(press.answered - press.due)
+        group = group_of[press.household]
+        heard = arrivals.households.get(press.event_id, [])
+        others = [at for sock, at in heard if sock != press.household and group_of[sock] == group]
+        leaked += sum(1 for sock, _ in heard if group_of[sock] != group)
+        want = size[group] - 1
+        boards = arrivals.boards.get(press.event_id, [])
+        expected += want + len(plan.boards)
+        delivered += len(others) + len(boards)
+        if len(others) == want and others:
+            neighbour.append(max(others) - press.due)
+        if len(boards) == len(plan.boards) and boards:
+            board.append(max(boards) - press.due)
+    stray = sum(1 for e in arrivals.households if e not in known)
+    return {
+        "presses": len(presses),
+        "press_errors": dict(errors),
+        "accepted_s": accepted,
+        "neighbour_s": neighbour,
+        "board_s": board,
+        "expected": expected,
+        "delivered": delivered,
+        "duplicates": arrivals.duplicates,
+        "leaked": leaked,
+        "stray_events": stray,
+    }
+
+
+def main(plan: Plan, parent: Connection) -> None:
+    """Process entry point: connect, wait for "go", press, send the figures back."""
+    raise_nofile()
+    try:
+        result = uvloop.run(_run(plan, parent))
+    except Exception as exc:
+        parent.send(("failed", f"{type(exc).__name__}: {exc}"))
+        raise
+    parent.send(("done", result))

@@ -1,0 +1,125 @@
+"""The processes a run starts — its own Redis, the service under uvicorn — and their cleanup."""
+
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+
+def raise_nofile() -> int:
+    """Raise this process's open-file limit to the hard limit; returns the new limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A private redis-server (no persistence) on a free port; pub/sub ignores db numbers, so a
+    shared Redis would mix other people's `group:N` messages into ours."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed; pass --redis-url redis://…")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                stop(process)
+                raise RuntimeError("redis-server did not answer within 10 s") from None
+            time.sleep(0.05)
+    client.close()
+    return process, url
+
+
+def start_server(
+    *, database_url: str, redis_url: str, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The service under uvicorn in its own process; returns once GET /readyz says ok."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "TENWATCH_DATABASE_URL": database_url,
+        "TENWATCH_REDIS_URL": redis_url,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "server.app:create_app",
+        "--ws",
+        "websockets-sansio",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
+        try:
+            ready = httpx.get(f"{base}/readyz", timeout=2, trust_env=False).json()
+            if ready.get("status") == "ok":
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"the server was not ready within 30 s; see {log}")
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Terminate a process we started, and kill it if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
