@@ -1,0 +1,568 @@
+/* TenWatch shared client (十户联防): the credential, the API, the live stream with resume,
+ * the open-alarm store, sound, and "2 min ago" times. Plain JS, no dependencies.
+ * Every text that reaches the DOM goes through textContent (see el()). */
+(function (global) {
+  'use strict';
+
+  var TOKEN_KEY = 'tw.token';
+  var LAST_KEY = 'tw.last.';           // + channel: the highest event id this tab has seen
+  var REPLAY_LIMIT = 1000;             // server/events.py REPLAY_LIMIT: a full replay may be cut short
+  var BACKOFF_MIN = 1000, BACKOFF_MAX = 10000;
+  var HELLO_TIMEOUT = 15000;           // watchdog before the hello tells us the heartbeat
+  var POLICY_VIOLATION = 1008;
+
+  // ---- storage that never throws (private mode, disabled storage) -------------------------
+  function store(kind) {
+    var memory = {};
+    var backend = null;
+    try { backend = global[kind]; backend.setItem('tw.probe', '1'); backend.removeItem('tw.probe'); }
+    catch (e) { backend = null; }
+    return {
+      get: function (k) { try { return backend ? backend.getItem(k) : (k in memory ? memory[k] : null); } catch (e) { return null; } },
+      set: function (k, v) { try { if (backend) backend.setItem(k, String(v)); else memory[k] = String(v); } catch (e) { memory[k] = String(v); } },
+      del: function (k) { try { if (backend) backend.removeItem(k); delete memory[k]; } catch (e) { delete memory[k]; } },
+      keys: function () {
+        var out = [];
+        try { if (backend) { for (var i = 0; i < backend.length; i++) out.push(backend.key(i)); } else out = Object.keys(memory); }
+        catch (e) { out = Object.keys(memory); }
+        return out;
+      }
+    };
+  }
+  var session = store('sessionStorage');
+  var local = store('localStorage');
+
+  // ---- credential: #token=tw_… → sessionStorage, then out of the visible URL ----------------
+  function takeToken() {
+    var params = new URLSearchParams(location.hash.replace(/^#/, ''));
+    var fromHash = params.get('token');
+    if (fromHash) {
+      if (session.get(TOKEN_KEY) !== fromHash) {
+        session.keys().forEach(function (k) { if (k && k.indexOf(LAST_KEY) === 0) session.del(k); });
+      }
+      session.set(TOKEN_KEY, fromHash);
+      params.delete('token');
+      var rest = params.toString();
+      history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+    }
+    return session.get(TOKEN_KEY);
+  }
+
+  // ---- server clock: times are shown relative to the server's "now", not a skewed phone ----
+  var clockOffset = 0;                 // server time − local time, in ms
+  function noteServerDate(res) {
+    var d = Date.parse(res.headers.get('Date') || '');
+    if (!isNaN(d)) {
+      var off = d - Date.now();
+      clockOffset = Math.abs(off) > 5000 ? off : 0;  // the header has 1 s resolution
+    }
+  }
+  function now() { return Date.now() + clockOffset; }
+
+  // ---- REST -------------------------------------------------------------------------------
+  function ApiError(status, detail) {
+    this.name = 'ApiError'; this.status = status; this.message = detail;
+  }
+  ApiError.prototype = Object.create(Error.prototype);
+
+  function detailText(body, status) {
+    var d = body && body.detail;
+    if (typeof d === 'string') return d;
+    if (Array.isArray(d)) return d.map(function (x) { return (x && x.msg) || String(x); }).join('; ');
+    return 'HTTP ' + status;
+  }
+
+  async function api(token, path, options) {
+    options = options || {};
+    var headers = { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token };
+    var init = { method: options.method || 'GET', headers: headers, cache: 'no-store' };
+    if (options.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(options.json);
+    }
+    var res;
+    try { res = await fetch(path, init); }
+    catch (e) { throw new ApiError(0, '网络错误 / network error'); }
+    noteServerDate(res);
+    var body = null;
+    try { body = await res.json(); } catch (e) { body = null; }
+    if (!res.ok) throw new ApiError(res.status, detailText(body, res.status));
+    return body;
+  }
+
+  // ---- the live stream --------------------------------------------------------------------
+  /* opts: token, channel, onHello(hello, info), onEvent(event, info), onStatus(status).
+   * status: {state: 'connecting'|'online'|'reconnecting'|'refused', reason, retryIn} */
+  function Stream(opts) {
+    this.opts = opts;
+    this.key = LAST_KEY + opts.channel;
+    this.lastId = parseInt(session.get(this.key) || '0', 10) || 0;
+    this.ws = null;
+    this.attempts = 0;
+    this.heartbeat = 0;
+    this.replayLeft = 0;
+    this.lastMessageAt = 0;
+    this.watchdog = null;
+    this.retryTimer = null;
+    this.stopped = false;
+    var self = this;
+    global.addEventListener('online', function () { self.wake(); });
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible') self.wake();
+    });
+  }
+
+  Stream.prototype.status = function (state, extra) {
+    var s = { state: state };
+    if (extra) for (var k in extra) s[k] = extra[k];
+    if (this.opts.onStatus) this.opts.onStatus(s);
+  };
+
+  Stream.prototype.start = function () {
+    this.stopped = false;
+    this.open();
+  };
+
+  Stream.prototype.stop = function () {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.drop(1000, 'page closed', true);
+  };
+
+  Stream.prototype.open = function () {
+    var self = this;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    var resume = this.lastId > 0 ? this.lastId : null;
+    var url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host +
+      '/ws?token=' + encodeURIComponent(this.opts.token) +
+      (resume !== null ? '&last_event_id=' + resume : '');
+    this.status(this.attempts ? 'reconnecting' : 'connecting');
+    this.heartbeat = 0;
+    var ws;
+    try { ws = new WebSocket(url); }
+    catch (e) { this.closed(0, String(e && e.message || e)); return; }
+    this.ws = ws;
+    this.kick();
+    ws.onmessage = function (m) { if (self.ws === ws) self.receive(m.data, resume); };
+    ws.onclose = function (ev) { if (self.ws === ws) { self.ws = null; self.closed(ev.code, ev.reason); } };
+    ws.onerror = function () { /* onclose follows and decides */ };
+  };
+
+  Stream.prototype.kick = function () {
+    var self = this;
+    this.lastMessageAt = Date.now();
+    clearTimeout(this.watchdog);
+    var limit = this.heartbeat ? this.heartbeat * 2500 : HELLO_TIMEOUT;
+    this.watchdog = setTimeout(function () { self.drop(4000, 'no heartbeat'); }, limit);
+  };
+
+  /* Close a socket we no longer trust without waiting for its close handshake. */
+  Stream.prototype.drop = function (code, reason, quiet) {
+    var ws = this.ws;
+    clearTimeout(this.watchdog);
+    if (!ws) return;
+    this.ws = null;
+    ws.onmessage = ws.onclose = ws.onerror = null;
+    try { ws.close(code, reason); } catch (e) { /* already closing */ }
+    if (!quiet) this.closed(code, reason);
+  };
+
+  /* Browsers throttle timers in background tabs and phones kill sockets: check on return. */
+  Stream.prototype.wake = function () {
+    if (this.stopped) return;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      var limit = this.heartbeat ? this.heartbeat * 2500 : HELLO_TIMEOUT;
+      if (Date.now() - this.lastMessageAt > limit) this.drop(4000, 'no heartbeat');
+    } else if (!this.ws && this.retryTimer) {
+      this.attempts = 0;
+      this.open();
+    }
+  };
+
+  Stream.prototype.receive = function (text, resume) {
+    this.kick();
+    var msg;
+    try { msg = JSON.parse(text); } catch (e) { return; }
+    if (!msg || typeof msg !== 'object') return;
+    if (msg.type === 'heartbeat') return;
+    if (msg.type === 'hello') {
+      this.attempts = 0;
+      this.heartbeat = Number(msg.heartbeat) > 0 ? Number(msg.heartbeat) : 20;
+      this.kick();
+      this.replayLeft = Number(msg.replayed) || 0;
+      // Fresh connection: everything up to the channel's head is history we need not replay.
+      // Resumed: the replay follows, so the id must not move yet or it would be skipped.
+      if (resume === null && typeof msg.last_event_id === 'number') this.remember(msg.last_event_id);
+      this.status('online');
+      if (this.opts.onHello) {
+        this.opts.onHello(msg, {
+          resumed: resume !== null,
+          truncated: resume !== null && this.replayLeft >= REPLAY_LIMIT
+        });
+      }
+      return;
+    }
+    if (typeof msg.id !== 'number') return;        // not an event we understand: ignore
+    var replayed = this.replayLeft > 0;
+    if (replayed) this.replayLeft--;
+    if (msg.id <= this.lastId) return;             // a duplicate (already seen)
+    this.remember(msg.id);
+    if (this.opts.onEvent) this.opts.onEvent(msg, { replayed: replayed });
+  };
+
+  Stream.prototype.remember = function (id) {
+    if (id > this.lastId) { this.lastId = id; session.set(this.key, id); }
+  };
+
+  Stream.prototype.forget = function () {
+    this.lastId = 0;
+    session.del(this.key);
+  };
+
+  Stream.prototype.closed = function (code, reason) {
+    clearTimeout(this.watchdog);
+    if (this.stopped) return;
+    var self = this;
+    if (code === POLICY_VIOLATION) {
+      if (/last_event_id/i.test(reason || '')) {
+        // The server does not know our id (database reset, other server): start fresh.
+        this.forget();
+        this.status('reconnecting', { reason: reason, retryIn: 0 });
+        this.retryTimer = setTimeout(function () { self.open(); }, 200);
+        return;
+      }
+      this.status('refused', { reason: reason || '凭证无效 / invalid credential' });
+      return;
+    }
+    var delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, this.attempts));
+    delay = Math.round(delay * (0.8 + Math.random() * 0.4));
+    this.attempts++;
+    this.status('reconnecting', { reason: reason, retryIn: delay });
+    this.retryTimer = setTimeout(function () { self.open(); }, delay);
+  };
+
+  // ---- the open alarms of a scope, kept from GET /api/alerts plus events ---------------------
+  var CLOSED = { resolved: 1, cancelled: 1, canceled: 1, closed: 1, false_alarm: 1 };
+
+  /* Address, group and who raised it come with events; GET /api/alerts lists ids only, so
+   * what the events told us is kept per tab (a reloaded wall screen keeps its addresses). */
+  var DETAILS_KEY = 'tw.details', DETAILS_MAX = 300;
+  function Alerts() {
+    this.byId = {};
+    try { this.details = JSON.parse(session.get(DETAILS_KEY) || '{}') || {}; } catch (e) { this.details = {}; }
+  }
+
+  Alerts.prototype.keep = function (it) {
+    if (!it.household && !it.group && !it.raised_by) return;
+    var d = this.details[it.id] || {};
+    if (it.household) d.h = it.household;
+    if (it.group) d.g = it.group;
+    if (it.raised_by) d.r = it.raised_by;
+    this.details[it.id] = d;
+    var ids = Object.keys(this.details);
+    if (ids.length > DETAILS_MAX) {
+      ids.sort(function (a, b) { return a - b; }).slice(0, ids.length - DETAILS_MAX)
+        .forEach(function (id) { delete this.details[id]; }, this);
+    }
+    session.set(DETAILS_KEY, JSON.stringify(this.details));
+  };
+
+  Alerts.prototype.reset = function (list) {
+    var old = this.byId;
+    this.byId = {};
+    var self = this;
+    (list || []).forEach(function (a) {
+      var kept = self.details[a.id] || {};
+      var prev = old[a.id] || { household: kept.h, group: kept.g, raised_by: kept.r };
+      var it = {
+        id: a.id, type: a.type, status: a.status, source: a.source, group_id: a.group_id,
+        household_id: a.household_id, created_at: a.created_at,
+        // Present if the API lists them; otherwise kept from events seen earlier.
+        household: a.household || a.address || prev.household || null,
+        group: a.group || a.group_name || prev.group || null,
+        raised_by: a.raised_by || prev.raised_by || null,
+        fresh: prev.fresh || 0
+      };
+      if (!CLOSED[it.status]) self.byId[it.id] = it;
+    });
+  };
+
+  /* Apply one event; returns {alert, raised, closed} (alert is null if unknown and closed). */
+  Alerts.prototype.apply = function (ev) {
+    var d = ev.data || {};
+    var it = this.byId[ev.alert_id];
+    var raised = false;
+    if (!it) {
+      if (ev.alert_id == null) return { alert: null, raised: false, closed: false };
+      it = { id: ev.alert_id, type: d.alert_type || 'other', status: d.status || 'open',
+             source: ev.channel || null, group_id: ev.group_id, household_id: null,
+             created_at: ev.at, household: null, group: null, raised_by: null, fresh: 0 };
+      raised = ev.type === 'alert.raised';
+    }
+    if (d.alert_type) it.type = d.alert_type;
+    if (d.status) it.status = d.status;
+    if (d.household) it.household = d.household;
+    if (d.group) it.group = d.group;
+    if (d.raised_by) it.raised_by = d.raised_by;
+    if (ev.type === 'alert.raised' && ev.at) it.created_at = ev.at;
+    this.keep(it);
+    it.last_event = ev.type;
+    it.updated_at = ev.at;
+    var closed = !!CLOSED[it.status] || /\.(resolved|cancell?ed|closed)$/.test(ev.type || '');
+    if (closed) delete this.byId[it.id]; else this.byId[it.id] = it;
+    return { alert: it, raised: raised, closed: closed };
+  };
+
+  Alerts.prototype.upsert = function (a) {
+    var it = this.byId[a.id] || {};
+    for (var k in a) if (a[k] !== null && a[k] !== undefined) it[k] = a[k];
+    this.keep(it);
+    if (!CLOSED[it.status]) this.byId[a.id] = it;
+    return it;
+  };
+
+  Alerts.prototype.list = function () {
+    var self = this;
+    return Object.keys(this.byId).map(function (k) { return self.byId[k]; })
+      .sort(function (a, b) { return parseTime(b.created_at) - parseTime(a.created_at) || b.id - a.id; });
+  };
+
+  /* Follow a scope: socket + list, resynced on the first hello, on a fresh (not resumed)
+   * connection and on a replay that may have been cut short. Events that arrive while the
+   * list loads are held and applied after it, in order, so nothing is lost or applied twice.
+   * opts: token, channel, alerts (Alerts), onEvent(ev, result, info), onSynced(), onStatus,
+   *       onError(err). */
+  function follow(opts) {
+    var synced = false, syncing = false, held = [];
+    var stream;
+    function flush() {
+      var batch = held; held = [];
+      batch.forEach(function (p) { opts.onEvent(p.ev, opts.alerts.apply(p.ev), p.info); });
+    }
+    async function sync() {
+      syncing = true;
+      for (;;) {
+        try {
+          var list = await api(opts.token, '/api/alerts');
+          opts.alerts.reset(list);
+          break;
+        } catch (e) {
+          if (opts.onError) opts.onError(e);
+          if (e.status === 401 || e.status === 403) { syncing = false; return; }
+          await new Promise(function (r) { setTimeout(r, 3000); });
+        }
+      }
+      syncing = false; synced = true;
+      if (opts.onSynced) opts.onSynced();
+      flush();
+    }
+    stream = new Stream({
+      token: opts.token, channel: opts.channel, onStatus: opts.onStatus,
+      onHello: function (hello, info) {
+        if (!synced || !info.resumed || info.truncated) { if (!syncing) sync(); }
+      },
+      onEvent: function (ev, info) {
+        if (syncing || !synced) held.push({ ev: ev, info: info });
+        else opts.onEvent(ev, opts.alerts.apply(ev), info);
+      }
+    });
+    stream.start();
+    return stream;
+  }
+
+  // ---- words --------------------------------------------------------------------------------
+  var TYPES = {
+    help: { zh: '求助', en: 'help' },
+    medical: { zh: '急病', en: 'medical' },
+    fire: { zh: '火情', en: 'fire' },
+    intrusion: { zh: '入室', en: 'intrusion' },
+    dispute: { zh: '纠纷', en: 'dispute' },
+    other: { zh: '其他', en: 'other' }
+  };
+  var STATUSES = {
+    open: { zh: '待处理', en: 'open' },
+    acknowledged: { zh: '已接警', en: 'acknowledged' },
+    responding: { zh: '处置中', en: 'responding' },
+    escalated: { zh: '已上报', en: 'escalated' },
+    resolved: { zh: '已解决', en: 'resolved' },
+    cancelled: { zh: '已取消', en: 'cancelled' }
+  };
+  var EVENTS = {
+    'alert.raised': { zh: '发出求助', en: 'alarm raised' },
+    'alert.acknowledged': { zh: '已接警', en: 'acknowledged' },
+    'alert.responded': { zh: '有人响应', en: 'someone is coming' },
+    'alert.escalated': { zh: '已上报', en: 'escalated' },
+    'alert.resolved': { zh: '已解决', en: 'resolved' },
+    'alert.cancelled': { zh: '已取消', en: 'cancelled' }
+  };
+  var SOURCES = { app: { zh: '手机', en: 'app' }, sms: { zh: '短信', en: 'SMS' },
+                  voice: { zh: '电话', en: 'call' }, call: { zh: '电话', en: 'call' } };
+  function word(table, key) {
+    return table[key] || { zh: String(key == null ? '—' : key), en: '' };
+  }
+  function typeName(t) { return word(TYPES, t); }
+  function statusName(s) { return word(STATUSES, s); }
+  function eventName(t) { return word(EVENTS, t); }
+  function sourceName(s) { return word(SOURCES, s); }
+
+  /* The address of an alarm, or a stand-in if the API has not told us. */
+  function addressOf(a) {
+    if (a.household) return { zh: a.household, en: '' };
+    if (a.household_id != null) return { zh: '住户 #' + a.household_id, en: 'household #' + a.household_id };
+    return { zh: '地址未知', en: 'address unknown' };
+  }
+
+  // ---- time ---------------------------------------------------------------------------------
+  function parseTime(iso) {
+    if (!iso) return NaN;
+    var s = String(iso);
+    if (/T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(s)) s += 'Z';   // naive timestamps are UTC
+    return Date.parse(s);
+  }
+  function ago(iso) {
+    var t = parseTime(iso);
+    if (isNaN(t)) return { zh: '', en: '' };
+    var s = Math.max(0, Math.round((now() - t) / 1000));
+    if (s < 45) return { zh: '刚刚', en: 'just now' };
+    var m = Math.round(s / 60);
+    if (m < 60) return { zh: m + ' 分钟前', en: m + ' min ago' };
+    var h = Math.floor(m / 60);
+    if (h < 24) return { zh: h + ' 小时前', en: h + ' h ago' };
+    var d = Math.floor(h / 24);
+    return { zh: d + ' 天前', en: d + ' d ago' };
+  }
+  function ageSeconds(iso) { var t = parseTime(iso); return isNaN(t) ? Infinity : (now() - t) / 1000; }
+  function clock(iso) {
+    var t = parseTime(iso);
+    if (isNaN(t)) return '';
+    var d = new Date(t);
+    function p(n) { return (n < 10 ? '0' : '') + n; }
+    return p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());
+  }
+
+  // ---- DOM, text only -------------------------------------------------------------------------
+  /* el('div', {class: 'x', text: 'y', title: 'z'}, [children]) — text goes in as textContent. */
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    attrs = attrs || {};
+    for (var k in attrs) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'text') node.textContent = String(v);
+      else if (k === 'class') node.className = v;
+      else node.setAttribute(k, String(v));
+    }
+    (children || []).forEach(function (c) {
+      if (c === null || c === undefined || c === false) return;
+      node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    });
+    return node;
+  }
+  /* A bilingual label: Chinese, then English smaller. */
+  function bi(pair, cls) {
+    return el('span', { class: 'bi' + (cls ? ' ' + cls : '') }, [
+      el('span', { class: 'zh', text: pair.zh }),
+      pair.en ? el('span', { class: 'en', text: pair.en }) : null
+    ]);
+  }
+
+  var STATUS_TEXT = {
+    connecting: { zh: '连接中…', en: 'connecting…' },
+    online: { zh: '在线', en: 'online' },
+    reconnecting: { zh: '重连中', en: 'reconnecting' },
+    refused: { zh: '已断开', en: 'disconnected' }
+  };
+  /* Render a stream status into a pill element. */
+  function showStatus(node, s) {
+    var t = STATUS_TEXT[s.state] || STATUS_TEXT.connecting;
+    node.className = 'tw-status tw-' + s.state;
+    node.textContent = '';
+    node.appendChild(el('span', { class: 'dot', 'aria-hidden': 'true' }));
+    var en = t.en;
+    if (s.state === 'reconnecting' && s.retryIn) en += ' · ' + Math.ceil(s.retryIn / 1000) + ' s';
+    node.appendChild(bi({ zh: t.zh, en: en }));
+    node.title = s.reason || '';
+    if (s.state === 'refused' && s.reason) node.appendChild(el('span', { class: 'why', text: s.reason }));
+  }
+
+  // ---- sound: generated beeps, unlocked by a user gesture --------------------------------------
+  var Sound = {
+    ctx: null,
+    wanted: local.get('tw.sound') === '1',
+    ready: function () { return !!(this.ctx && this.ctx.state === 'running'); },
+    unlock: function () {
+      var C = global.AudioContext || global.webkitAudioContext;
+      if (!C) return false;
+      if (!this.ctx) { try { this.ctx = new C(); } catch (e) { return false; } }
+      if (this.ctx.state === 'suspended') { try { this.ctx.resume(); } catch (e) { /* later */ } }
+      return true;
+    },
+    enable: function () {
+      this.wanted = true; local.set('tw.sound', '1');
+      if (this.unlock()) this.tone(880, 0, 0.15, 0.2);
+    },
+    disable: function () { this.wanted = false; local.set('tw.sound', '0'); },
+    tone: function (freq, at, len, gain) {
+      var ctx = this.ctx, t0 = ctx.currentTime + at;
+      var osc = ctx.createOscillator(), g = ctx.createGain();
+      osc.type = 'square';
+      osc.frequency.setValueAtTime(freq, t0);
+      g.gain.setValueAtTime(0.0001, t0);
+      g.gain.exponentialRampToValueAtTime(gain, t0 + 0.02);
+      g.gain.setValueAtTime(gain, t0 + len - 0.03);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + len);
+      osc.connect(g); g.connect(ctx.destination);
+      osc.start(t0); osc.stop(t0 + len + 0.02);
+    },
+    /* An alarm: a two-tone siren, repeated `times`. Returns whether it could play. */
+    alarm: function (times) {
+      if (!this.wanted || !this.unlock() || !this.ready()) return false;
+      for (var i = 0; i < (times || 3); i++) {
+        this.tone(988, i * 0.7, 0.3, 0.35);
+        this.tone(740, i * 0.7 + 0.33, 0.3, 0.35);
+      }
+      return true;
+    }
+  };
+  // A browser lets audio start only after a gesture; the first tap anywhere unlocks it.
+  function unlockOnGesture() {
+    if (Sound.wanted) Sound.unlock();
+    if (Sound.ready()) {
+      document.removeEventListener('pointerdown', unlockOnGesture, true);
+      document.removeEventListener('keydown', unlockOnGesture, true);
+    }
+  }
+  document.addEventListener('pointerdown', unlockOnGesture, true);
+  document.addEventListener('keydown', unlockOnGesture, true);
+
+  /* Wire a sound toggle button (aria-pressed) with a bilingual label. */
+  function soundToggle(button, onChange) {
+    function render() {
+      var on = Sound.wanted, live = Sound.ready();
+      button.setAttribute('aria-pressed', on ? 'true' : 'false');
+      button.textContent = '';
+      button.appendChild(bi(on
+        ? (live ? { zh: '提示音：开', en: 'sound on' } : { zh: '轻触任意处启用提示音', en: 'tap anywhere to enable sound' })
+        : { zh: '启用提示音', en: 'enable sound' }));
+      button.classList.toggle('on', on && live);
+      button.classList.toggle('pending', on && !live);
+      if (onChange) onChange();
+    }
+    button.addEventListener('click', function () {
+      if (Sound.wanted && Sound.ready()) Sound.disable(); else Sound.enable();
+      setTimeout(render, 50);
+    });
+    document.addEventListener('pointerdown', function () { setTimeout(render, 100); }, true);
+    render();
+    return render;
+  }
+
+  global.TenWatch = {
+    takeToken: takeToken, api: api, ApiError: ApiError, Stream: Stream, Alerts: Alerts,
+    follow: follow, typeName: typeName, statusName: statusName, eventName: eventName,
+    sourceName: sourceName, addressOf: addressOf, TYPES: TYPES, parseTime: parseTime, ago: ago,
+    ageSeconds: ageSeconds, clock: clock, now: now, el: el, bi: bi, showStatus: showStatus,
+    Sound: Sound, soundToggle: soundToggle
+  };
+})(window);
