@@ -28,8 +28,9 @@ def partition(
 ) -> list[list[int]]:
     """Split households into contiguous runs of low..high; indices into `addresses`, in order.
 
-    Dynamic programming over the sorted order minimises, first, how far group sizes fall
-    outside low..high (unavoidable only when high < n < 2 × low, i.e. 13..15), then
+    No run is larger than high. Dynamic programming over the sorted order minimises, first,
+    how far group sizes fall below low (unavoidable only when high < n < 2 × low, i.e.
+    13..15), then
     the sum of |size - target| and of the unit and building crossings inside each group.
     """
     order = sorted(range(len(addresses)), key=lambda i: addresses[i].sort_key)
@@ -48,9 +49,9 @@ def partition(
     best: list[tuple[int, int]] = [(0, 0)] + [(sys.maxsize, 0)] * n
     cut = [0] * (n + 1)
     for end in range(1, n + 1):
-        for size in range(1, min(end, high + low - 1) + 1):
+        for size in range(1, min(end, high) + 1):
             start = end - size
-            outside = max(low - size, size - high, 0)
+            outside = max(low - size, 0)
             cost = abs(size - target) + crossings[end - 1] - crossings[start]
             before = best[start]
             candidate = (before[0] + outside, before[1] + cost)

@@ -81,7 +81,8 @@ def test_13_to_15_households_are_grouped_as_well_as_possible() -> None:
     for n in (13, 14, 15):
         runs = partition(whole_units([n]))
         assert sorted(i for run in runs for i in run) == list(range(n))
-        assert len(runs) <= 2
+        assert len(runs) == 2
+        assert all(len(run) <= HIGH for run in runs)
 
 
 def apply(placement: Placement[int], new: Address, groups: dict[int, list[Address]]) -> None:
