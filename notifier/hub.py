@@ -33,6 +33,7 @@ class Connection:
         self.overflowed = False
         self.on_overflow: Callable[[], object] | None = None
         self._early: list[Event] | None = []
+        self._backlog: list[str] = []
 
     def push(self, event_id: int, message: str) -> None:
         """Queue a live event; never blocks: a full queue drops the connection instead."""
@@ -42,12 +43,13 @@ class Connection:
             self._put(event_id, message)
 
     def start(self, hello: str, replay: Sequence[Event], *, head: int) -> None:
-        """Queue hello, then the replayed events, then live events newer than head."""
+        """Send hello, then the replayed events, then live events newer than head.
+
+        The replay goes ahead of the queue, so a long replay never counts against its bound.
+        """
         early, self._early = self._early or [], None
+        self._backlog = [hello, *(message for _, message in replay)]
         self.last_id = head
-        self._put(0, hello)
-        for event_id, message in replay:
-            self._put(event_id, message)
         for event_id, message in early:
             if event_id > head:
                 self._put(event_id, message)
@@ -64,7 +66,10 @@ class Connection:
                 self._put(event_id, message)
 
     async def run(self, send: Callable[[str], Awaitable[None]], *, heartbeat: float) -> None:
-        """Send queued messages in order; a heartbeat whenever nothing was sent for a while."""
+        """Send the backlog, then queued messages in order; a heartbeat when idle for a while."""
+        backlog, self._backlog = self._backlog, []
+        for message in backlog:
+            await send(message)
         while True:
             try:
                 async with asyncio.timeout(heartbeat):

@@ -4,11 +4,13 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketState
 
-from notifier.hub import Connection, Hub
+from notifier.hub import Connection, Event, Hub
 from server import auth, events
 from server.settings import Settings
 
@@ -39,6 +41,22 @@ def _last_event_id(websocket: WebSocket) -> int | None:
     return int(raw)
 
 
+async def _replay(
+    sessions: async_sessionmaker[AsyncSession], channel: str, resume_from: int | None
+) -> tuple[Sequence[Event], int, bool]:
+    """What a joining socket is owed: the events after resume_from, the id they reach, and
+    whether there were more than one replay carries (then the client reloads the alarm list)."""
+    async with sessions() as session:
+        if resume_from is None:
+            return [], await events.head(session, channel=channel), False
+        replay = await events.after(
+            session, channel=channel, event_id=resume_from, limit=events.REPLAY_LIMIT + 1
+        )
+        if len(replay) > events.REPLAY_LIMIT:
+            return replay[: events.REPLAY_LIMIT], await events.head(session, channel=channel), True
+    return replay, replay[-1][0] if replay else resume_from, False
+
+
 @router.websocket("/ws")
 async def stream(websocket: WebSocket) -> None:
     """Events of your scope, live; ?last_event_id=N first replays every event after N."""
@@ -62,33 +80,24 @@ async def stream(websocket: WebSocket) -> None:
         return
 
     connection = Connection(principal.channel, maxsize=settings.ws_queue_size)
-    writer = asyncio.create_task(
-        connection.run(websocket.send_text, heartbeat=settings.ws_heartbeat_seconds)
-    )
-    connection.on_overflow = writer.cancel
+    writer: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
-        async with state.sessions() as session:
-            if resume_from is None:
-                replay: list[tuple[int, str]] = []
-                head = await events.head(session, channel=connection.channel)
-            else:
-                replay = list(
-                    await events.after(session, channel=connection.channel, event_id=resume_from)
-                )
-                head = replay[-1][0] if replay else resume_from
-        hello = json.dumps(
-            {
-                "type": "hello",
-                "channel": connection.channel,
-                "last_event_id": head,
-                "replayed": len(replay),
-                "heartbeat": settings.ws_heartbeat_seconds,
-            },
-            separators=(",", ":"),
+        replay, head, truncated = await _replay(state.sessions, connection.channel, resume_from)
+        hello = {
+            "type": "hello",
+            "channel": connection.channel,
+            "last_event_id": head,
+            "replayed": len(replay),
+            "truncated": truncated,
+            "heartbeat": settings.ws_heartbeat_seconds,
+        }
+        connection.start(json.dumps(hello, separators=(",", ":")), replay, head=head)
+        writer = asyncio.create_task(
+            connection.run(websocket.send_text, heartbeat=settings.ws_heartbeat_seconds)
         )
-        connection.start(hello, replay, head=head)
-        while not writer.done():
+        connection.on_overflow = writer.cancel
+        while not writer.done() and not connection.overflowed:
             receive = asyncio.ensure_future(websocket.receive())
             await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
             if not receive.done():
@@ -99,9 +108,10 @@ async def stream(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
         await hub.leave(connection)
         if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):

@@ -6,7 +6,6 @@
 
   var TOKEN_KEY = 'tw.token';
   var LAST_KEY = 'tw.last.';           // + channel: the highest event id this tab has seen
-  var REPLAY_LIMIT = 1000;             // server/events.py REPLAY_LIMIT: a full replay may be cut short
   var BACKOFF_MIN = 1000, BACKOFF_MAX = 10000;
   var HELLO_TIMEOUT = 15000;           // watchdog before the hello tells us the heartbeat
   var POLICY_VIOLATION = 1008;
@@ -198,7 +197,7 @@
       if (this.opts.onHello) {
         this.opts.onHello(msg, {
           resumed: resume !== null,
-          truncated: resume !== null && this.replayLeft >= REPLAY_LIMIT
+          truncated: msg.truncated === true
         });
       }
       return;

@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY server ./server
+COPY groups ./groups
+COPY notifier ./notifier
+RUN pip install --no-cache-dir .
+EXPOSE 8000
+# Migrations run once, from the `migrate` service of docker-compose.yml, not in every replica.
+CMD ["uvicorn", "--factory", "server.app:create_app", "--host", "0.0.0.0", "--port", "8000", \
+     "--ws", "websockets-sansio", "--proxy-headers", "--forwarded-allow-ips", "*"]

@@ -1,0 +1,115 @@
+"""The hub: per-socket bounded queues, replay hand-off without loss or duplicate, catch-up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from notifier.bus import MemoryBus
+from notifier.hub import Connection, Event, Hub
+
+
+def event(event_id: int) -> str:
+    return json.dumps({"id": event_id, "type": "alert.raised"})
+
+
+class Stored:
+    """The event store as the hub sees it."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def after(self, channel: str, after: int) -> Sequence[Event]:
+        return [(i, m) for i, m in self.events if i > after]
+
+
+async def collect(connection: Connection, sent: list[str], n: int) -> None:
+    """Run the connection's writer until sent holds n messages."""
+    enough = asyncio.Event()
+
+    async def send(message: str) -> None:
+        sent.append(message)
+        if len(sent) >= n:
+            enough.set()
+
+    task = asyncio.create_task(connection.run(send, heartbeat=5))
+    async with asyncio.timeout(2):
+        await enough.wait()
+    task.cancel()
+
+
+async def test_a_stuck_socket_is_dropped_and_never_slows_its_neighbours() -> None:
+    hub = Hub(MemoryBus(), fetch=Stored().after)
+    await hub.start()
+    stuck, healthy = Connection("group:1", maxsize=3), Connection("group:1", maxsize=3)
+    for connection in (stuck, healthy):
+        await hub.join(connection)
+        connection.start("hello", [], head=0)
+    dropped = asyncio.Event()
+    stuck.on_overflow = dropped.set
+    never = asyncio.Event()
+
+    async def blocked_send(message: str) -> None:
+        await never.wait()
+
+    stuck_writer = asyncio.create_task(stuck.run(blocked_send, heartbeat=5))
+    sent: list[str] = []
+    for i in range(1, 11):
+        await hub.bus.publish(["group:1"], event(i))
+        await collect(healthy, sent, len(sent) + (2 if i == 1 else 1))
+    assert dropped.is_set()
+    assert stuck.overflowed
+    assert [json.loads(m)["id"] for m in sent[1:]] == list(range(1, 11))
+    stuck_writer.cancel()
+    await hub.stop()
+
+
+async def test_events_published_while_a_socket_replays_come_after_the_replay_once() -> None:
+    connection = Connection("group:1", maxsize=100)
+    for i in (5, 6, 7):  # live events that arrive while the replay is read
+        connection.push(i, event(i))
+    connection.start("hello", [(4, event(4)), (5, event(5)), (6, event(6))], head=6)
+    sent: list[str] = []
+    await collect(connection, sent, 5)
+    assert sent[0] == "hello"
+    assert [json.loads(m)["id"] for m in sent[1:]] == [4, 5, 6, 7]
+    assert connection.last_id == 7
+
+
+async def test_after_a_bus_outage_every_socket_gets_what_it_missed_once() -> None:
+    store = Stored()
+    hub = Hub(MemoryBus(), fetch=store.after)
+    await hub.start()
+    behind, ahead = Connection("board:1", maxsize=50), Connection("board:1", maxsize=50)
+    for connection in (behind, ahead):
+        await hub.join(connection)
+    behind.start("hello", [], head=2)
+    ahead.start("hello", [], head=4)
+    store.events = [(i, event(i)) for i in range(1, 7)]
+    await hub.catch_up()
+    got_behind: list[str] = []
+    got_ahead: list[str] = []
+    await collect(behind, got_behind, 5)
+    await collect(ahead, got_ahead, 3)
+    assert [json.loads(m)["id"] for m in got_behind[1:]] == [3, 4, 5, 6]
+    assert [json.loads(m)["id"] for m in got_ahead[1:]] == [5, 6]
+    await hub.stop()
+
+
+async def test_a_channel_is_subscribed_while_it_has_sockets_and_only_then() -> None:
+    bus = MemoryBus()
+    hub = Hub(bus, fetch=Stored().after)
+    await hub.start()
+    sockets = [Connection("group:9", maxsize=5) for _ in range(10)]
+    await asyncio.gather(*(hub.join(s) for s in sockets))
+    assert hub.connections == 10
+    await asyncio.gather(*(hub.leave(s) for s in sockets[:9]))
+    sockets[9].start("hello", [], head=0)
+    await bus.publish(["group:9"], event(1))
+    assert sockets[9].queue.qsize() == 1
+    await hub.leave(sockets[9])
+    await bus.publish(["group:9"], event(2))
+    assert sockets[9].queue.qsize() == 1
+    assert hub.connections == 0
+    await hub.stop()
