@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 
 from groups.db import AsyncSession, utcnow
 from groups.models import Community, Group, Household, Resident
@@ -160,21 +160,39 @@ async def create(
     )
 
 
-async def list_open(session: AsyncSession, *, principal: Principal) -> list[Alert]:
-    """The open alarms the principal may see: its group's, or its whole community's."""
-    query = select(Alert).where(
-        Alert.community_id == principal.community_id, Alert.status == "open"
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alarm with the names a person reads it by."""
+
+    alert: Alert
+    household: str | None
+    group: str | None
+    raised_by: str | None
+
+
+def _visible(principal: Principal) -> Select[Alert, str, str, str]:
+    query = (
+        select(Alert, Household.address, Group.name, Resident.name)
+        .outerjoin(Household, Alert.household_id == Household.id)
+        .outerjoin(Group, Alert.group_id == Group.id)
+        .outerjoin(Resident, Alert.raised_by_resident_id == Resident.id)
+        .where(Alert.community_id == principal.community_id)
     )
     if principal.kind == "resident":
         query = query.where(Alert.group_id == principal.group_id)
-    return list(await session.scalars(query.order_by(Alert.id.desc()).limit(200)))
+    return query
 
 
-async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> Alert | None:
+async def list_open(session: AsyncSession, *, principal: Principal) -> list[AlertView]:
+    """The open alarms the principal may see (its group's, or its whole community's)."""
+    query = _visible(principal).where(Alert.status == "open")
+    rows = await session.execute(query.order_by(Alert.id.desc()).limit(200))
+    return [AlertView(alert, address, group, name) for alert, address, group, name in rows]
+
+
+async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView | None:
     """One alarm, if the principal may see it."""
-    alert = await session.get(Alert, alert_id)
-    if alert is None or alert.community_id != principal.community_id:
-        return None
-    if principal.kind == "resident" and alert.group_id != principal.group_id:
-        return None
-    return alert
+    rows = await session.execute(_visible(principal).where(Alert.id == alert_id))
+    for alert, address, group, name in rows:
+        return AlertView(alert, address, group, name)
+    return None

@@ -39,6 +39,16 @@ class AlertOut(BaseModel):
     group_id: int | None
     household_id: int | None
     created_at: datetime
+    household: str | None = Field(None, description="The address, like B11-1-301.")
+    group: str | None = Field(None, description="The ten-household group's name.")
+    raised_by: str | None = Field(None, description="Who pressed.")
+
+    @classmethod
+    def of(cls, view: alerts.AlertView) -> "AlertOut":
+        """The API form of an alarm and its names."""
+        return cls.model_validate(view.alert).model_copy(
+            update={"household": view.household, "group": view.group, "raised_by": view.raised_by}
+        )
 
 
 class Raised(BaseModel):
@@ -70,7 +80,9 @@ async def create(
     if raised.texts:
         outbox.wake()
     return Raised(
-        alert=AlertOut.model_validate(raised.alert),
+        alert=AlertOut.model_validate(raised.alert).model_copy(
+            update={"household": principal.address, "raised_by": principal.name}
+        ),
         event_id=raised.event.id,
         neighbours=raised.neighbours,
         texts=raised.texts,
@@ -80,18 +92,16 @@ async def create(
 @router.get("/alerts", response_model=list[AlertOut])
 async def list_open(principal: CurrentPrincipal, session: Session) -> list[AlertOut]:
     """The open alarms you may see: your group's, or your community's board."""
-    return [
-        AlertOut.model_validate(a) for a in await alerts.list_open(session, principal=principal)
-    ]
+    return [AlertOut.of(view) for view in await alerts.list_open(session, principal=principal)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> AlertOut:
     """One alarm, if it is in your scope."""
-    alert = await alerts.get(session, principal=principal, alert_id=alert_id)
-    if alert is None:
+    view = await alerts.get(session, principal=principal, alert_id=alert_id)
+    if view is None:
         raise HTTPException(404, f"no alarm {alert_id} in your scope")
-    return AlertOut.model_validate(alert)
+    return AlertOut.of(view)
 
 
 class Me(BaseModel):

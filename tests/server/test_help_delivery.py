@@ -51,8 +51,12 @@ async def test_the_alarm_is_stored_before_the_answer(settings: Settings, seeded:
                 f"/api/alerts/{raised['alert']['id']}", headers={"Authorization": f"Bearer {token}"}
             )
     assert got.status_code == 200
-    assert got.json()["type"] == "fire"
-    assert got.json()["status"] == "open"
+    alert = got.json()
+    assert alert["type"] == "fire"
+    assert alert["status"] == "open"
+    assert alert["household"] == "B12-2-501"
+    assert alert["group"].startswith("B12-2")
+    assert alert["raised_by"]
 
 
 async def test_a_neighbour_who_reconnects_gets_every_alarm_it_missed_once_in_order(
