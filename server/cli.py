@@ -41,7 +41,11 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         finally:
             await engine.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except LookupError as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -125,6 +129,32 @@ def list_groups(community: Community = "default") -> None:
             " ".join(h.address for h in roster.members),
         )
     console.print(table)
+
+
+@app.command("staff")
+def add_staff(
+    name: Annotated[str, typer.Argument(help="The person's name.")],
+    phone: Annotated[str, typer.Argument(help="Their phone, E.164 (+8613900000001).")],
+    role: Annotated[
+        str, typer.Option(help="patrol_member, patrol_leader, grid_manager or police_office.")
+    ] = "patrol_member",
+    grid: Annotated[str | None, typer.Option(help="The grid they look after.")] = None,
+    community: Community = "default",
+) -> None:
+    """Register a patrol member or leader, grid manager or police-office contact."""
+
+    async def work(session: AsyncSession) -> None:
+        found = await directory.get_or_create_community(session, name=community)
+        await directory.add_staff(
+            session, community_id=found.id, name=name, phone=phone, role=role, grid=grid
+        )
+
+    try:
+        _run(work)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"registered {name} ({role}) in {community}")
 
 
 @token_app.command("resident")
