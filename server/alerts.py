@@ -81,7 +81,6 @@ async def create(
         select(Community.id).where(Community.id == principal.community_id).with_for_update()
     )
     now = utcnow()
-    group = await session.get(Group, principal.group_id) if principal.group_id else None
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
@@ -107,7 +106,7 @@ async def create(
             "status": alert.status,
             "household": principal.address,
             "raised_by": principal.name,
-            "group": group.name if group else None,
+            "group": principal.group_name,
         },
     )
     session.add(event)

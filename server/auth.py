@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import select
 
 from groups.db import AsyncSession
-from groups.models import Credential, Household, Resident, Staff
+from groups.models import Credential, Group, Household, Resident, Staff
 
 TOKEN_PREFIX = "tw_"
 
@@ -24,6 +24,7 @@ class Principal:
     household_id: int | None = None
     address: str | None = None
     group_id: int | None = None
+    group_name: str | None = None
     staff_id: int | None = None
     role: str | None = None
 
@@ -76,40 +77,36 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     """The principal a token speaks for, or None if the token is unknown or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    credential = await session.scalar(
-        select(Credential).where(
-            Credential.token_hash == _digest(token), Credential.revoked_at.is_(None)
+    row = (
+        await session.execute(
+            select(Credential.community_id, Resident, Household, Group.name, Staff)
+            .outerjoin(Resident, Credential.resident_id == Resident.id)
+            .outerjoin(Household, Resident.household_id == Household.id)
+            .outerjoin(Group, Household.group_id == Group.id)
+            .outerjoin(Staff, Credential.staff_id == Staff.id)
+            .where(Credential.token_hash == _digest(token), Credential.revoked_at.is_(None))
         )
-    )
-    if credential is None:
+    ).one_or_none()
+    if row is None:
         return None
-    if credential.resident_id is not None:
-        row = (
-            await session.execute(
-                select(Resident, Household)
-                .join(Household, Resident.household_id == Household.id)
-                .where(Resident.id == credential.resident_id)
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        resident, household = row
+    community_id, resident, household, group_name, staff = row
+    if resident is not None and household is not None:
         return Principal(
             kind="resident",
-            community_id=household.community_id,
+            community_id=community_id,
             name=resident.name,
             resident_id=resident.id,
             household_id=household.id,
             address=household.address,
             group_id=household.group_id,
+            group_name=group_name,
         )
-    staff = await session.get(Staff, credential.staff_id)
-    if staff is None:
-        return None
-    return Principal(
-        kind="staff",
-        community_id=staff.community_id,
-        name=staff.name,
-        staff_id=staff.id,
-        role=staff.role,
-    )
+    if staff is not None:
+        return Principal(
+            kind="staff",
+            community_id=community_id,
+            name=staff.name,
+            staff_id=staff.id,
+            role=staff.role,
+        )
+    return None

@@ -112,6 +112,7 @@ class Me(BaseModel):
     community_id: int
     household: str | None
     group_id: int | None
+    group: str | None
     role: str | None
     channel: str
 
@@ -125,6 +126,7 @@ async def me(principal: CurrentPrincipal) -> Me:
         community_id=principal.community_id,
         household=principal.address,
         group_id=principal.group_id,
+        group=principal.group_name,
         role=principal.role,
         channel=principal.channel,
     )
