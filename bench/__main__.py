@@ -22,6 +22,7 @@ from bench import clients, floor, procs, report
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
+PROFILE = RESULTS.with_name("server-profile.txt")
 TARGET_P99_MS, TARGET_KIB_PER_SOCKET = 10.0, 30.0
 
 
@@ -34,6 +35,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--redis-url", help="use this Redis instead of starting a private one")
     parser.add_argument("--no-phones", action="store_true", help="residents without phones: no SMS")
     parser.add_argument("--no-deflate", action="store_true", help="sockets without compression")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the server while pressing (collapsed stacks)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
     return parser.parse_args()
 
@@ -120,9 +124,13 @@ def main() -> int:
         conn.send("go")
         _expect(conn, "pressing", process, 30)
         cpu0, wall0 = served.cpu_times(), time.perf_counter()
+        spy = procs.profile(server.pid, args.duration, PROFILE) if args.profile else None
         _expect(conn, "pressed", process, args.duration + 60)
         cpu1, wall1 = served.cpu_times(), time.perf_counter()
         result = _expect(conn, "done", process, 60)
+        if spy is not None:
+            spy.wait(30)
+            print(f"server profile (collapsed stacks) written to {PROFILE}")
         process.join(10)
 
         figures = _figures(
