@@ -86,6 +86,8 @@ def start_server(
         "server.app:create_app",
         "--ws",
         "websockets-sansio",
+        "--ws-per-message-deflate",
+        "false",
         "--host",
         "127.0.0.1",
         "--port",

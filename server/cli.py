@@ -70,6 +70,7 @@ def serve(
         host=host,
         port=port,
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         log_level="info",
         proxy_headers=True,
     )
