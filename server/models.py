@@ -1,14 +1,15 @@
 """Alerts and their events: an alarm's whole life is the ordered list of its events."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from groups.db import Base, BigId, UTCDateTime, utcnow
 
-ALERT_TYPES = ("help", "medical", "fire", "intrusion", "dispute", "other")
+AlertType = Literal["help", "medical", "fire", "intrusion", "dispute", "other"]
+ALERT_TYPES: tuple[str, ...] = get_args(AlertType)
 
 
 class Alert(Base):

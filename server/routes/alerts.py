@@ -1,7 +1,7 @@
 """Help requests: a resident presses help; anyone in scope reads alarms."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,10 +10,9 @@ from notifier.hub import Hub
 from notifier.outbox import OutboxWorker
 from server import alerts
 from server.deps import CurrentPrincipal, Session, get_hub, get_outbox
+from server.models import AlertType
 
 router = APIRouter(prefix="/api", tags=["alerts"])
-
-AlertType = Literal["help", "medical", "fire", "intrusion", "dispute", "other"]
 
 
 class HelpRequest(BaseModel):

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Sequence
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -14,7 +13,6 @@ from notifier.hub import Connection, Event, Hub
 from server import auth, events
 from server.settings import Settings
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 
 POLICY_VIOLATION = 1008
