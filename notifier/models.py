@@ -11,6 +11,7 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+WITHDRAWN = "withdrawn"
 
 
 class OutboxMessage(Base):
