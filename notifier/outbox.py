@@ -6,7 +6,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,11 +49,13 @@ class OutboxWorker:
         *,
         policy: OutboxPolicy | None = None,
         on_change: Changed | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
         self._policy = policy or OutboxPolicy()
         self._on_change = on_change
+        self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.error: str | None = None
@@ -103,7 +105,7 @@ class OutboxWorker:
         return len(jobs)
 
     async def _claim(self) -> list[OutboxMessage]:
-        now = utcnow()
+        now = self._clock()
         async with self._sessions() as session, session.begin():
             jobs = list(
                 await session.scalars(
@@ -130,7 +132,7 @@ class OutboxWorker:
 
     async def _send_from(self, jobs: Iterator[OutboxMessage], out: dict[int, Outcome]) -> None:
         for job in jobs:
-            if job.expires_at is not None and job.expires_at < utcnow():
+            if job.expires_at is not None and job.expires_at < self._clock():
                 out[job.id] = SendError("expired before it could be sent", transient=False)
                 continue
             try:
@@ -141,7 +143,7 @@ class OutboxWorker:
                 out[job.id] = exc
 
     async def _record(self, outcomes: dict[int, Outcome]) -> list[OutboxMessage]:
-        now = utcnow()
+        now = self._clock()
         async with self._sessions() as session, session.begin():
             jobs = list(
                 await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outcomes)))

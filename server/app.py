@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     hub = Hub(create_bus(settings.bus_url), fetch=fetch)
     await hub.start()
     sender = _sender(settings)
+    clock: Clock = app.state.clock
     outbox = OutboxWorker(
         sessions,
         sender,
@@ -75,9 +76,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             lease_seconds=settings.outbox_lease_seconds,
             concurrency=settings.sms_concurrency,
         ),
+        clock=clock,
     )
     outbox.start()
-    clock: Clock = app.state.clock
     announce = Announcer(hub, outbox)
     scheduler = Scheduler(
         sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
