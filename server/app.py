@@ -15,7 +15,7 @@ from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
 from server import events
-from server.alerts import Forbidden
+from server.alerts import Forbidden, Invalid
 from server.announce import Announcer
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
@@ -129,6 +129,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.clock = clock
     for module in (health, alerts, lifecycle, admin, stream, pages):
         app.include_router(module.router)
-    for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409)):
+    for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422)):
         app.add_exception_handler(error, _status(code))
     return app

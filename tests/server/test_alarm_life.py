@@ -4,79 +4,9 @@ duress, merging, confirmed incidents, idempotent retries, drills, the all-clear.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
-import pytest
-from sqlalchemy import select
-
-from notifier.models import OutboxMessage
-from server.clock import ManualClock
-from server.settings import Settings
-from tests.harness import Seed, call, poll_until, press, rows, running, seed, stream
-
-RAISER = "B11-1-301"
-POLICE = "+8613900000004"
-
-
-@dataclass
-class World:
-    """A seeded database, settings for it, and the clock the service runs on."""
-
-    url: str
-    settings: Settings
-    seed: Seed
-    clock: ManualClock
-
-    def token(self, address: str) -> str:
-        """A resident credential of the household at address."""
-        return self.seed.households[address]
-
-    def neighbours(self, address: str = RAISER) -> list[str]:
-        """The other households of address's group."""
-        return [a for a in self.seed.group_of(address) if a != address]
-
-
-@pytest.fixture(
-    params=["memory+sqlite", pytest.param("redis+postgres", marks=pytest.mark.postgres)]
-)
-def world(request: pytest.FixtureRequest) -> World:
-    """The demo community served on the in-process bus and SQLite, then on Redis and PostgreSQL."""
-    bus, db = request.param.split("+")
-    url: str = request.getfixturevalue(f"{db}_url")
-    redis_url = request.getfixturevalue("redis_url") if bus == "redis" else None
-    settings = Settings(
-        database_url=url,
-        redis_url=redis_url,
-        outbox_poll_seconds=0.05,
-        scheduler_poll_seconds=0.05,
-        ws_heartbeat_seconds=5,
-    )
-    return World(url, settings, asyncio.run(seed(url)), ManualClock())
-
-
-async def texts_to(world: World, alert_id: int) -> list[tuple[str, str, str]]:
-    """(to, body, status) of every outbox row of an alarm, oldest first."""
-    found = await rows(
-        world.url,
-        select(OutboxMessage.to, OutboxMessage.body, OutboxMessage.status)
-        .where(OutboxMessage.alert_id == alert_id)
-        .order_by(OutboxMessage.id),
-    )
-    return [(to, body, status) for to, body, status in found]
-
-
-async def set_pins(base: str, token: str, pin: str = "1234", duress: str = "9999") -> None:
-    """Give a household its cancel PIN and duress PIN."""
-    answer = await call(
-        base, token, "PUT", "/api/household/pin", json={"pin": pin, "duress_pin": duress}
-    )
-    assert answer.status_code == 204, answer.text
-
-
-async def all_sent(world: World, alert_id: int) -> bool:
-    """Whether every text of the alarm has left the outbox."""
-    found = await texts_to(world, alert_id)
-    return bool(found) and all(status == "sent" for _, _, status in found)
+from tests.harness import call, poll_until, press, running, stream
+from tests.server.world import POLICE, RAISER, World, all_sent, set_pins, texts_to
 
 
 async def test_neighbours_answer_and_the_raiser_and_the_board_see_who_is_coming(
