@@ -2,8 +2,10 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 import uvicorn
@@ -11,15 +13,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from groups import directory, importer
-from groups.db import AsyncSession, create_engine, create_sessionmaker
-from server import demo
+from groups import directory, duty, importer, pins
+from groups.db import AsyncSession, create_engine, create_sessionmaker, utcnow
+from server import demo, policy
 from server.migrate import upgrade
 from server.settings import get_settings
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
 token_app = typer.Typer(help="Issue credentials for residents and patrol members.")
 app.add_typer(token_app, name="token")
+duty_app = typer.Typer(help="The patrol's duty roster: weekly shifts and one-off overrides.")
+app.add_typer(duty_app, name="duty")
 console = Console()
 T = TypeVar("T")
 
@@ -63,6 +67,10 @@ def serve(
         console.print("[bold]Demo community seeded.[/bold] Open these in a browser:")
         for label, url in links:
             console.print(f"  {label}: [link={url}]{url}[/link]")
+        console.print(
+            f"  household PINs: cancel {demo.DEMO_PIN}, duress {demo.DEMO_DURESS_PIN}; "
+            "the patrol is on duty around the clock"
+        )
     from server.app import create_app
 
     uvicorn.run(
@@ -183,6 +191,144 @@ def token_staff(
         return await demo.staff_token(session, community=community, phone=phone)
 
     console.print(_run(work))
+
+
+@app.command("pin")
+def set_pin(
+    address: Annotated[str, typer.Argument(help="The household, like B11-1-301.")],
+    pin: Annotated[str, typer.Option(help="The cancel PIN, 4 to 8 digits.")],
+    duress: Annotated[str, typer.Option(help="The duress PIN, different from the cancel PIN.")],
+    community: Community = "default",
+) -> None:
+    """Set a household's cancel PIN and duress PIN."""
+    if pin == duress:
+        console.print("[red]the duress PIN must differ from the cancel PIN[/red]")
+        raise typer.Exit(1)
+
+    async def work(session: AsyncSession) -> None:
+        found = await demo.get_community(session, name=community)
+        household = await directory.find_household(session, community_id=found.id, address=address)
+        if household is None:
+            raise LookupError(f"no household {address} in {community}")
+        household.pin_hash, household.duress_pin_hash = pins.hash_pin(pin), pins.hash_pin(duress)
+
+    try:
+        _run(work)
+    except pins.BadPin as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"PINs set for {address}")
+
+
+@app.command("policy")
+def escalation_policy(
+    change: Annotated[
+        list[str] | None, typer.Argument(help="Fields to change, like quorum=3 patrol_seconds=60.")
+    ] = None,
+    community: Community = "default",
+) -> None:
+    """Show the community's escalation policy, or change some of its fields."""
+
+    async def work(session: AsyncSession) -> policy.Policy:
+        found = await demo.get_community(session, name=community)
+        if not change:
+            return await policy.get(session, community_id=found.id)
+        fields = {}
+        for item in change:
+            name, _, value = item.partition("=")
+            if not value.isdigit():
+                raise ValueError(f"{item!r}: give name=whole number")
+            fields[name] = int(value)
+        return await policy.update(session, community_id=found.id, **fields)
+
+    try:
+        current = _run(work)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table("field", "value")
+    for name, value in current.as_dict().items():
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@duty_app.command("shift")
+def duty_shift(
+    phone: Annotated[str, typer.Argument(help="The patrol member's phone, E.164.")],
+    days: Annotated[str, typer.Option(help="mon, mon-fri, sat,sun or daily.")] = "daily",
+    start: Annotated[str, typer.Option("--from", help="Local start time, like 08:00.")] = "08:00",
+    end: Annotated[
+        str, typer.Option("--to", help="Local end time (next day if earlier).")
+    ] = "20:00",
+    community: Community = "default",
+) -> None:
+    """Put a patrol member on a weekly shift."""
+
+    async def work(session: AsyncSession) -> int:
+        found = await demo.get_community(session, name=community)
+        member = await duty.find_staff(session, community_id=found.id, phone=phone)
+        shifts = await duty.add_shift(
+            session,
+            staff=member,
+            days=duty.parse_days(days),
+            starts=duty.parse_time(start),
+            ends=duty.parse_time(end),
+        )
+        return len(shifts)
+
+    try:
+        count = _run(work)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{phone}: {count} weekly shifts {start}–{end}")
+
+
+@duty_app.command("override")
+def duty_override(
+    phone: Annotated[str, typer.Argument(help="The patrol member's phone, E.164.")],
+    start: Annotated[datetime, typer.Option("--from", help="When it starts (local time).")],
+    end: Annotated[datetime, typer.Option("--to", help="When it ends (local time).")],
+    off: Annotated[bool, typer.Option("--off", help="Off duty rather than on.")] = False,
+    community: Community = "default",
+) -> None:
+    """Put a patrol member on (or, with --off, off) duty for a while."""
+
+    async def work(session: AsyncSession) -> None:
+        found = await demo.get_community(session, name=community)
+        member = await duty.find_staff(session, community_id=found.id, phone=phone)
+        zone = ZoneInfo(found.timezone)
+        await duty.add_override(
+            session,
+            staff=member,
+            starts_at=start.replace(tzinfo=start.tzinfo or zone),
+            ends_at=end.replace(tzinfo=end.tzinfo or zone),
+            on_duty=not off,
+        )
+
+    try:
+        _run(work)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{phone}: {'off' if off else 'on'} duty from {start} to {end}")
+
+
+@duty_app.command("now")
+def duty_now(community: Community = "default") -> None:
+    """Who of the patrol is on duty now."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str, str]]:
+        found = await demo.get_community(session, name=community)
+        members = await duty.on_duty(
+            session, community_id=found.id, at=utcnow(), timezone=found.timezone
+        )
+        return [(m.name, m.role, m.phone) for m in members]
+
+    table = Table("name", "role", "phone")
+    for row in _run(work):
+        table.add_row(*row)
+    console.print(table)
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ import io
 
 from sqlalchemy import select
 
-from groups import importer
+from groups import duty, importer, pins
 from groups.db import AsyncSession
-from groups.models import Community, Household, Resident, Staff
+from groups.models import PATROL_ROLES, Community, Household, Resident, Staff
 from server import auth
 
 DEMO_COMMUNITY = "丰乐社区 demo"
@@ -80,14 +80,35 @@ async def staff_token(session: AsyncSession, *, community: str, phone: str) -> s
     return await auth.issue(session, community_id=found.id, staff_id=staff.id)
 
 
+DEMO_PIN, DEMO_DURESS_PIN = "1234", "9999"
+LINKED = ("B11-1-101", "B11-1-102", "B11-1-201", "B12-1-101")
+
+
+async def _roster_and_pins(session: AsyncSession) -> None:
+    """The patrol leader and member on duty around the clock; PINs for the linked households."""
+    found = await get_community(session, name=DEMO_COMMUNITY)
+    patrol = await session.scalars(
+        select(Staff).where(Staff.community_id == found.id, Staff.role.in_(PATROL_ROLES))
+    )
+    for member in patrol:
+        await duty.add_shift(session, staff=member, days=range(7), starts=0, ends=duty.DAY)
+    households = await session.scalars(
+        select(Household).where(Household.community_id == found.id, Household.address.in_(LINKED))
+    )
+    for household in households:
+        household.pin_hash = pins.hash_pin(DEMO_PIN)
+        household.duress_pin_hash = pins.hash_pin(DEMO_DURESS_PIN)
+
+
 async def seed(session: AsyncSession, *, base_url: str) -> list[tuple[str, str]]:
     """Seed the demo community once; return labelled links, each with a fresh credential."""
     exists = await session.scalar(select(Community.id).where(Community.name == DEMO_COMMUNITY))
     if exists is None:
         await importer.import_csv(session, source=io.StringIO(demo_csv()), community=DEMO_COMMUNITY)
+        await _roster_and_pins(session)
     board = await staff_token(session, community=DEMO_COMMUNITY, phone="+8613900000001")
     links = [("patrol board 巡逻看板", f"{base_url}/board#token={board}")]
-    for address in ("B11-1-101", "B11-1-102", "B11-1-201", "B12-1-101"):
+    for address in LINKED:
         token = await resident_token(session, community=DEMO_COMMUNITY, address=address)
         links.append((f"resident 住户 {address}", f"{base_url}/app#token={token}"))
     return links

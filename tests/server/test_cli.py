@@ -94,3 +94,66 @@ def test_an_admin_registers_a_patrol_member_who_can_then_watch_the_board(
     )
     assert bad.exit_code == 1
     assert "role" in bad.output
+
+
+def test_an_admin_sets_pins_the_roster_and_the_policy_from_the_command_line(
+    runner: CliRunner,
+) -> None:
+    community = ["--community", "丰乐社区"]
+    assert runner.invoke(app, ["import", str(SAMPLE), *community]).exit_code == 0
+
+    pinned = runner.invoke(
+        app, ["pin", "B2-1-101", "--pin", "2468", "--duress", "1357", *community]
+    )
+    assert pinned.exit_code == 0, pinned.output
+    same = runner.invoke(app, ["pin", "B2-1-101", "--pin", "2468", "--duress", "2468", *community])
+    assert same.exit_code == 1
+    assert "must differ" in same.output
+    short = runner.invoke(app, ["pin", "B2-1-101", "--pin", "12", "--duress", "1357", *community])
+    assert short.exit_code == 1
+    assert "4 to 8 digits" in short.output
+
+    shift = runner.invoke(
+        app,
+        ["duty", "shift", "+8613900000002", "--days", "daily", "--from", "00:00", "--to", "00:00"],
+    )
+    assert shift.exit_code == 1  # the default community does not exist
+    around_the_clock = runner.invoke(
+        app,
+        [
+            "duty",
+            "shift",
+            "+8613900000002",
+            "--days",
+            "daily",
+            "--from",
+            "06:00",
+            "--to",
+            "06:00",
+            *community,
+        ],
+    )
+    assert around_the_clock.exit_code == 1
+    assert "differ" in around_the_clock.output
+    day_and_night = [
+        ["--from", "06:00", "--to", "18:00"],
+        ["--from", "18:00", "--to", "06:00"],
+    ]
+    for hours in day_and_night:
+        done = runner.invoke(
+            app, ["duty", "shift", "+8613900000002", "--days", "daily", *hours, *community]
+        )
+        assert done.exit_code == 0, done.output
+    on_duty = runner.invoke(app, ["duty", "now", *community])
+    assert "钱巡逻" in on_duty.output
+    assert "赵队长" not in on_duty.output
+
+    shown = runner.invoke(app, ["policy", *community])
+    assert "quorum_seconds" in shown.output
+    assert "45" in shown.output
+    changed = runner.invoke(app, ["policy", "quorum=3", "patrol_seconds=60", *community])
+    assert changed.exit_code == 0, changed.output
+    assert "60" in changed.output
+    wrong = runner.invoke(app, ["policy", "speed=3", *community])
+    assert wrong.exit_code == 1
+    assert "unknown policy fields: speed" in wrong.output
