@@ -37,7 +37,9 @@
     var fromHash = params.get('token');
     if (fromHash) {
       if (session.get(TOKEN_KEY) !== fromHash) {
-        session.keys().forEach(function (k) { if (k && k.indexOf(LAST_KEY) === 0) session.del(k); });
+        session.keys().forEach(function (k) {
+          if (k && (k.indexOf(LAST_KEY) === 0 || k === 'tw.closed')) session.del(k);
+        });
       }
       session.set(TOKEN_KEY, fromHash);
       params.delete('token');
@@ -74,6 +76,7 @@
   async function api(token, path, options) {
     options = options || {};
     var headers = { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token };
+    if (options.headers) for (var h in options.headers) headers[h] = options.headers[h];
     var init = { method: options.method || 'GET', headers: headers, cache: 'no-store' };
     if (options.json !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -241,96 +244,203 @@
     this.retryTimer = setTimeout(function () { self.open(); }, delay);
   };
 
-  // ---- the open alarms of a scope, kept from GET /api/alerts plus events ---------------------
-  var CLOSED = { resolved: 1, cancelled: 1, canceled: 1, closed: 1, false_alarm: 1 };
+  // ---- the alarms of a scope, kept from GET /api/alerts, GET /api/alerts/{id} and events ------
+  var CLOSED = { resolved: 1, cancelled: 1, canceled: 1, closed: 1 };
+  function isClosed(status) { return !!CLOSED[status]; }
+  /* The AlertOut fields the API gives; events carry the same facts step by step. */
+  var FIELDS = ['type', 'status', 'source', 'group_id', 'household_id', 'household', 'group',
+    'raised_by', 'presses', 'neighbours', 'coming', 'confirmed', 'linked_alert_id', 'drill',
+    'drill_label', 'duress', 'widened', 'patrol_cycles', 'taken_by', 'taken_at', 'on_scene_at',
+    'outcome', 'note', 'created_at', 'updated_at', 'closed_at'];
+  var CLOSED_KEY = 'tw.closed', CLOSED_MAX = 40, CLOSED_KEEP_MS = 6 * 3600 * 1000;
 
-  /* Address, group and who raised it come with events; GET /api/alerts lists ids only, so
-   * what the events told us is kept per tab (a reloaded wall screen keeps its addresses). */
-  var DETAILS_KEY = 'tw.details', DETAILS_MAX = 300;
+  function blank(id) {
+    return { id: id, type: 'other', status: 'open', source: null, group_id: null, household_id: null,
+             household: null, group: null, raised_by: null, presses: 1, neighbours: 0, coming: 0,
+             confirmed: false, linked_alert_id: null, drill: false, drill_label: null, duress: false,
+             widened: false, patrol_cycles: 0, taken_by: null, taken_at: null, on_scene_at: null,
+             outcome: null, note: null, created_at: null, updated_at: null, closed_at: null,
+             responses: {}, groups: [], escalation: null, resolved_by: null, detailed: false };
+  }
+  function later(a, b) { return parseTime(a) > parseTime(b); }
+
   function Alerts() {
-    this.byId = {};
-    try { this.details = JSON.parse(session.get(DETAILS_KEY) || '{}') || {}; } catch (e) { this.details = {}; }
+    this.byId = {};                  // open alarms
+    this.closedById = {};            // alarms seen closing (kept per tab for the "closed" lists)
+    try { this.closedById = JSON.parse(session.get(CLOSED_KEY) || '{}') || {}; } catch (e) { this.closedById = {}; }
+    this.prune();
   }
 
-  Alerts.prototype.keep = function (it) {
-    if (!it.household && !it.group && !it.raised_by) return;
-    var d = this.details[it.id] || {};
-    if (it.household) d.h = it.household;
-    if (it.group) d.g = it.group;
-    if (it.raised_by) d.r = it.raised_by;
-    this.details[it.id] = d;
-    var ids = Object.keys(this.details);
-    if (ids.length > DETAILS_MAX) {
-      ids.sort(function (a, b) { return a - b; }).slice(0, ids.length - DETAILS_MAX)
-        .forEach(function (id) { delete this.details[id]; }, this);
-    }
-    session.set(DETAILS_KEY, JSON.stringify(this.details));
-  };
+  Alerts.prototype.get = function (id) { return this.byId[id] || this.closedById[id] || null; };
 
-  Alerts.prototype.reset = function (list) {
-    var old = this.byId;
-    this.byId = {};
-    var self = this;
-    (list || []).forEach(function (a) {
-      var kept = self.details[a.id] || {};
-      var prev = old[a.id] || { household: kept.h, group: kept.g, raised_by: kept.r };
-      var it = {
-        id: a.id, type: a.type, status: a.status, source: a.source, group_id: a.group_id,
-        household_id: a.household_id, created_at: a.created_at,
-        // Present if the API lists them; otherwise kept from events seen earlier.
-        household: a.household || a.address || prev.household || null,
-        group: a.group || a.group_name || prev.group || null,
-        raised_by: a.raised_by || prev.raised_by || null,
-        fresh: prev.fresh || 0
-      };
-      if (!CLOSED[it.status]) self.byId[it.id] = it;
+  Alerts.prototype.prune = function () {
+    var self = this, t = now();
+    var ids = Object.keys(this.closedById).filter(function (id) {
+      var a = self.closedById[id];
+      if (!a || t - parseTime(a.closed_at || a.updated_at) > CLOSED_KEEP_MS) { delete self.closedById[id]; return false; }
+      return true;
     });
+    ids.sort(function (x, y) { return parseTime(self.closedById[y].closed_at) - parseTime(self.closedById[x].closed_at); })
+      .slice(CLOSED_MAX).forEach(function (id) { delete self.closedById[id]; });
   };
 
-  /* Apply one event; returns {alert, raised, closed} (alert is null if unknown and closed). */
-  Alerts.prototype.apply = function (ev) {
-    var d = ev.data || {};
-    var it = this.byId[ev.alert_id];
-    var raised = false;
-    if (!it) {
-      if (ev.alert_id == null) return { alert: null, raised: false, closed: false };
-      it = { id: ev.alert_id, type: d.alert_type || 'other', status: d.status || 'open',
-             source: ev.channel || null, group_id: ev.group_id, household_id: null,
-             created_at: ev.at, household: null, group: null, raised_by: null, fresh: 0 };
-      raised = ev.type === 'alert.raised';
+  Alerts.prototype.save = function () {
+    this.prune();
+    session.set(CLOSED_KEY, JSON.stringify(this.closedById));
+  };
+
+  /* Put an alarm in the open or the closed set by its status. */
+  Alerts.prototype.place = function (it) {
+    if (isClosed(it.status)) {
+      if (!it.closed_at) it.closed_at = it.updated_at || new Date(now()).toISOString();
+      delete this.byId[it.id];
+      this.closedById[it.id] = it;
+      this.save();
+    } else {
+      if (this.closedById[it.id]) { delete this.closedById[it.id]; this.save(); }
+      this.byId[it.id] = it;
     }
-    if (d.alert_type) it.type = d.alert_type;
-    if (d.status) it.status = d.status;
-    if (d.household) it.household = d.household;
-    if (d.group) it.group = d.group;
-    if (d.raised_by) it.raised_by = d.raised_by;
-    if (ev.type === 'alert.raised' && ev.at) it.created_at = ev.at;
-    this.keep(it);
-    it.last_event = ev.type;
-    it.updated_at = ev.at;
-    var closed = !!CLOSED[it.status] || /\.(resolved|cancell?ed|closed)$/.test(ev.type || '');
-    if (closed) delete this.byId[it.id]; else this.byId[it.id] = it;
-    return { alert: it, raised: raised, closed: closed };
-  };
-
-  Alerts.prototype.upsert = function (a) {
-    var it = this.byId[a.id] || {};
-    for (var k in a) if (a[k] !== null && a[k] !== undefined) it[k] = a[k];
-    this.keep(it);
-    if (!CLOSED[it.status]) this.byId[a.id] = it;
     return it;
   };
 
+  /* Merge an alarm from the API (AlertOut or AlertDetail). A copy older than what events
+   * already told us only fills gaps. */
+  Alerts.prototype.merge = function (a) {
+    if (!a || a.id == null) return null;
+    var it = this.get(a.id) || blank(a.id);
+    var older = it.updated_at && a.updated_at && later(it.updated_at, a.updated_at);
+    FIELDS.forEach(function (k) {
+      if (a[k] === undefined) return;
+      if (!older || it[k] === null || it[k] === undefined) it[k] = a[k];
+    });
+    if (Array.isArray(a.responses)) {
+      it.detailed = true;
+      a.responses.forEach(function (r) {
+        var known = it.responses[r.household];
+        if (!known) it.responses[r.household] = { answer: r.answer, channel: r.channel, name: null };
+        else if (!older) { known.answer = r.answer; known.channel = r.channel; }
+      });
+    }
+    return this.place(it);
+  };
+
+  /* The open list from GET /api/alerts; returns the ids that were open here and are not in it
+   * any more (closed while this page was away: load them to learn how they ended). */
+  Alerts.prototype.reset = function (list) {
+    var self = this, seen = {};
+    (list || []).forEach(function (a) { seen[a.id] = 1; self.merge(a); });
+    var vanished = Object.keys(this.byId).filter(function (id) { return !seen[id]; });
+    vanished.forEach(function (id) { delete self.byId[id]; });
+    return vanished.map(Number);
+  };
+
+  /* Apply one event. Returns {alert, raised, appeared, closed, unknown}: appeared means the page
+   * had not known this open alarm (a new one, or one widened to this group); closed means this
+   * event closed it. An event older than what the page knows only fills gaps. */
+  Alerts.prototype.apply = function (ev) {
+    var d = ev.data || {};
+    if (ev.alert_id == null) return { alert: null, raised: false, appeared: false, closed: false, unknown: false };
+    var known = this.get(ev.alert_id);
+    var it = known || blank(ev.alert_id);
+    var wasOpen = !!this.byId[ev.alert_id];
+    var stale = !!(known && it.updated_at && ev.at && later(it.updated_at, ev.at));
+    if (!known) { it.created_at = ev.at; it.group_id = ev.group_id; }
+    if (d.alert_type) it.type = d.alert_type;
+    if (d.household) it.household = d.household;
+    if (d.drill) { it.drill = true; it.drill_label = d.drill_label || it.drill_label; }
+    if (d.duress) it.duress = true;
+    if (!stale) {
+      if (d.status) it.status = d.status;
+      if (ev.at) it.updated_at = ev.at;
+    }
+    var t = ev.type;
+    if (t === 'alert.raised') {
+      it.created_at = ev.at || it.created_at;
+      if (d.raised_by) it.raised_by = d.raised_by;
+      if (d.group) it.group = d.group;
+      if (!it.source) it.source = ev.channel;
+      if (!stale && typeof d.neighbours === 'number') it.neighbours = Math.max(it.neighbours || 0, d.neighbours);
+    } else if (t === 'alert.pressed') {
+      if (typeof d.presses === 'number') it.presses = Math.max(it.presses || 1, d.presses);
+    } else if (t === 'alert.confirmed') {
+      it.confirmed = true;
+      if (d.linked_alert_id != null) it.linked_alert_id = d.linked_alert_id;
+    } else if (t === 'alert.response') {
+      if (d.responder) {
+        var r = it.responses[d.responder];
+        if (!r || !stale) it.responses[d.responder] = { answer: d.answer, name: d.name || null, at: ev.at, channel: ev.channel };
+        else if (!r.name) r.name = d.name || null;
+      }
+      if (!stale) {
+        if (typeof d.coming === 'number') it.coming = d.coming;
+        if (typeof d.neighbours === 'number') it.neighbours = d.neighbours;
+      }
+    } else if (t === 'alert.acknowledged') {
+      if (d.taken_by) it.taken_by = d.taken_by;
+      it.taken_at = it.taken_at || ev.at;
+    } else if (t === 'alert.on_scene') {
+      if (!it.taken_by && d.by) it.taken_by = d.by;
+      it.on_scene_at = it.on_scene_at || ev.at;
+    } else if (t === 'alert.resolved') {
+      if (d.outcome) it.outcome = d.outcome;
+      if (d.note !== undefined) it.note = d.note;
+      if (d.by) it.resolved_by = d.by;
+      it.closed_at = ev.at;
+    } else if (t === 'alert.cancelled') {
+      it.closed_at = ev.at;
+    } else if (t === 'alert.escalated') {
+      if (d.level === 'neighbours') {
+        it.widened = true;
+        if (!stale && typeof d.neighbours === 'number') it.neighbours = d.neighbours;
+        if (!stale && typeof d.coming === 'number') it.coming = d.coming;
+        (d.groups || []).forEach(function (g) { if (it.groups.indexOf(g) < 0) it.groups.push(g); });
+      } else if (typeof d.cycle === 'number') {
+        it.patrol_cycles = Math.max(it.patrol_cycles || 0, d.cycle);
+      }
+      it.escalation = { level: d.level, reason: d.reason, cycle: d.cycle, police: d.police, notified: d.notified, at: ev.at };
+    }
+    it.last_event = t;
+    this.place(it);
+    var closedNow = isClosed(it.status);
+    return {
+      alert: it,
+      raised: t === 'alert.raised',
+      appeared: !known && !closedNow,
+      closed: closedNow && (wasOpen || !known),
+      unknown: !known
+    };
+  };
+
+  /* Open alarms, newest first. */
   Alerts.prototype.list = function () {
     var self = this;
     return Object.keys(this.byId).map(function (k) { return self.byId[k]; })
       .sort(function (a, b) { return parseTime(b.created_at) - parseTime(a.created_at) || b.id - a.id; });
   };
 
+  /* Closed alarms, most recently closed first. */
+  Alerts.prototype.closedList = function () {
+    var self = this;
+    return Object.keys(this.closedById).map(function (k) { return self.closedById[k]; })
+      .sort(function (a, b) { return parseTime(b.closed_at) - parseTime(a.closed_at) || b.id - a.id; });
+  };
+
+  /* Load one alarm's detail (who answered) into the store, once at a time per alarm. */
+  var loading = {};
+  function loadDetail(token, alerts, id) {
+    if (loading[id]) return loading[id];
+    var p = api(token, '/api/alerts/' + encodeURIComponent(id))
+      .then(function (detail) { return alerts.merge(detail); })
+      .catch(function () { return null; })
+      .then(function (r) { delete loading[id]; return r; });
+    loading[id] = p;
+    return p;
+  }
+
   /* Follow a scope: socket + list, resynced on the first hello, on a fresh (not resumed)
    * connection and on a replay that may have been cut short. Events that arrive while the
    * list loads are held and applied after it, in order, so nothing is lost or applied twice.
-   * opts: token, channel, alerts (Alerts), onEvent(ev, result, info), onSynced(), onStatus,
+   * opts: token, channel, alerts (Alerts), onEvent(ev, result, info), onSynced(vanishedIds), onStatus,
    *       onError(err). */
   function follow(opts) {
     var synced = false, syncing = false, held = [];
@@ -340,11 +450,12 @@
       batch.forEach(function (p) { opts.onEvent(p.ev, opts.alerts.apply(p.ev), p.info); });
     }
     async function sync() {
+      var vanished = [];
       syncing = true;
       for (;;) {
         try {
           var list = await api(opts.token, '/api/alerts');
-          opts.alerts.reset(list);
+          vanished = opts.alerts.reset(list);
           break;
         } catch (e) {
           if (opts.onError) opts.onError(e);
@@ -353,7 +464,7 @@
         }
       }
       syncing = false; synced = true;
-      if (opts.onSynced) opts.onSynced();
+      if (opts.onSynced) opts.onSynced(vanished);
       flush();
     }
     stream = new Stream({
@@ -381,19 +492,48 @@
   };
   var STATUSES = {
     open: { zh: '待处理', en: 'open' },
-    acknowledged: { zh: '已接警', en: 'acknowledged' },
+    acknowledged: { zh: '已接警', en: 'taken' },
+    on_scene: { zh: '已到场', en: 'on scene' },
     responding: { zh: '处置中', en: 'responding' },
     escalated: { zh: '已上报', en: 'escalated' },
     resolved: { zh: '已解决', en: 'resolved' },
-    cancelled: { zh: '已取消', en: 'cancelled' }
+    cancelled: { zh: '已撤销', en: 'cancelled' }
   };
   var EVENTS = {
     'alert.raised': { zh: '发出求助', en: 'alarm raised' },
-    'alert.acknowledged': { zh: '已接警', en: 'acknowledged' },
-    'alert.responded': { zh: '有人响应', en: 'someone is coming' },
-    'alert.escalated': { zh: '已上报', en: 'escalated' },
+    'alert.pressed': { zh: '再次按下', en: 'pressed again' },
+    'alert.confirmed': { zh: '多户确认', en: 'confirmed' },
+    'alert.response': { zh: '邻居回应', en: 'neighbour answered' },
+    'alert.responded': { zh: '邻居回应', en: 'neighbour answered' },
+    'alert.acknowledged': { zh: '已接警', en: 'taken' },
+    'alert.on_scene': { zh: '已到场', en: 'on scene' },
+    'alert.escalated': { zh: '已升级', en: 'escalated' },
     'alert.resolved': { zh: '已解决', en: 'resolved' },
-    'alert.cancelled': { zh: '已取消', en: 'cancelled' }
+    'alert.cancelled': { zh: '已撤销', en: 'cancelled' },
+    'alert.duress': { zh: '胁迫撤销！', en: 'DURESS cancel' }
+  };
+  var ANSWERS = {
+    coming: { zh: '我来了', en: "I'm coming" },
+    cant: { zh: '我去不了', en: "I can't" },
+    called_110: { zh: '我已报110', en: 'I called 110' }
+  };
+  var ANSWERED = {                     // an answer as others read it
+    coming: { zh: '正在赶来', en: 'coming' },
+    cant: { zh: '去不了', en: "can't come" },
+    called_110: { zh: '已报110', en: 'called 110' }
+  };
+  var OUTCOMES = {
+    handled: { zh: '已处理', en: 'handled' },
+    false_alarm: { zh: '误报', en: 'false alarm' },
+    police: { zh: '已移交警方', en: 'police' },
+    medical: { zh: '已送医 / 急救', en: 'medical' },
+    other: { zh: '其他', en: 'other' }
+  };
+  var REASONS = {
+    quorum: { zh: '赶来的邻居不足', en: 'too few neighbours coming' },
+    not_taken: { zh: '无人接警', en: 'not taken' },
+    confirmed: { zh: '多户确认', en: 'confirmed' },
+    duress: { zh: '胁迫', en: 'duress' }
   };
   var SOURCES = { app: { zh: '手机', en: 'app' }, sms: { zh: '短信', en: 'SMS' },
                   voice: { zh: '电话', en: 'call' }, call: { zh: '电话', en: 'call' } };
@@ -404,6 +544,43 @@
   function statusName(s) { return word(STATUSES, s); }
   function eventName(t) { return word(EVENTS, t); }
   function sourceName(s) { return word(SOURCES, s); }
+  function answerName(a) { return word(ANSWERS, a); }
+  function answeredName(a) { return word(ANSWERED, a); }
+  function outcomeName(o) { return word(OUTCOMES, o); }
+  function reasonName(r) { return word(REASONS, r); }
+
+  /* "3 of 9 neighbours coming" in both languages. */
+  function comingLine(a) {
+    var c = a.coming || 0, n = a.neighbours || 0;
+    return { zh: c + '/' + n + ' 位邻居正在赶来', en: c + ' of ' + n + (n === 1 ? ' neighbour' : ' neighbours') + ' coming' };
+  }
+
+  /* A fresh random key (Idempotency-Key): works on plain http too, unlike randomUUID. */
+  function randomKey() {
+    var b = new Uint8Array(16);
+    try { global.crypto.getRandomValues(b); } catch (e) { for (var i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256); }
+    return Array.prototype.map.call(b, function (x) { return (x < 16 ? '0' : '') + x.toString(16); }).join('');
+  }
+
+  /* Keep a container's children in the order of items, one node per key: existing nodes are
+   * updated in place (so inputs, open forms and focus survive), missing ones created, others
+   * removed. create(item) → node; update(node, item). */
+  function keyed(container, items, key, create, update) {
+    var old = {};
+    Array.prototype.forEach.call(container.children, function (n) { if (n.dataset.key) old[n.dataset.key] = n; });
+    var prev = null;
+    items.forEach(function (item) {
+      var k = String(key(item));
+      var node = old[k];
+      if (node) delete old[k];
+      else { node = create(item); node.dataset.key = k; }
+      update(node, item);
+      var want = prev ? prev.nextSibling : container.firstChild;
+      if (want !== node) container.insertBefore(node, want);
+      prev = node;
+    });
+    Object.keys(old).forEach(function (k) { container.removeChild(old[k]); });
+  }
 
   /* The address of an alarm, or a stand-in if the API has not told us. */
   function addressOf(a) {
@@ -562,6 +739,9 @@
     follow: follow, typeName: typeName, statusName: statusName, eventName: eventName,
     sourceName: sourceName, addressOf: addressOf, TYPES: TYPES, parseTime: parseTime, ago: ago,
     ageSeconds: ageSeconds, clock: clock, now: now, el: el, bi: bi, showStatus: showStatus,
-    Sound: Sound, soundToggle: soundToggle
+    Sound: Sound, soundToggle: soundToggle, answerName: answerName, answeredName: answeredName,
+    outcomeName: outcomeName, reasonName: reasonName, OUTCOMES: OUTCOMES, ANSWERS: ANSWERS,
+    comingLine: comingLine, randomKey: randomKey, keyed: keyed, loadDetail: loadDetail,
+    isClosed: isClosed
   };
 })(window);
