@@ -116,7 +116,8 @@ async def _post(http: aiohttp.ClientSession, base: str, token: str, press: Press
         ) as response:
             body: dict[str, Any] = await response.json(content_type=None)
             press.answered = time.perf_counter()
-            if response.status == 201:
+            # 201 a new alarm; 200 a press merged into the household's open one (its own event).
+            if response.status in (200, 201) and body.get("event_id") is not None:
                 press.event_id = int(body["event_id"])
             else:
                 press.error = f"HTTP {response.status}: {str(body)[:120]}"

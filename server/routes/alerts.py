@@ -65,9 +65,14 @@ async def create(
     )
     await session.commit()
     await announce(change)
-    if change.outcome != "raised":
+    if change.outcome == "raised":  # the raiser's own new alarm: nothing to read back
+        shown = alerts.AlertView(
+            change.alert, principal.group_name, principal.name, taken_by=None, hidden=False
+        )
+    else:
         response.status_code = 200
-    out = step(change, await view(session, principal, change.alert.id))
+        shown = await view(session, principal, change.alert.id)
+    out = step(change, shown)
     return Raised(**out.model_dump(), neighbours=change.alert.neighbours)
 
 
