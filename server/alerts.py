@@ -195,3 +195,60 @@ async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> 
     for alert, address, group, name in rows:
         return AlertView(alert, address, group, name)
     return None
+
+
+async def create_unidentified(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    group_id: int | None,
+    caller: str,
+    source: str,
+    alert_type: str = "help",
+) -> Raised:
+    """Store an alarm from a phone no household is registered with: on the called number's group
+    (or community) board, with the caller's number to call back. Never refused; no texts.
+    The caller commits, then publishes."""
+    if alert_type not in ALERT_TYPES:
+        raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+    await session.execute(
+        select(Community.id).where(Community.id == community_id).with_for_update()
+    )
+    group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
+    now = utcnow()
+    alert = Alert(
+        community_id=community_id,
+        group_id=group_id,
+        type=alert_type,
+        source=source,
+        caller=caller,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(alert)
+    await session.flush()
+    event = AlertEvent(
+        alert_id=alert.id,
+        community_id=community_id,
+        group_id=group_id,
+        type="alert.raised",
+        actor=f"phone:{caller}",
+        channel=source,
+        created_at=now,
+        data={
+            "alert_type": alert_type,
+            "status": alert.status,
+            "household": None,
+            "raised_by": "unidentified caller",
+            "caller": caller,
+            "group": group_name,
+        },
+    )
+    session.add(event)
+    await session.flush()
+    channels: tuple[str, ...] = (board_channel(community_id),)
+    if group_id is not None:
+        channels = (group_channel(group_id), *channels)
+    return Raised(
+        alert=alert, event=event, message=render(event), channels=channels, neighbours=0, texts=0
+    )
