@@ -379,7 +379,7 @@ async def list_alarm_numbers(
         .where(AlarmNumber.community_id == community_id)
         .order_by(AlarmNumber.number)
     )
-    return [(number, name) for number, name in rows.tuples()]
+    return [(number, name) for number, name in rows]
 
 
 async def find_by_phone(
@@ -396,4 +396,4 @@ async def find_by_phone(
     if community_id is not None:
         query = query.where(Household.community_id == community_id)
     rows = await session.execute(query)
-    return [PhoneMatch(resident, household, name) for resident, household, name in rows.tuples()]
+    return [PhoneMatch(resident, household, name) for resident, household, name in rows]

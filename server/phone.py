@@ -368,19 +368,15 @@ async def delivery_events(
         return []
     residents = {job.resident_id for job in jobs if job.resident_id is not None}
     staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
-    addresses = dict(
-        (
-            await session.execute(
-                select(Resident.id, Household.address)
-                .join(Household, Resident.household_id == Household.id)
-                .where(Resident.id.in_(residents))
-            )
-        ).tuples()
+    addresses: dict[int, str] = dict(
+        await session.execute(
+            select(Resident.id, Household.address)
+            .join(Household, Resident.household_id == Household.id)
+            .where(Resident.id.in_(residents))
+        )
     )
-    staff_names = dict(
-        (
-            await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
-        ).tuples()
+    staff_names: dict[int, str] = dict(
+        await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
     )
     published = []
     for community_id in sorted({job.community_id for job in jobs}):
