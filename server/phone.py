@@ -368,16 +368,14 @@ async def delivery_events(
         return []
     residents = {job.resident_id for job in jobs if job.resident_id is not None}
     staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
-    addresses: dict[int, str] = dict(
-        await session.execute(
-            select(Resident.id, Household.address)
-            .join(Household, Resident.household_id == Household.id)
-            .where(Resident.id.in_(residents))
-        )
+    addresses = await session.execute(
+        select(Resident.id, Household.address)
+        .join(Household, Resident.household_id == Household.id)
+        .where(Resident.id.in_(residents))
     )
-    staff_names: dict[int, str] = dict(
-        await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
-    )
+    names: dict[int | None, str] = dict(addresses.all())
+    staff_names = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
+    staff: dict[int | None, str] = dict(staff_names.all())
     published = []
     for community_id in sorted({job.community_id for job in jobs}):
         # Events of one community commit in id order (see server/alerts.py).
@@ -386,11 +384,7 @@ async def delivery_events(
         )
     now = utcnow()
     for job in jobs:
-        recipient = (
-            addresses.get(job.resident_id or 0)
-            or staff_names.get(job.staff_id or 0)
-            or mask(job.to)
-        )
+        recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
         status = "failed" if job.status == "failed" else (job.delivery_status or job.status)
         event = AlertEvent(
             alert_id=job.alert_id,
