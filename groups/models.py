@@ -8,7 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from groups.db import Base, UTCDateTime, utcnow
 
 RESIDENT_ROLES = frozenset({"stairwell_leader", "building_leader", "grid_manager"})
-STAFF_ROLES = frozenset({"patrol_member", "patrol_leader", "grid_manager", "police_office"})
+STAFF_ROLES = frozenset(
+    {"patrol_member", "patrol_leader", "grid_manager", "police_office", "admin"}
+)
+PATROL_ROLES = frozenset({"patrol_member", "patrol_leader"})
 
 
 class Community(Base):
@@ -18,6 +21,7 @@ class Community(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -73,6 +77,8 @@ class Household(Base):
         ForeignKey("groups.id", ondelete="SET NULL"), index=True
     )
     language: Mapped[str] = mapped_column(String(8), default="zh")
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     group: Mapped[Group | None] = relationship(back_populates="households", foreign_keys=[group_id])
@@ -116,6 +122,36 @@ class Staff(Base):
     phone: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+
+
+class DutyShift(Base):
+    """A weekly shift of a staff member: on duty every given weekday between two local times."""
+
+    __tablename__ = "duty_shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int]
+    starts_minute: Mapped[int]
+    ends_minute: Mapped[int]
+
+
+class DutyOverride(Base):
+    """A one-off change to the roster: on (or off) duty between two instants."""
+
+    __tablename__ = "duty_overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    on_duty: Mapped[bool] = mapped_column(default=True)
 
 
 class Credential(Base):

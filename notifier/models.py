@@ -12,6 +12,7 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+WITHDRAWN = "withdrawn"
 
 
 # Delivery statuses as the provider reports them, ranked: a receipt only ever moves a job forward,

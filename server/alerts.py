@@ -1,62 +1,22 @@
-"""The alert lifecycle's first step: a press becomes a stored alarm, its event and its SMS jobs."""
+"""Raising an alarm: a press becomes a stored alarm (or joins the household's open one), its
+event, its SMS jobs and its deadlines — all in one transaction the caller commits."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, or_, select
 
-from groups.db import AsyncSession, utcnow
-from groups.models import Community, Group, Household, Resident
-from notifier.models import OutboxMessage
-from server.auth import Principal, board_channel, group_channel
-from server.events import render
-from server.models import ALERT_TYPES, Alert, AlertEvent
-
-SMS_VALID_FOR = timedelta(minutes=30)
-
-TYPE_NAMES = {
-    "zh": {
-        "help": "求助",
-        "medical": "急病",
-        "fire": "火情",
-        "intrusion": "入室",
-        "dispute": "纠纷",
-        "other": "其他",
-    },
-    "en": {
-        "help": "help",
-        "medical": "medical",
-        "fire": "fire",
-        "intrusion": "intrusion",
-        "dispute": "dispute",
-        "other": "other",
-    },
-}
+from groups.db import AsyncSession
+from groups.models import Group, Household, Resident, Staff
+from server import escalation, recipients, texts
+from server.auth import Principal
+from server.events import Change, record
+from server.models import ALERT_TYPES, OPEN, Alert, AlertGroup, AlertResponse, IdempotencyKey
+from server.policy import Locked, lock
 
 
 class Forbidden(Exception):
     """The principal may not do this."""
-
-
-@dataclass(frozen=True, slots=True)
-class Raised:
-    """A stored alarm and what is to be published about it."""
-
-    alert: Alert
-    event: AlertEvent
-    message: str
-    channels: tuple[str, ...]
-    neighbours: int
-    texts: int
-
-
-def sms_body(*, language: str, address: str, alert_type: str) -> str:
-    """The alarm text a neighbour receives, in the neighbour household's language."""
-    if language == "en":
-        kind = "" if alert_type == "help" else f" ({TYPE_NAMES['en'][alert_type]})"
-        return f"[TenWatch] {address} needs help{kind}. Your neighbour needs you now."
-    kind = "" if alert_type == "help" else f"（{TYPE_NAMES['zh'][alert_type]}）"
-    return f"【十户联防】{address} 求助{kind}，请邻居速往支援。"
 
 
 async def create(
@@ -64,137 +24,272 @@ async def create(
     *,
     principal: Principal,
     alert_type: str,
+    now: datetime,
     address: str | None = None,
     source: str = "app",
-) -> Raised:
-    """Store an alarm for the principal's own household, its first event and one SMS job per
-    neighbour with a phone. The caller commits, then publishes."""
+    idempotency_key: str | None = None,
+    drill_label: str | None = None,
+) -> Change:
+    """Press help for the principal's own household. A repeat of a keyed press returns its alarm;
+    a press while the household's alarm is open joins it; a second household of the group within
+    the confirm window makes a confirmed incident. Outcome: raised, merged or repeated."""
     if alert_type not in ALERT_TYPES:
         raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a resident can raise an alarm for their household")
     if address is not None and address != principal.address:
         raise Forbidden("a resident can raise an alarm only for their own household")
+    assert principal.resident_id is not None
 
-    # Events of one community commit in id order: a client resuming from id N misses nothing.
-    await session.execute(
-        select(Community.id).where(Community.id == principal.community_id).with_for_update()
+    locked = await lock(session, principal.community_id)
+    if idempotency_key is not None:
+        known = await session.get(IdempotencyKey, (principal.resident_id, idempotency_key))
+        if known is not None:
+            alert = await session.get(Alert, known.alert_id)
+            assert alert is not None
+            return Change(alert, outcome="repeated")
+
+    drill = drill_label is not None
+    scope = (
+        Alert.group_id == principal.group_id
+        if principal.group_id is not None
+        else Alert.household_id == principal.household_id
     )
-    now = utcnow()
+    open_alerts = list(
+        await session.scalars(
+            select(Alert)
+            .where(scope, Alert.status.in_(OPEN), Alert.duress.is_(False), Alert.drill.is_(drill))
+            .order_by(Alert.id)
+        )
+    )
+    own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
+    if own is not None:
+        change = await _merge(session, alert=own, principal=principal, source=source, now=now)
+    else:
+        change = await _raise(
+            session,
+            locked=locked,
+            principal=principal,
+            alert_type=alert_type,
+            source=source,
+            now=now,
+            drill_label=drill_label,
+        )
+        window = timedelta(seconds=locked.policy.confirm_seconds)
+        first = next((a for a in open_alerts if now - a.created_at <= window), None)
+        if first is not None:
+            await _confirm(session, change, locked=locked, first=first, now=now)
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyKey(
+                resident_id=principal.resident_id,
+                key=idempotency_key,
+                alert_id=change.alert.id,
+                created_at=now,
+            )
+        )
+    return change
+
+
+async def _raise(
+    session: AsyncSession,
+    *,
+    locked: Locked,
+    principal: Principal,
+    alert_type: str,
+    source: str,
+    now: datetime,
+    drill_label: str | None,
+) -> Change:
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
         household_id=principal.household_id,
         raised_by_resident_id=principal.resident_id,
+        address=principal.address,
         type=alert_type,
         source=source,
+        drill=drill_label is not None,
+        drill_label=drill_label,
         created_at=now,
         updated_at=now,
     )
     session.add(alert)
     await session.flush()
-    event = AlertEvent(
-        alert_id=alert.id,
-        community_id=alert.community_id,
-        group_id=alert.group_id,
+    neighbours, households = (
+        await recipients.neighbours(
+            session, group_ids=[principal.group_id], exclude_household=principal.household_id
+        )
+        if principal.group_id is not None
+        else ([], 0)
+    )
+    alert.neighbours = households
+    change = Change(alert, outcome="raised")
+    event = await record(
+        session,
+        change,
         type="alert.raised",
         actor=f"resident:{principal.resident_id}",
         channel=source,
-        created_at=now,
-        data={
-            "alert_type": alert_type,
-            "status": alert.status,
-            "household": principal.address,
-            "raised_by": principal.name,
-            "group": principal.group_name,
-        },
+        now=now,
+        data={"raised_by": principal.name, "group": principal.group_name, "neighbours": households},
     )
-    session.add(event)
-    await session.flush()
 
-    neighbours = (
-        (
-            await session.execute(
-                select(Resident.id, Resident.phone, Household.id, Household.language)
-                .join(Household, Resident.household_id == Household.id)
-                .where(
-                    Household.group_id == principal.group_id,
-                    Household.id != principal.household_id,
-                )
-            )
-        ).all()
-        if principal.group_id
-        else []
-    )
-    jobs = [
-        {
-            "community_id": alert.community_id,
-            "alert_id": alert.id,
-            "event_id": event.id,
-            "resident_id": resident_id,
-            "to": phone,
-            "channel": "sms",
-            "body": sms_body(
-                language=language, address=principal.address or "", alert_type=alert_type
-            ),
-            "next_attempt_at": now,
-            "expires_at": now + SMS_VALID_FOR,
-            "created_at": now,
-        }
-        for resident_id, phone, _household_id, language in neighbours
-        if phone
-    ]
-    if jobs:
-        await session.execute(insert(OutboxMessage), jobs)
-    channels: tuple[str, ...] = (board_channel(alert.community_id),)
-    if alert.group_id is not None:
-        channels = (group_channel(alert.group_id), *channels)
-    return Raised(
+    def alarm_text(r: recipients.Recipient) -> str:
+        kind: texts.Kind = "alarm" if r.resident_id is not None else "patrol"
+        return texts.body(
+            kind,
+            language=r.language,
+            address=alert.address or "?",
+            alert_type=alert_type,
+            drill=alert.drill,
+        )
+
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
+        session,
         alert=alert,
-        event=event,
-        message=render(event),
-        channels=channels,
-        neighbours=len({row[2] for row in neighbours}),
-        texts=len(jobs),
+        event_id=event.id,
+        recipients=[*neighbours, *patrol],
+        text=alarm_text,
+        now=now,
+    )
+    escalation.schedule(session, alert=alert, locked=locked, now=now)
+    return change
+
+
+async def _merge(
+    session: AsyncSession, *, alert: Alert, principal: Principal, source: str, now: datetime
+) -> Change:
+    alert.presses += 1
+    alert.updated_at = now
+    change = Change(alert, outcome="merged")
+    await record(
+        session,
+        change,
+        type="alert.pressed",
+        actor=f"resident:{principal.resident_id}",
+        channel=source,
+        now=now,
+        data={"presses": alert.presses, "by": principal.name},
+    )
+    return change
+
+
+async def _confirm(
+    session: AsyncSession, change: Change, *, locked: Locked, first: Alert, now: datetime
+) -> None:
+    """A second household of the group pressed: both alarms are one confirmed incident, which
+    goes straight to the patrol."""
+    alert = change.alert
+    alert.linked_alert_id = first.id
+    alert.confirmed = first.confirmed = True
+    first.updated_at = now
+    await record(
+        session,
+        change,
+        alert=first,
+        type="alert.confirmed",
+        actor="system",
+        channel="system",
+        now=now,
+        data={"by_household": alert.address, "linked_alert_id": alert.id},
+    )
+    await escalation.to_patrol(
+        session, change, locked=locked, alert=alert, now=now, reason="confirmed"
+    )
+
+
+async def start_drill(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    label: str,
+    alert_type: str,
+    now: datetime,
+    household: Principal | None = None,
+) -> Change:
+    """Start a labelled drill: a group leader for its own household, an admin for any household
+    (given as the principal of one of its residents)."""
+    if principal.kind == "staff":
+        if principal.role != "admin":
+            raise Forbidden("only an admin or a group leader can start a drill")
+        if household is None:
+            raise ValueError("name the household the drill is for")
+        target = household
+    else:
+        leader = await session.scalar(
+            select(Group.leader_household_id).where(Group.id == principal.group_id)
+        )
+        if leader is None or leader != principal.household_id:
+            raise Forbidden("only an admin or the group's leader can start a drill")
+        target = principal
+    return await create(
+        session, principal=target, alert_type=alert_type, now=now, source="drill", drill_label=label
     )
 
 
 @dataclass(frozen=True, slots=True)
 class AlertView:
-    """An alarm with the names a person reads it by."""
+    """An alarm with the names a person reads it by; `hidden` when the principal must be shown
+    a duress alarm as cancelled (the raiser and its group)."""
 
     alert: Alert
-    household: str | None
     group: str | None
     raised_by: str | None
+    taken_by: str | None
+    hidden: bool
 
 
 def _visible(principal: Principal) -> Select[Alert, str, str, str]:
     query = (
-        select(Alert, Household.address, Group.name, Resident.name)
-        .outerjoin(Household, Alert.household_id == Household.id)
+        select(Alert, Group.name, Resident.name, Staff.name)
         .outerjoin(Group, Alert.group_id == Group.id)
         .outerjoin(Resident, Alert.raised_by_resident_id == Resident.id)
+        .outerjoin(Staff, Alert.taken_by_staff_id == Staff.id)
         .where(Alert.community_id == principal.community_id)
     )
     if principal.kind == "resident":
-        query = query.where(Alert.group_id == principal.group_id)
+        widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == principal.group_id)
+        query = query.where(or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)))
     return query
+
+
+def _view(principal: Principal, row: tuple[Alert, str, str, str]) -> AlertView:
+    alert, group, raised_by, taken_by = row
+    return AlertView(
+        alert=alert,
+        group=group,
+        raised_by=raised_by,
+        taken_by=taken_by,
+        hidden=principal.kind == "resident" and alert.duress,
+    )
 
 
 async def list_open(session: AsyncSession, *, principal: Principal) -> list[AlertView]:
     """The open alarms the principal may see (its group's, or its whole community's)."""
-    query = _visible(principal).where(Alert.status == "open")
+    query = _visible(principal).where(Alert.status.in_(OPEN))
+    if principal.kind == "resident":
+        query = query.where(Alert.duress.is_(False))
     rows = await session.execute(query.order_by(Alert.id.desc()).limit(200))
-    return [AlertView(alert, address, group, name) for alert, address, group, name in rows]
+    return [_view(principal, row) for row in rows]
 
 
 async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView | None:
     """One alarm, if the principal may see it."""
-    rows = await session.execute(_visible(principal).where(Alert.id == alert_id))
-    for alert, address, group, name in rows:
-        return AlertView(alert, address, group, name)
-    return None
+    row = (await session.execute(_visible(principal).where(Alert.id == alert_id))).first()
+    return _view(principal, row) if row is not None else None
+
+
+async def responses(session: AsyncSession, *, alert_id: int) -> list[tuple[str, str, str]]:
+    """The neighbours' answers to an alarm: (household, answer, channel), oldest first."""
+    rows = await session.execute(
+        select(Household.address, AlertResponse.answer, AlertResponse.channel)
+        .join(Household, AlertResponse.household_id == Household.id)
+        .where(AlertResponse.alert_id == alert_id)
+        .order_by(AlertResponse.created_at, AlertResponse.id)
+    )
+    return [(h, a, c) for h, a, c in rows]
 
 
 async def create_unidentified(
@@ -204,18 +299,16 @@ async def create_unidentified(
     group_id: int | None,
     caller: str,
     source: str,
+    now: datetime,
     alert_type: str = "help",
-) -> Raised:
-    """Store an alarm from a phone no household is registered with: on the called number's group
-    (or community) board, with the caller's number to call back. Never refused; no texts.
-    The caller commits, then publishes."""
+) -> Change:
+    """An alarm from a phone no household is registered with: never refused. It goes on the
+    called number's group (or the community's) board with the caller's number to call back,
+    and to the on-duty patrol at once (there is no address for neighbours to go to)."""
     if alert_type not in ALERT_TYPES:
         raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
-    await session.execute(
-        select(Community.id).where(Community.id == community_id).with_for_update()
-    )
+    locked = await lock(session, community_id)
     group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
-    now = utcnow()
     alert = Alert(
         community_id=community_id,
         group_id=group_id,
@@ -227,28 +320,26 @@ async def create_unidentified(
     )
     session.add(alert)
     await session.flush()
-    event = AlertEvent(
-        alert_id=alert.id,
-        community_id=community_id,
-        group_id=group_id,
+    change = Change(alert, outcome="raised")
+    event = await record(
+        session,
+        change,
         type="alert.raised",
         actor=f"phone:{caller}",
         channel=source,
-        created_at=now,
-        data={
-            "alert_type": alert_type,
-            "status": alert.status,
-            "household": None,
-            "raised_by": "unidentified caller",
-            "caller": caller,
-            "group": group_name,
-        },
+        now=now,
+        data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
     )
-    session.add(event)
-    await session.flush()
-    channels: tuple[str, ...] = (board_channel(community_id),)
-    if group_id is not None:
-        channels = (group_channel(group_id), *channels)
-    return Raised(
-        alert=alert, event=event, message=render(event), channels=channels, neighbours=0, texts=0
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
+        session,
+        alert=alert,
+        event_id=event.id,
+        recipients=patrol,
+        text=lambda r: texts.body(
+            "patrol", language=r.language, address=caller, alert_type=alert_type
+        ),
+        now=now,
     )
+    escalation.schedule(session, alert=alert, locked=locked, now=now)
+    return change

@@ -1,11 +1,12 @@
 """The app factory and its lifespan, which owns every client the service uses."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from groups.db import create_engine, create_sessionmaker
@@ -14,7 +15,12 @@ from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
 from server import events, phone
-from server.routes import alerts, health, pages, stream
+from server.alerts import Forbidden
+from server.announce import Announcer
+from server.clock import Clock, system_clock
+from server.escalation import Scheduler
+from server.lifecycle import Conflict, NotFound
+from server.routes import admin, alerts, health, lifecycle, pages, stream
 from server.routes import phone as phone_routes
 from server.settings import Settings, get_settings
 
@@ -30,6 +36,9 @@ class State(TypedDict):
     hub: Hub
     sender: SmsSender
     outbox: OutboxWorker
+    clock: Clock
+    announce: Announcer
+    scheduler: Scheduler
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -79,6 +88,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         render_call=lambda job: phone.voice_callout(job, public_base_url=settings.public_base_url),
     )
     outbox.start()
+    clock: Clock = app.state.clock
+    announce = Announcer(hub, outbox)
+    scheduler = Scheduler(
+        sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
+    )
+    scheduler.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -93,22 +108,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             hub=hub,
             sender=sender,
             outbox=outbox,
+            clock=clock,
+            announce=announce,
+            scheduler=scheduler,
         )
     finally:
+        await scheduler.stop()
         await outbox.stop()
         await sender.close()
         await hub.stop()
         await engine.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the TenWatch app for the given settings (the environment's by default)."""
+def _status(code: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handle
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """Build the TenWatch app for the given settings (the environment's by default); every
+    deadline is measured by the given clock."""
     app = FastAPI(
         title="TenWatch 十户联防",
         summary="One household asks, many come: ten-household joint-defence alerts.",
         lifespan=lifespan,
     )
     app.state.settings = settings or get_settings()
-    for module in (health, alerts, stream, pages, phone_routes):
+    app.state.clock = clock
+    for module in (health, alerts, lifecycle, admin, stream, pages, phone_routes):
         app.include_router(module.router)
+    for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409)):
+        app.add_exception_handler(error, _status(code))
     return app

@@ -110,3 +110,30 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
             role=staff.role,
         )
     return None
+
+
+async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:
+    """A principal for the first resident of a household (for presses made on its behalf)."""
+    row = (
+        await session.execute(
+            select(Resident, Household, Group.name)
+            .join(Household, Resident.household_id == Household.id)
+            .outerjoin(Group, Household.group_id == Group.id)
+            .where(Household.id == household_id)
+            .order_by(Resident.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    resident, household, group_name = row
+    return Principal(
+        kind="resident",
+        community_id=household.community_id,
+        name=resident.name,
+        resident_id=resident.id,
+        household_id=household.id,
+        address=household.address,
+        group_id=household.group_id,
+        group_name=group_name,
+    )

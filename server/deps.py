@@ -1,6 +1,7 @@
 """Dependencies routes share: a session per request, and who is asking."""
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -10,6 +11,7 @@ from groups.db import AsyncSession
 from notifier.hub import Hub
 from notifier.outbox import OutboxWorker
 from server import auth
+from server.announce import Announcer
 from server.auth import Principal
 
 bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
@@ -33,7 +35,21 @@ def get_outbox(request: Request) -> OutboxWorker:
     return outbox
 
 
+def get_announce(request: Request) -> Announcer:
+    """What sets a committed change in motion: the bus and the outbox."""
+    announce: Announcer = request.state.announce
+    return announce
+
+
+def get_now(request: Request) -> datetime:
+    """Now, by the app's clock."""
+    now: datetime = request.state.clock()
+    return now
+
+
 Session = Annotated[AsyncSession, Depends(get_session)]
+Announce = Annotated[Announcer, Depends(get_announce)]
+Now = Annotated[datetime, Depends(get_now)]
 
 
 async def get_principal(

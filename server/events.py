@@ -1,12 +1,16 @@
-"""Alert events as every client sees them: one JSON text per event, live and on replay alike."""
+"""Alert events as every client sees them: written once, published after commit, replayed alike."""
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from groups.db import AsyncSession
-from server.models import AlertEvent
+from server.auth import board_channel, group_channel
+from server.models import Alert, AlertEvent, AlertGroup, Audience
 
 REPLAY_LIMIT = 1000
 
@@ -30,12 +34,97 @@ def render(event: AlertEvent) -> str:
     )
 
 
+@dataclass(slots=True)
+class Change:
+    """What a change to an alarm sets in motion once committed: events to publish, texts queued."""
+
+    alert: Alert
+    outcome: str = "changed"
+    event_id: int | None = None
+    published: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    texts: int = 0
+    detail: str | None = None
+
+
+def summary(alert: Alert) -> dict[str, Any]:
+    """What every event says of its alarm, so a client that hears it first can show it."""
+    data: dict[str, Any] = {
+        "status": alert.status,
+        "alert_type": alert.type,
+        "household": alert.address,
+    }
+    if alert.drill:
+        data["drill"] = True
+        data["drill_label"] = alert.drill_label
+    return data
+
+
+async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
+    """The groups that hear an alarm: its own, then any it was widened to."""
+    groups = [alert.group_id] if alert.group_id is not None else []
+    if alert.widened:
+        groups += list(
+            await session.scalars(
+                select(AlertGroup.group_id)
+                .where(AlertGroup.alert_id == alert.id)
+                .order_by(AlertGroup.group_id)
+            )
+        )
+    return groups
+
+
+async def record(
+    session: AsyncSession,
+    change: Change,
+    *,
+    type: str,
+    actor: str,
+    channel: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+    audience: Audience = "all",
+    alert: Alert | None = None,
+) -> AlertEvent:
+    """Store one event of an alarm (the change's own unless another is given) and queue its
+    publication on the channels of its audience. Once an alarm is under duress, its group
+    hears no more of it."""
+    alert = alert or change.alert
+    if alert.duress and audience == "all":
+        audience = "board"
+    event = AlertEvent(
+        alert_id=alert.id,
+        community_id=alert.community_id,
+        group_id=alert.group_id,
+        type=type,
+        actor=actor,
+        channel=channel,
+        audience=audience,
+        created_at=now,
+        data={**summary(alert), **(data or {})},
+    )
+    session.add(event)
+    await session.flush()
+    channels: list[str] = []
+    if audience != "board":
+        channels += [group_channel(g) for g in await audience_groups(session, alert)]
+    if audience != "group":
+        channels.append(board_channel(alert.community_id))
+    change.published.append((tuple(channels), render(event)))
+    if change.event_id is None:
+        change.event_id = event.id
+    return event
+
+
 def _in_channel(channel: str) -> ColumnElement[bool]:
     scope, _, ident = channel.partition(":")
     if scope == "group":
-        return AlertEvent.group_id == int(ident)
+        widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == int(ident))
+        return and_(
+            or_(AlertEvent.group_id == int(ident), AlertEvent.alert_id.in_(widened)),
+            AlertEvent.audience != "board",
+        )
     if scope == "board":
-        return AlertEvent.community_id == int(ident)
+        return and_(AlertEvent.community_id == int(ident), AlertEvent.audience != "group")
     raise ValueError(f"unknown channel {channel!r}")
 
 
@@ -58,3 +147,15 @@ async def head(session: AsyncSession, *, channel: str | None = None) -> int:
     if channel is not None:
         query = query.where(_in_channel(channel))
     return int(await session.scalar(query) or 0)
+
+
+async def of_alert(
+    session: AsyncSession, *, alert_id: int, audience: Audience = "all"
+) -> Sequence[AlertEvent]:
+    """An alarm's timeline, oldest first, as the given audience may read it."""
+    query = select(AlertEvent).where(AlertEvent.alert_id == alert_id)
+    if audience == "group":
+        query = query.where(AlertEvent.audience != "board")
+    elif audience == "board":
+        query = query.where(AlertEvent.audience != "group")
+    return list(await session.scalars(query.order_by(AlertEvent.id)))

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
@@ -21,18 +22,27 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from groups import directory
 from groups.db import AsyncSession, utcnow
-from groups.models import AlarmNumber, Community, Household, Resident, Staff
+from groups.models import AlarmNumber, Group, Household, Resident, Staff
 from notifier.bus import Bus
-from notifier.models import InboundMessage, OutboxMessage
-from server import alerts
-from server.auth import Principal, board_channel
-from server.events import render
-from server.models import AlertEvent
+from notifier.models import FAILED, InboundMessage, OutboxMessage
+from server import alerts, lifecycle
+from server.auth import Principal
+from server.events import Change, record
+from server.models import Alert, Answer
+from server.policy import lock
 
 log = logging.getLogger(__name__)
 
 Language = Literal["zh", "en"]
 Command = Literal["help", "one", "coming", "cant", "called_110"]
+
+ANSWERS: dict[Command, Answer] = {
+    "one": "coming",
+    "coming": "coming",
+    "cant": "cant",
+    "called_110": "called_110",
+}
+"""The answer a text gives to an open alarm ("1" is "coming" only when there is one)."""
 
 DIGIT_TYPES = {"1": "help", "2": "medical", "3": "fire", "4": "intrusion"}
 """What a caller presses for the alarm type; anything else (or nothing) is help."""
@@ -220,13 +230,14 @@ async def inbound(
 
 
 async def raise_alarm(
-    session: AsyncSession, *, caller: Caller, alert_type: str, source: str
-) -> alerts.Raised | None:
-    """Raise the caller's alarm: for their household, or as an unidentified caller on the called
-    number's board. None only when neither is known (no household, no alarm number)."""
+    session: AsyncSession, *, caller: Caller, alert_type: str, source: str, now: datetime
+) -> Change | None:
+    """Raise the caller's alarm: for their household (joining its open alarm, as a press does),
+    or as an unidentified caller on the called number's board. None only when neither is known
+    (no household, no alarm number)."""
     if caller.principal is not None:
         return await alerts.create(
-            session, principal=caller.principal, alert_type=alert_type, source=source
+            session, principal=caller.principal, alert_type=alert_type, source=source, now=now
         )
     if caller.number is None:
         return None
@@ -236,6 +247,7 @@ async def raise_alarm(
         group_id=caller.number.group_id,
         caller=caller.phone,
         source=source,
+        now=now,
         alert_type=alert_type,
     )
 
@@ -350,22 +362,14 @@ def mask(phone: str) -> str:
     return phone[:-8] + "****" + phone[-4:] if len(phone) > 10 else phone
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
-    """An event to publish after the commit."""
-
-    channels: tuple[str, ...]
-    message: str
-
-
 async def delivery_events(
-    session: AsyncSession, *, jobs: Sequence[OutboxMessage]
-) -> list[Published]:
+    session: AsyncSession, *, jobs: Sequence[OutboxMessage], now: datetime
+) -> Change | None:
     """Store one board event per job of an alarm, saying how its text or call went
-    ("B11-1-302: delivered"); the caller commits, then publishes."""
+    ("B11-1-302: delivered"); the caller commits, then announces the change."""
     jobs = [job for job in jobs if job.alert_id is not None]
     if not jobs:
-        return []
+        return None
     residents = {job.resident_id for job in jobs if job.resident_id is not None}
     staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
     addresses = await session.execute(
@@ -376,37 +380,35 @@ async def delivery_events(
     names: dict[int | None, str] = dict(addresses.all())
     staff_names = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
     staff: dict[int | None, str] = dict(staff_names.all())
-    published = []
     for community_id in sorted({job.community_id for job in jobs}):
-        # Events of one community commit in id order (see server/alerts.py).
-        await session.execute(
-            select(Community.id).where(Community.id == community_id).with_for_update()
-        )
-    now = utcnow()
+        await lock(session, community_id)  # events of one community commit in id order
+    change: Change | None = None
     for job in jobs:
+        alert = await session.get(Alert, job.alert_id)
+        if alert is None:
+            continue
+        change = change or Change(alert, outcome="delivery")
         recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
-        status = "failed" if job.status == "failed" else (job.delivery_status or job.status)
-        event = AlertEvent(
-            alert_id=job.alert_id,
-            community_id=job.community_id,
-            group_id=None,
+        status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
+        await record(
+            session,
+            change,
+            alert=alert,
             type="alert.delivery",
             actor="twilio",
             channel=job.channel,
-            created_at=now,
+            now=now,
+            audience="board",
             data={
                 "recipient": recipient,
                 "to": mask(job.to),
                 "channel": job.channel,
-                "status": status,
+                "delivery": status,
                 "error_code": job.error_code,
                 "text": f"{recipient}: {status}",
             },
         )
-        session.add(event)
-        await session.flush()
-        published.append(Published((board_channel(job.community_id),), render(event)))
-    return published
+    return change
 
 
 async def publish_failures(
@@ -414,10 +416,10 @@ async def publish_failures(
 ) -> None:
     """Put texts and calls that failed for good on the board (the outbox worker's hook)."""
     async with sessions() as session:
-        published = await delivery_events(session, jobs=jobs)
+        change = await delivery_events(session, jobs=jobs, now=utcnow())
         await session.commit()
-    for item in published:
-        await bus.publish(item.channels, item.message)
+    for channels, message in change.published if change else []:
+        await bus.publish(channels, message)
 
 
 # -- texts and call-out answers ---------------------------------------------------------------
@@ -425,32 +427,55 @@ async def publish_failures(
 
 @dataclass(frozen=True, slots=True)
 class TextReply:
-    """What a text did: the reply to send back, an alarm raised, events to publish."""
+    """What a text did: the reply to send back, and the change to announce."""
 
     text: str | None
-    raised: alerts.Raised | None = None
-    published: tuple[Published, ...] = ()
+    change: Change | None = None
+
+
+def _answer_text(key: str, *, languages: Sequence[Language], address: str) -> str:
+    return sms_text(key, languages=languages, address=address)
 
 
 async def handle_text(
-    session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage
+    session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
 ) -> TextReply:
-    """Act on one text to an alarm number; the caller commits, then publishes."""
+    """Act on one text to an alarm number; the caller commits, then announces."""
     command = parse_command(body)
     languages = _languages(caller)
     if command is None:
         return TextReply(sms_text("commands", languages=languages))
-    if command in ("help", "one"):
-        raised = await raise_alarm(session, caller=caller, alert_type="help", source="sms")
-        if raised is None:
+    open_alarm = None
+    if caller.principal is not None and command != "help":
+        open_alarm = await lifecycle.answerable(session, principal=caller.principal)
+    if command == "help" or (command == "one" and open_alarm is None):
+        change = await raise_alarm(session, caller=caller, alert_type="help", source="sms", now=now)
+        if change is None:
             return TextReply(sms_text("no_number", languages=languages))
-        row.alert_id = raised.alert.id
+        row.alert_id = change.alert.id
         key = "raised" if caller.known else "raised_unknown"
-        return TextReply(sms_text(key, languages=languages), raised=raised)
+        return TextReply(sms_text(key, languages=languages), change)
+    if caller.principal is None or open_alarm is None:
+        return TextReply(
+            sms_text("nothing_to_answer", languages=languages)
+            + "\n"
+            + sms_text("commands", languages=languages)
+        )
+    answer = ANSWERS[command]
+    try:
+        change = await lifecycle.respond(
+            session,
+            principal=caller.principal,
+            alert_id=open_alarm.id,
+            answer=answer,
+            now=now,
+            channel="sms",
+        )
+    except (lifecycle.Conflict, lifecycle.NotFound, alerts.Forbidden):
+        return TextReply(sms_text("nothing_to_answer", languages=languages))
+    row.alert_id = open_alarm.id
     return TextReply(
-        sms_text("nothing_to_answer", languages=languages)
-        + "\n"
-        + sms_text("commands", languages=languages)
+        sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
     )
 
 
@@ -460,13 +485,75 @@ class CalloutAnswer:
 
     coming: bool
     language: Language
-    published: tuple[Published, ...] = ()
+    change: Change | None = None
 
 
-async def answer_callout(session: AsyncSession, *, job_id: int, digits: str) -> CalloutAnswer:
-    """A digit pressed on a call-out: 1 answers "coming" to the job's alarm."""
+async def principal_of(
+    session: AsyncSession, *, resident_id: int | None, staff_id: int | None
+) -> Principal | None:
+    """The principal of an outbox job's recipient: a resident, or a staff member."""
+    if resident_id is not None:
+        row = (
+            await session.execute(
+                select(Resident, Household, Group.name)
+                .join(Household, Resident.household_id == Household.id)
+                .outerjoin(Group, Household.group_id == Group.id)
+                .where(Resident.id == resident_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        resident, household, group_name = row
+        return Principal(
+            kind="resident",
+            community_id=household.community_id,
+            name=resident.name,
+            resident_id=resident.id,
+            household_id=household.id,
+            address=household.address,
+            group_id=household.group_id,
+            group_name=group_name,
+        )
+    member = await session.get(Staff, staff_id) if staff_id is not None else None
+    if member is None:
+        return None
+    return Principal(
+        kind="staff",
+        community_id=member.community_id,
+        name=member.name,
+        staff_id=member.id,
+        role=member.role,
+    )
+
+
+async def answer_callout(
+    session: AsyncSession, *, job_id: int, digits: str, now: datetime
+) -> CalloutAnswer:
+    """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
+    alarm). The caller commits, then announces."""
     job = await session.get(OutboxMessage, job_id)
-    if job is None:
+    if job is None or job.channel != "voice" or job.alert_id is None:
         return CalloutAnswer(coming=False, language="zh")
     language = language_of_text(job.body)
-    return CalloutAnswer(coming=False, language=language)
+    if digits.strip()[:1] != "1":
+        return CalloutAnswer(coming=False, language=language)
+    principal = await principal_of(session, resident_id=job.resident_id, staff_id=job.staff_id)
+    if principal is None:
+        return CalloutAnswer(coming=False, language=language)
+    try:
+        if principal.kind == "resident":
+            change = await lifecycle.respond(
+                session,
+                principal=principal,
+                alert_id=job.alert_id,
+                answer="coming",
+                now=now,
+                channel="voice",
+            )
+        else:
+            change = await lifecycle.take(
+                session, principal=principal, alert_id=job.alert_id, now=now
+            )
+    except (lifecycle.Conflict, lifecycle.NotFound, alerts.Forbidden):
+        return CalloutAnswer(coming=False, language=language)
+    return CalloutAnswer(coming=True, language=language, change=change)

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     outbox_batch_size: int = 50
     outbox_lease_seconds: float = 60.0
     sms_concurrency: int = 8
+    scheduler_poll_seconds: float = 1.0
 
     twilio_voice_from: str | None = None
     """Caller id of voice call-outs (a Twilio number); TENWATCH_TWILIO_FROM when unset."""

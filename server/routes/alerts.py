@@ -1,16 +1,16 @@
-"""Help requests: a resident presses help; anyone in scope reads alarms."""
+"""Help requests: a resident presses help; anyone in scope reads alarms and their timelines."""
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from notifier.hub import Hub
-from notifier.outbox import OutboxWorker
-from server import alerts
-from server.deps import CurrentPrincipal, Session, get_hub, get_outbox
-from server.models import AlertType
+from server import alerts, events
+from server.auth import Principal
+from server.deps import Announce, CurrentPrincipal, Now, Session
+from server.lifecycle import NotFound
+from server.models import AlertType, Audience
+from server.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step, step
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -26,81 +26,79 @@ class HelpRequest(BaseModel):
     )
 
 
-class AlertOut(BaseModel):
-    """An alarm as the API shows it."""
+class Raised(Step):
+    """The stored alarm, with what the press set in motion."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    type: str
-    status: str
-    source: str
-    group_id: int | None
-    household_id: int | None
-    created_at: datetime
-    household: str | None = Field(None, description="The address, like B11-1-301.")
-    group: str | None = Field(None, description="The ten-household group's name.")
-    raised_by: str | None = Field(None, description="Who pressed.")
-
-    @classmethod
-    def of(cls, view: alerts.AlertView) -> "AlertOut":
-        """The API form of an alarm and its names."""
-        return cls.model_validate(view.alert).model_copy(
-            update={"household": view.household, "group": view.group, "raised_by": view.raised_by}
-        )
-
-
-class Raised(BaseModel):
-    """The stored alarm, with what was set in motion."""
-
-    alert: AlertOut
-    event_id: int
     neighbours: int = Field(description="Households of the group that are alerted.")
-    texts: int = Field(description="SMS jobs queued for neighbours' phones.")
+
+
+async def view(session: Session, principal: Principal, alert_id: int) -> alerts.AlertView:
+    """The alarm as the principal may see it, or 404."""
+    found = await alerts.get(session, principal=principal, alert_id=alert_id)
+    if found is None:
+        raise NotFound(f"no alarm {alert_id} in your scope")
+    return found
 
 
 @router.post("/alerts", status_code=201, response_model=Raised)
 async def create(
     body: HelpRequest,
+    response: Response,
     principal: CurrentPrincipal,
     session: Session,
-    hub: Annotated[Hub, Depends(get_hub)],
-    outbox: Annotated[OutboxWorker, Depends(get_outbox)],
+    announce: Announce,
+    now: Now,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=100, description="Repeat a press safely: the same key, the same alarm."),
+    ] = None,
 ) -> Raised:
-    """Press help: store the alarm, then alert the group, the board and the neighbours' phones."""
-    try:
-        raised = await alerts.create(
-            session, principal=principal, alert_type=body.type, address=body.household
-        )
-    except alerts.Forbidden as exc:
-        raise HTTPException(403, str(exc)) from exc
-    await session.commit()
-    await hub.bus.publish(raised.channels, raised.message)
-    if raised.texts:
-        outbox.wake()
-    return Raised(
-        alert=AlertOut.model_validate(raised.alert).model_copy(
-            update={"household": principal.address, "raised_by": principal.name}
-        ),
-        event_id=raised.event.id,
-        neighbours=raised.neighbours,
-        texts=raised.texts,
+    """Press help: store the alarm (or join your household's open one), then alert the group,
+    the board and the phones. 201 for a new alarm, 200 when it joined or repeated one."""
+    change = await alerts.create(
+        session,
+        principal=principal,
+        alert_type=body.type,
+        address=body.household,
+        now=now,
+        idempotency_key=idempotency_key,
     )
+    await session.commit()
+    await announce(change)
+    if change.outcome != "raised":
+        response.status_code = 200
+    out = step(change, await view(session, principal, change.alert.id))
+    return Raised(**out.model_dump(), neighbours=change.alert.neighbours)
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 async def list_open(principal: CurrentPrincipal, session: Session) -> list[AlertOut]:
     """The open alarms you may see: your group's, or your community's board."""
-    return [AlertOut.of(view) for view in await alerts.list_open(session, principal=principal)]
+    return [AlertOut.of(v) for v in await alerts.list_open(session, principal=principal)]
 
 
-@router.get("/alerts/{alert_id}", response_model=AlertOut)
-async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> AlertOut:
-    """One alarm, if it is in your scope."""
-    view = await alerts.get(session, principal=principal, alert_id=alert_id)
-    if view is None:
-        raise HTTPException(404, f"no alarm {alert_id} in your scope")
-    return AlertOut.of(view)
+@router.get("/alerts/{alert_id}", response_model=AlertDetail)
+async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> AlertDetail:
+    """One alarm, if it is in your scope, with who is coming."""
+    found = await view(session, principal, alert_id)
+    answers = [] if found.hidden else await alerts.responses(session, alert_id=alert_id)
+    return AlertDetail(
+        **AlertOut.of(found).model_dump(),
+        responses=[ResponseOut(household=h, answer=a, channel=c) for h, a, c in answers],
+    )
+
+
+@router.get("/alerts/{alert_id}/timeline", response_model=list[EventOut])
+async def timeline(alert_id: int, principal: CurrentPrincipal, session: Session) -> list[EventOut]:
+    """Every step of an alarm, oldest first: who did what, when, through which channel."""
+    await view(session, principal, alert_id)
+    audience: Audience = "group" if principal.kind == "resident" else "board"
+    return [
+        EventOut(
+            id=e.id, type=e.type, at=e.created_at, actor=e.actor, channel=e.channel, data=e.data
+        )
+        for e in await events.of_alert(session, alert_id=alert_id, audience=audience)
+    ]
 
 
 class Me(BaseModel):

@@ -10,10 +10,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from notifier import outbox as outbox_service
-from notifier.hub import Hub
-from notifier.outbox import OutboxWorker
-from server import alerts, phone
-from server.deps import Session, get_hub, get_outbox
+from server import phone
+from server.deps import Announce, Now, Session
+from server.events import Change
 from server.settings import Settings
 
 router = APIRouter(prefix="/twilio", tags=["phone"])
@@ -46,8 +45,6 @@ async def twilio_form(
 
 Form = Annotated[dict[str, str], Depends(twilio_form)]
 CurrentSettings = Annotated[Settings, Depends(get_settings)]
-CurrentHub = Annotated[Hub, Depends(get_hub)]
-CurrentOutbox = Annotated[OutboxWorker, Depends(get_outbox)]
 
 
 def _field(form: dict[str, str], name: str) -> str:
@@ -60,14 +57,6 @@ def _field(form: dict[str, str], name: str) -> str:
 def twiml(text: str) -> Response:
     """A TwiML answer."""
     return Response(content=text, media_type="application/xml")
-
-
-async def _publish(hub: Hub, outbox: OutboxWorker, raised: alerts.Raised | None) -> None:
-    if raised is None:
-        return
-    await hub.bus.publish(raised.channels, raised.message)
-    if raised.texts:
-        outbox.wake()
 
 
 @router.post("/voice")
@@ -89,51 +78,47 @@ async def incoming_call(form: Form, session: Session, settings: CurrentSettings)
 
 
 async def _raise_for_call(
-    session: Session, form: dict[str, str], *, alert_type: str
-) -> tuple[phone.Caller, alerts.Raised | None]:
+    session: Session, form: dict[str, str], *, alert_type: str, now: Now
+) -> tuple[phone.Caller, Change | None]:
     """Raise the alarm of one call, once however often Twilio asks."""
     caller = await phone.find_caller(session, phone=_field(form, "From"), to=_field(form, "To"))
     row, _ = await phone.inbound(
         session, sid=_field(form, "CallSid"), channel="voice", phone=caller.phone, to=form["To"]
     )
-    raised = None
+    change = None
     if row.alert_id is None:
-        raised = await phone.raise_alarm(
-            session, caller=caller, alert_type=alert_type, source="voice"
+        change = await phone.raise_alarm(
+            session, caller=caller, alert_type=alert_type, source="voice", now=now
         )
-        row.alert_id = raised.alert.id if raised else None
+        row.alert_id = change.alert.id if change else None
     await session.commit()
-    return caller, raised
+    return caller, change
 
 
 @router.post("/voice/menu")
-async def call_menu(
-    form: Form, session: Session, hub: CurrentHub, outbox: CurrentOutbox
-) -> Response:
+async def call_menu(form: Form, session: Session, announce: Announce, now: Now) -> Response:
     """The caller pressed a digit (or nothing): raise the alarm and say who was alerted."""
     alert_type = phone.alert_type_for(form.get("Digits"))
-    caller, raised = await _raise_for_call(session, form, alert_type=alert_type)
-    await _publish(hub, outbox, raised)
+    caller, change = await _raise_for_call(session, form, alert_type=alert_type, now=now)
+    if change is not None:
+        await announce(change)
     if not caller.known and caller.number is None:
         return twiml(phone.voice_no_number())
     return twiml(phone.voice_raised(caller=caller))
 
 
 @router.post("/voice/status", status_code=204)
-async def call_status(
-    form: Form, session: Session, hub: CurrentHub, outbox: CurrentOutbox
-) -> Response:
+async def call_status(form: Form, session: Session, announce: Announce, now: Now) -> Response:
     """An incoming call ended: if the caller hung up before the menu was done, raise help."""
     if form.get("Direction", "inbound") == "inbound" and form.get("CallStatus") in ENDED:
-        _, raised = await _raise_for_call(session, form, alert_type="help")
-        await _publish(hub, outbox, raised)
+        _, change = await _raise_for_call(session, form, alert_type="help", now=now)
+        if change is not None:
+            await announce(change)
     return Response(status_code=204)
 
 
 @router.post("/sms")
-async def incoming_text(
-    form: Form, session: Session, hub: CurrentHub, outbox: CurrentOutbox
-) -> Response:
+async def incoming_text(form: Form, session: Session, announce: Announce, now: Now) -> Response:
     """A text to an alarm number: HELP / SOS / 救命 / 1 raise an alarm; 1, 2, 3 (来, 不能, 110)
     answer an open one; anything else gets the list of commands."""
     caller = await phone.find_caller(session, phone=_field(form, "From"), to=_field(form, "To"))
@@ -149,16 +134,17 @@ async def incoming_text(
     if not new:
         await session.commit()
         return twiml(phone.sms_reply(None))
-    reply = await phone.handle_text(session, caller=caller, body=body, row=row)
+    reply = await phone.handle_text(session, caller=caller, body=body, row=row, now=now)
     await session.commit()
-    await _publish(hub, outbox, reply.raised)
-    for item in reply.published:
-        await hub.bus.publish(item.channels, item.message)
+    if reply.change is not None:
+        await announce(reply.change)
     return twiml(phone.sms_reply(reply.text))
 
 
 @router.post("/status", status_code=204)
-async def delivery_receipt(job: int, form: Form, session: Session, hub: CurrentHub) -> Response:
+async def delivery_receipt(
+    job: int, form: Form, session: Session, announce: Announce, now: Now
+) -> Response:
     """A delivery receipt for one outbox job's text or call: recorded forward-only, on the
     board when it says something (sent, delivered, undelivered, failed, answered …)."""
     sid = form.get("MessageSid") or _field(form, "CallSid")
@@ -166,20 +152,22 @@ async def delivery_receipt(job: int, form: Form, session: Session, hub: CurrentH
     changed = await outbox_service.apply_receipt(
         session, job_id=job, sid=sid, status=status, error_code=form.get("ErrorCode") or None
     )
-    published: list[phone.Published] = []
+    change = None
     if changed is not None and status in phone.BOARD_STATUSES:
-        published = await phone.delivery_events(session, jobs=[changed])
+        change = await phone.delivery_events(session, jobs=[changed], now=now)
     await session.commit()
-    for item in published:
-        await hub.bus.publish(item.channels, item.message)
+    if change is not None:
+        await announce(change)
     return Response(status_code=204)
 
 
 @router.post("/voice/answer")
-async def callout_answer(job: int, form: Form, session: Session, hub: CurrentHub) -> Response:
+async def callout_answer(
+    job: int, form: Form, session: Session, announce: Announce, now: Now
+) -> Response:
     """A called neighbour or patrol member pressed a digit: 1 is "I'm coming"."""
-    answer = await phone.answer_callout(session, job_id=job, digits=form.get("Digits", ""))
+    answer = await phone.answer_callout(session, job_id=job, digits=form.get("Digits", ""), now=now)
     await session.commit()
-    for item in answer.published:
-        await hub.bus.publish(item.channels, item.message)
+    if answer.change is not None:
+        await announce(answer.change)
     return twiml(phone.voice_answered(coming=answer.coming, language=answer.language))

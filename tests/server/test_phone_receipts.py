@@ -17,9 +17,11 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
     async with (
         serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base,
         stream(base, seeded.staff["patrol_leader"]) as board,
+        stream(base, seeded.households[reached]) as neighbour,
     ):
         await press(base, seeded.households[raiser])
         assert (await board.next_event())["type"] == "alert.raised"
+        assert (await neighbour.next_event())["type"] == "alert.raised"
 
         async def all_sent() -> bool:
             jobs = await outbox_of(sqlite_url)
@@ -39,7 +41,7 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
         assert event["type"] == "alert.delivery"
         assert event["data"]["text"] == f"{reached}: delivered"
         assert event["data"]["to"] == job.to[:-8] + "****" + job.to[-4:]
-        assert event["group_id"] is None  # the board's, not the neighbours' stream
+        assert event["data"]["delivery"] == "delivered"
 
         # Late receipts of earlier steps, and a second final word, change nothing.
         for late in ("sent", "queued", "undelivered"):
@@ -53,6 +55,7 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
         assert sent["data"]["text"] == f"{unreached}: sent"
         assert undelivered["data"]["text"] == f"{unreached}: undelivered"
         assert undelivered["data"]["error_code"] == "30003"
+        assert await neighbour.silent(0.2)  # receipts are the board's, not the neighbours'
     after = {j.id: j for j in await outbox_of(sqlite_url)}
     assert after[job.id].delivery_status == "delivered"
     assert (after[other.id].delivery_status, after[other.id].error_code) == ("undelivered", "30003")
@@ -77,13 +80,13 @@ async def test_receipts_that_race_the_worker_still_leave_every_text_delivered(
 
         await poll_until(all_delivered)
         events = await board.events_until(
-            lambda got: sum(e["data"].get("status") == "delivered" for e in got) == 9
+            lambda got: sum(e["data"].get("delivery") == "delivered" for e in got) == 9
         )
     assert {c["answer"] for c in fake_twilio.callbacks_posted} == {204}
     assert len(fake_twilio.callbacks_posted) == 18
     jobs = await outbox_of(sqlite_url)
     assert {job.provider_sid for job in jobs} == {m["sid"] for m in fake_twilio.messages}
-    delivered = [e["data"]["recipient"] for e in events if e["data"].get("status") == "delivered"]
+    delivered = [e["data"]["recipient"] for e in events if e["data"].get("delivery") == "delivered"]
     assert len(set(delivered)) == 9
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from groups.db import create_engine, create_sessionmaker
+from groups.db import create_engine, create_sessionmaker, utcnow
 from notifier.models import FAILED, SENT, OutboxMessage
 from server import alerts, auth
 from server.settings import Settings
@@ -84,7 +84,9 @@ async def test_texts_stored_by_a_process_that_died_are_sent_when_one_starts(
     async with create_sessionmaker(engine)() as session:
         principal = await auth.authenticate(session, seeded.households["B11-2-501"])
         assert principal is not None
-        raised = await alerts.create(session, principal=principal, alert_type="medical")
+        raised = await alerts.create(
+            session, principal=principal, alert_type="medical", now=utcnow()
+        )
         await session.commit()  # the press was answered here; then the process died
     await engine.dispose()
     assert {job.status for job in await outbox(sqlite_url)} == {"pending"}

@@ -1,7 +1,7 @@
 """phone: alarm numbers, the inbound call/text log, unidentified callers, outbox lookups
 
 Revision ID: 0002_phone
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28 18:38:47.861533
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_phone"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

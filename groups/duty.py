@@ -1,0 +1,146 @@
+"""The duty roster: who of the patrol is on duty when (weekly shifts and one-off overrides)."""
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from groups.db import AsyncSession
+from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Staff
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+DAY = 24 * 60
+
+
+def parse_time(text: str) -> int:
+    """Minutes after midnight of a local time like 08:00."""
+    match = _TIME.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time like 08:00")
+    return int(match[1]) * 60 + int(match[2])
+
+
+def parse_days(text: str) -> list[int]:
+    """Weekdays (0 = Monday) from 'mon,tue', 'mon-fri' or 'daily'."""
+    if text.strip().lower() in ("daily", "all", "*"):
+        return list(range(7))
+    days: set[int] = set()
+    for part in text.lower().split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            start = WEEKDAYS.index(first[:3])
+            end = WEEKDAYS.index(last[:3]) if last else start
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a weekday like mon or mon-fri") from None
+        days.update(range(start, end + 1) if start <= end else [*range(start, 7), *range(end + 1)])
+    return sorted(days)
+
+
+def covers(shift: DutyShift, local: datetime) -> bool:
+    """Whether a weekly shift covers a local time; a shift ending at or before it starts runs
+    past midnight into the next day."""
+    minute = local.hour * 60 + local.minute
+    day = local.weekday()
+    if shift.starts_minute < shift.ends_minute:
+        return shift.weekday == day and shift.starts_minute <= minute < shift.ends_minute
+    return (shift.weekday == day and minute >= shift.starts_minute) or (
+        (shift.weekday + 1) % 7 == day and minute < shift.ends_minute
+    )
+
+
+def is_on_duty(
+    *,
+    shifts: Iterable[DutyShift],
+    overrides: Iterable[DutyOverride],
+    at: datetime,
+    timezone: str,
+) -> bool:
+    """On duty at an instant: the latest override covering it decides, else the weekly shifts."""
+    for override in sorted(overrides, key=lambda o: o.id, reverse=True):
+        if override.starts_at <= at < override.ends_at:
+            return override.on_duty
+    local = at.astimezone(ZoneInfo(timezone))
+    return any(covers(shift, local) for shift in shifts)
+
+
+async def on_duty(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    at: datetime,
+    timezone: str,
+    grid_id: int | None = None,
+) -> list[Staff]:
+    """The patrol members on duty at an instant for an area (a grid, or the whole community)."""
+    query = select(Staff).where(Staff.community_id == community_id, Staff.role.in_(PATROL_ROLES))
+    if grid_id is not None:
+        query = query.where(or_(Staff.grid_id.is_(None), Staff.grid_id == grid_id))
+    staff = list(await session.scalars(query.order_by(Staff.id)))
+    if not staff:
+        return []
+    ids = [member.id for member in staff]
+    shifts = await session.scalars(select(DutyShift).where(DutyShift.staff_id.in_(ids)))
+    overrides = await session.scalars(
+        select(DutyOverride).where(
+            DutyOverride.staff_id.in_(ids),
+            DutyOverride.starts_at <= at,
+            DutyOverride.ends_at > at,
+        )
+    )
+    by_staff: dict[int, tuple[list[DutyShift], list[DutyOverride]]] = {i: ([], []) for i in ids}
+    for shift in shifts:
+        by_staff[shift.staff_id][0].append(shift)
+    for override in overrides:
+        by_staff[override.staff_id][1].append(override)
+    return [
+        member
+        for member in staff
+        if is_on_duty(
+            shifts=by_staff[member.id][0],
+            overrides=by_staff[member.id][1],
+            at=at,
+            timezone=timezone,
+        )
+    ]
+
+
+async def add_shift(
+    session: AsyncSession, *, staff: Staff, days: Iterable[int], starts: int, ends: int
+) -> list[DutyShift]:
+    """Put a staff member on a weekly shift on the given weekdays."""
+    if starts == ends:
+        raise ValueError("a shift needs a start and an end that differ")
+    rows = [
+        DutyShift(
+            community_id=staff.community_id,
+            staff_id=staff.id,
+            weekday=day,
+            starts_minute=starts,
+            ends_minute=ends,
+        )
+        for day in days
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def add_override(
+    session: AsyncSession, *, staff: Staff, starts_at: datetime, ends_at: datetime, on_duty: bool
+) -> DutyOverride:
+    """A one-off change to the roster: on or off duty between two instants."""
+    if ends_at <= starts_at:
+        raise ValueError("an override ends after it starts")
+    row = DutyOverride(
+        community_id=staff.community_id,
+        staff_id=staff.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        on_duty=on_duty,
+    )
+    session.add(row)
+    await session.flush()
+    return row

@@ -1,0 +1,121 @@
+"""The alarm's life: neighbours answer; the patrol takes it, goes on scene, resolves it; the
+raiser cancels it with the household PIN."""
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from server import lifecycle
+from server.deps import Announce, CurrentPrincipal, Now, Session
+from server.models import Answer, Outcome
+from server.routes.alerts import view
+from server.schemas import AlertOut, Step, step
+
+router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
+
+
+class Reply(BaseModel):
+    """A neighbour's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Answer
+
+
+class Resolution(BaseModel):
+    """How an alarm ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    note: str | None = Field(None, max_length=1000)
+
+
+class Cancellation(BaseModel):
+    """The household PIN that cancels a false alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: str = Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")
+
+
+@router.post("/responses", response_model=Step)
+async def respond(
+    alert_id: int,
+    body: Reply,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> Step:
+    """Answer a neighbour's alarm: coming, cant or called_110."""
+    change = await lifecycle.respond(
+        session, principal=principal, alert_id=alert_id, answer=body.answer, now=now
+    )
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, alert_id))
+
+
+@router.post("/take", response_model=Step)
+async def take(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Take an open alarm (the patrol acknowledges it); 409 names who already took it."""
+    change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, alert_id))
+
+
+@router.post("/on-scene", response_model=Step)
+async def on_scene(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Mark that the patrol is on scene."""
+    change = await lifecycle.arrive(session, principal=principal, alert_id=alert_id, now=now)
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, alert_id))
+
+
+@router.post("/resolve", response_model=Step)
+async def resolve(
+    alert_id: int,
+    body: Resolution,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> Step:
+    """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
+    change = await lifecycle.resolve(
+        session,
+        principal=principal,
+        alert_id=alert_id,
+        outcome=body.outcome,
+        note=body.note,
+        now=now,
+    )
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, alert_id))
+
+
+@router.post("/cancel", response_model=AlertOut)
+async def cancel(
+    alert_id: int,
+    body: Cancellation,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> AlertOut:
+    """Cancel your household's false alarm with its PIN, within the cancel window."""
+    change = await lifecycle.cancel(
+        session, principal=principal, alert_id=alert_id, pin=body.pin, now=now
+    )
+    await session.commit()
+    await announce(change)
+    if change.outcome == "too_late":
+        raise HTTPException(409, change.detail)
+    return AlertOut.of(await view(session, principal, alert_id))

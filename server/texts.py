@@ -1,0 +1,91 @@
+"""What the phones are told, in Chinese and English: alarms, escalations and the all-clear."""
+
+from typing import Literal
+
+Kind = Literal["alarm", "patrol", "widened", "escalated", "confirmed", "duress", "all_clear"]
+
+TYPE_NAMES = {
+    "zh": {
+        "help": "求助",
+        "medical": "急病",
+        "fire": "火情",
+        "intrusion": "入室",
+        "dispute": "纠纷",
+        "other": "其他",
+    },
+    "en": {
+        "help": "help",
+        "medical": "medical",
+        "fire": "fire",
+        "intrusion": "intrusion",
+        "dispute": "dispute",
+        "other": "other",
+    },
+}
+OUTCOME_NAMES = {
+    "zh": {
+        "handled": "已处置",
+        "false_alarm": "误报",
+        "police": "已移交警方",
+        "medical": "已送医",
+        "other": "已处理",
+        "cancelled": "已撤销",
+    },
+    "en": {
+        "handled": "handled",
+        "false_alarm": "false alarm",
+        "police": "handed to police",
+        "medical": "medical transfer",
+        "other": "closed",
+        "cancelled": "cancelled",
+    },
+}
+
+_ZH = {
+    "alarm": "{address} 求助{kind}，请邻居速往支援。",
+    "patrol": "新警情：{address} {kind_plain}，请接警。",
+    "widened": "{address} 求助{kind}，本组邻居响应不足，请附近邻居速往支援。",
+    "escalated": "警情无人接警（第{cycle}轮）：{address} {kind_plain}，请立即处置。",
+    "confirmed": "确认警情：{address} 与同组邻居相继求助，请立即出警。",
+    "duress": "胁迫警报：{address} 被迫撤销了报警，请立即出警，勿联系该户。",
+    "all_clear": "{address} 的警情已解除（{outcome}）。谢谢邻居们。",
+}
+_EN = {
+    "alarm": "{address} needs help{kind}. Your neighbour needs you now.",
+    "patrol": "New alarm: {address} ({kind_plain}). Please take it.",
+    "widened": "{address} needs help{kind} and too few neighbours answered. Please go.",
+    "escalated": "Alarm not taken (round {cycle}): {address} ({kind_plain}). Act now.",
+    "confirmed": "Confirmed incident: {address} and a neighbour both pressed for help. Go now.",
+    "duress": "DURESS: {address} was forced to cancel its alarm. Send help; do not call them.",
+    "all_clear": "All clear at {address} ({outcome}). Thank you, neighbours.",
+}
+
+
+def body(
+    kind: Kind,
+    *,
+    language: str,
+    address: str,
+    alert_type: str = "help",
+    drill: bool = False,
+    cycle: int = 1,
+    outcome: str = "handled",
+) -> str:
+    """One text of the given kind, in the recipient's language (Chinese unless English)."""
+    lang = "en" if language == "en" else "zh"
+    names = TYPE_NAMES[lang]
+    if lang == "en":
+        kind_text = "" if alert_type == "help" else f" ({names[alert_type]})"
+        prefix = "[TenWatch DRILL] " if drill else "[TenWatch] "
+        template = _EN[kind]
+    else:
+        kind_text = "" if alert_type == "help" else f"（{names[alert_type]}）"
+        prefix = "【十户联防·演练 DRILL】" if drill else "【十户联防】"
+        template = _ZH[kind]
+    return prefix + template.format(
+        address=address,
+        kind=kind_text,
+        kind_plain=names[alert_type],
+        cycle=cycle,
+        outcome=OUTCOME_NAMES[lang].get(outcome, outcome),
+    )
