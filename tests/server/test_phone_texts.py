@@ -9,13 +9,14 @@ import pytest
 
 from server.phone import parse_command
 from tests.fake_twilio import FakeTwilio
-from tests.harness import Seed, stream
+from tests.harness import Seed, press, stream
 from tests.server.phone_support import (
     COMMUNITY_NUMBER,
     GROUP_NUMBER,
     STRANGER,
     add_numbers,
     alerts_of,
+    call,
     phone_of,
     phone_settings,
     serving,
@@ -144,3 +145,95 @@ async def test_an_unknown_sender_texting_sos_raises_an_unidentified_alarm_and_is
     assert event["channel"] == "sms"
     [alert] = await alerts_of(sqlite_url)
     assert (alert.caller, alert.group_id) == (STRANGER, seeded.groups["B11-1-101"])
+
+
+@pytest.mark.parametrize(
+    ("word", "answer", "reply"),
+    [
+        ("来", "coming", "【十户联防】已告知大家您马上赶到 B11-1-101。"),
+        ("1", "coming", "【十户联防】已告知大家您马上赶到 B11-1-101。"),
+        ("不能", "cant", "【十户联防】已记录：您无法前往 B11-1-101。"),
+        ("110", "called_110", "【十户联防】已记录：您已为 B11-1-101 报警110。"),
+        ("3", "called_110", "【十户联防】已记录：您已为 B11-1-101 报警110。"),
+    ],
+)
+async def test_a_neighbour_answers_an_open_alarm_by_text_in_chinese(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio, word: str, answer: str, reply: str
+) -> None:
+    raiser, neighbour = "B11-1-101", "B11-1-102"
+    await add_numbers(sqlite_url, seeded)
+    phone = await phone_of(sqlite_url, neighbour)
+    async with (
+        serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base,
+        stream(base, seeded.staff["patrol_leader"]) as board,
+    ):
+        raised = (await press(base, seeded.households[raiser])).json()
+        await board.next_event()
+        said = await fake_twilio.webhook("/twilio/sms", text("SM7", phone, GROUP_NUMBER, word))
+        event = await board.next_event()
+    assert reply_of(said.text) == reply
+    assert (event["type"], event["alert_id"], event["channel"]) == (
+        "alert.response",
+        raised["alert"]["id"],
+        "sms",
+    )
+    assert (event["data"]["answer"], event["data"]["responder"]) == (answer, neighbour)
+    assert len(await alerts_of(sqlite_url)) == 1  # "1" answered; it raised nothing new
+
+
+@pytest.mark.parametrize(
+    ("word", "answer", "reply"),
+    [
+        ("coming", "coming", "[TenWatch] Thank you: everyone sees you are coming to B12-1-101."),
+        ("2", "cant", "[TenWatch] Noted: you can't come to B12-1-101."),
+        ("110", "called_110", "[TenWatch] Noted: you called 110 for B12-1-101."),
+    ],
+)
+async def test_a_neighbour_answers_an_open_alarm_by_text_in_english(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio, word: str, answer: str, reply: str
+) -> None:
+    raiser, neighbour = "B12-1-101", "B12-1-201"
+    await add_numbers(sqlite_url, seeded)
+    await speak_english(sqlite_url, neighbour)
+    phone = await phone_of(sqlite_url, neighbour)
+    async with (
+        serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base,
+        stream(base, seeded.households[raiser]) as group,
+    ):
+        await press(base, seeded.households[raiser])
+        await group.next_event()
+        said = await fake_twilio.webhook("/twilio/sms", text("SM8", phone, COMMUNITY_NUMBER, word))
+        event = await group.next_event()
+    assert reply_of(said.text) == reply
+    assert (event["type"], event["data"]["answer"]) == ("alert.response", answer)
+
+
+async def test_an_answer_with_no_open_alarm_is_told_so_and_raises_nothing(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+) -> None:
+    await add_numbers(sqlite_url, seeded)
+    phone = await phone_of(sqlite_url, "B11-1-102")
+    async with serving(phone_settings(sqlite_url, fake_twilio), fake_twilio):
+        said = await fake_twilio.webhook("/twilio/sms", text("SM9", phone, GROUP_NUMBER, "不能"))
+    assert "现在没有需要您回应的警情" in reply_of(said.text)
+    assert await alerts_of(sqlite_url) == []
+
+
+async def test_a_call_a_text_and_the_app_button_from_one_household_make_one_alarm(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+) -> None:
+    household = "B11-1-101"
+    await add_numbers(sqlite_url, seeded)
+    phone = await phone_of(sqlite_url, household)
+    async with serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base:
+        await fake_twilio.webhook("/twilio/voice", call("CA9", phone, GROUP_NUMBER))
+        await fake_twilio.webhook(
+            "/twilio/voice/menu", call("CA9", phone, GROUP_NUMBER, Digits="2")
+        )
+        texted = await fake_twilio.webhook("/twilio/sms", text("SM10", phone, GROUP_NUMBER, "SOS"))
+        pressed = await press(base, seeded.households[household])
+    assert "已通知您的邻居" in reply_of(texted.text)
+    assert pressed.status_code == 200  # joined the open alarm
+    [alert] = await alerts_of(sqlite_url)
+    assert (alert.source, alert.type, alert.presses) == ("voice", "medical", 3)
+    assert pressed.json()["alert"]["id"] == alert.id
