@@ -144,3 +144,13 @@ async def add_override(
     session.add(row)
     await session.flush()
     return row
+
+
+async def find_staff(session: AsyncSession, *, community_id: int, phone: str) -> Staff:
+    """The staff member with that phone; LookupError if there is none."""
+    staff = await session.scalar(
+        select(Staff).where(Staff.community_id == community_id, Staff.phone == phone)
+    )
+    if staff is None:
+        raise LookupError(f"no staff member with phone {phone}")
+    return staff

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -127,12 +127,14 @@ class OutboxWorker:
         policy: OutboxPolicy | None = None,
         on_failed: Changed | None = None,
         render_call: RenderCall | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
         self._policy = policy or OutboxPolicy()
         self._on_failed = on_failed
         self._render_call = render_call
+        self._clock = clock
         self._limiter = RateLimiter(
             rate=self._policy.rate_per_second, burst=self._policy.rate_burst
         )
@@ -185,7 +187,7 @@ class OutboxWorker:
         return len(jobs)
 
     async def _claim(self) -> list[OutboxMessage]:
-        now = utcnow()
+        now = self._clock()
         async with self._sessions() as session, session.begin():
             jobs = list(
                 await session.scalars(
@@ -233,7 +235,7 @@ class OutboxWorker:
             if found is not None:
                 log.info("outbox job %s was taken before (%s): not sent again", job.id, found.sid)
                 return found
-        now = utcnow()
+        now = self._clock()
         if job.expires_at is not None and job.expires_at < now:
             raise SendError("expired before it could be sent", transient=False)
         status_callback = callback_url(self._policy.status_callback, job_id=job.id)
@@ -253,7 +255,7 @@ class OutboxWorker:
 
     async def _record(self, outcomes: dict[int, Outcome]) -> list[OutboxMessage]:
         """Store each outcome; returns the jobs that failed for good."""
-        now = utcnow()
+        now = self._clock()
         failed: list[OutboxMessage] = []
         async with self._sessions() as session, session.begin():
             jobs = list(

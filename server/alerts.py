@@ -19,6 +19,10 @@ class Forbidden(Exception):
     """The principal may not do this."""
 
 
+class Invalid(ValueError):
+    """The request names something that can't be (an unknown type, a missing household)."""
+
+
 async def create(
     session: AsyncSession,
     *,
@@ -34,7 +38,7 @@ async def create(
     a press while the household's alarm is open joins it; a second household of the group within
     the confirm window makes a confirmed incident. Outcome: raised, merged or repeated."""
     if alert_type not in ALERT_TYPES:
-        raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+        raise Invalid(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a resident can raise an alarm for their household")
     if address is not None and address != principal.address:
@@ -215,7 +219,7 @@ async def start_drill(
         if principal.role != "admin":
             raise Forbidden("only an admin or a group leader can start a drill")
         if household is None:
-            raise ValueError("name the household the drill is for")
+            raise Invalid("name the household the drill is for")
         target = household
     else:
         leader = await session.scalar(

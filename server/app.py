@@ -15,7 +15,7 @@ from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
 from server import events, phone
-from server.alerts import Forbidden
+from server.alerts import Forbidden, Invalid
 from server.announce import Announcer
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
@@ -68,6 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     hub = Hub(create_bus(settings.bus_url), fetch=fetch)
     await hub.start()
     sender = _sender(settings)
+    clock: Clock = app.state.clock
     outbox = OutboxWorker(
         sessions,
         sender,
@@ -84,11 +85,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             rate_per_second=settings.sms_rate_per_second,
             rate_burst=settings.sms_rate_burst,
         ),
-        on_failed=lambda jobs: phone.publish_failures(sessions, hub.bus, jobs),
+        on_failed=lambda jobs: phone.publish_failures(sessions, hub.bus, jobs, now=clock()),
         render_call=lambda job: phone.voice_callout(job, public_base_url=settings.public_base_url),
+        clock=clock,
     )
     outbox.start()
-    clock: Clock = app.state.clock
     announce = Announcer(hub, outbox)
     scheduler = Scheduler(
         sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
@@ -139,6 +140,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.clock = clock
     for module in (health, alerts, lifecycle, admin, stream, pages, phone_routes):
         app.include_router(module.router)
-    for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409)):
+    for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422)):
         app.add_exception_handler(error, _status(code))
     return app

@@ -25,6 +25,8 @@ def demo_csv() -> str:
                     n += 1
                     name = SURNAMES[n % 20] + GIVEN[(n * 7) % 20]
                     roles = "stairwell_leader" if floor == 3 and room == 1 else ""
+                    if unit == 1 and floor == 5 and room == 2:
+                        roles = "building_leader"
                     rows.append(
                         f"{building}-{unit}-{floor}{room:02d},{name},+86138000{n:05d},"
                         f"网格{1 if building == 'B11' else 2},{roles}"
@@ -34,6 +36,7 @@ def demo_csv() -> str:
         ",巡逻队员 陈军,+8613900000002,,patrol_member",
         ",网格员 赵敏,+8613900000003,网格1,grid_manager",
         ",警务室 值班,+8613900000004,,police_office",
+        ",社区管理员 孙丽,+8613900000005,,admin",
     ]
     return "\n".join(rows) + "\n"
 

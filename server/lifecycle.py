@@ -11,7 +11,7 @@ from groups.db import AsyncSession
 from groups.models import Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
 from server import escalation, recipients, texts
-from server.alerts import Forbidden
+from server.alerts import Forbidden, Invalid
 from server.auth import Principal
 from server.events import Change, record
 from server.models import OPEN, OUTCOMES, Alert, AlertGroup, AlertResponse
@@ -68,7 +68,7 @@ async def respond(
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a neighbour household can answer an alarm")
     if answer not in ("coming", "cant", "called_110"):
-        raise ValueError("answer coming, cant or called_110")
+        raise Invalid("answer coming, cant or called_110")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.household_id == principal.household_id:
         raise Forbidden("this is your own household's alarm")
@@ -203,7 +203,7 @@ async def resolve(
     """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
     _staff_only(principal, "resolve an alarm")
     if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+        raise Invalid(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if not alert.is_open:
         raise _closed(alert, "resolved")

@@ -21,7 +21,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from groups import directory
-from groups.db import AsyncSession, utcnow
+from groups.db import AsyncSession
 from groups.models import AlarmNumber, Group, Household, Resident, Staff
 from notifier.bus import Bus
 from notifier.models import FAILED, InboundMessage, OutboxMessage
@@ -412,11 +412,15 @@ async def delivery_events(
 
 
 async def publish_failures(
-    sessions: async_sessionmaker[AsyncSession], bus: Bus, jobs: Sequence[OutboxMessage]
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    jobs: Sequence[OutboxMessage],
+    *,
+    now: datetime,
 ) -> None:
     """Put texts and calls that failed for good on the board (the outbox worker's hook)."""
     async with sessions() as session:
-        change = await delivery_events(session, jobs=jobs, now=utcnow())
+        change = await delivery_events(session, jobs=jobs, now=now)
         await session.commit()
     for channels, message in change.published if change else []:
         await bus.publish(channels, message)

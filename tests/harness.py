@@ -21,6 +21,7 @@ from groups.db import create_engine, create_sessionmaker
 from groups.models import Community, Household, Resident, Staff
 from server import auth
 from server.app import create_app
+from server.clock import Clock, system_clock
 from server.demo import DEMO_COMMUNITY, demo_csv
 from server.settings import Settings
 
@@ -73,13 +74,17 @@ async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[str]:
-    """Serve the app with real uvicorn in this event loop; yields its base URL."""
+async def running(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[str]:
+    """Serve the app with real uvicorn in this event loop (on the given clock); yields its base
+    URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings), ws="websockets-sansio", log_level="warning", lifespan="on"
+        create_app(settings, clock=clock),
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -161,3 +166,28 @@ async def press(base: str, token: str, alert_type: str = "help", **extra: Any) -
             json={"type": alert_type, **extra},
             headers={"Authorization": f"Bearer {token}"},
         )
+
+
+async def call(
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Call the API as token's holder."""
+    sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        return await client.request(method, path, headers=sent, **kwargs)
+
+
+async def rows(url: str, statement: Any) -> list[Any]:
+    """Read rows straight from the database at url (state written by the service)."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return list((await session.execute(statement)).all())
+    finally:
+        await engine.dispose()

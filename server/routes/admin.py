@@ -4,12 +4,12 @@ reports."""
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from groups import duty, pins
-from groups.models import Household
+from groups.models import Household, Staff
 from server import alerts, auth, policy, reports
 from server.alerts import Forbidden
 from server.auth import Principal
@@ -167,6 +167,73 @@ async def on_duty(principal: CurrentPrincipal, session: Session, now: Now) -> li
         session, community_id=principal.community_id, at=now, timezone=community.timezone
     )
     return [OnDuty(name=m.name, role=m.role, grid_id=m.grid_id) for m in members]
+
+
+class ShiftIn(BaseModel):
+    """A weekly shift of a patrol member, in the community's local time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=20, description="The staff member's phone, E.164.")
+    days: str = Field(max_length=40, description="mon, mon-fri, sat,sun or daily.")
+    starts: str = Field(description="Local time, like 08:00.")
+    ends: str = Field(description="Local time; at or before starts means it ends the next day.")
+
+
+class OverrideIn(BaseModel):
+    """A one-off change to the roster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str = Field(max_length=20)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    on_duty: bool = True
+
+
+async def _roster_staff(session: Session, principal: Principal, phone: str) -> Staff:
+    _staff(principal, "admin", "patrol_leader")
+    try:
+        return await duty.find_staff(session, community_id=principal.community_id, phone=phone)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+
+
+@router.post("/duty/shifts", status_code=201)
+async def add_shift(body: ShiftIn, principal: CurrentPrincipal, session: Session) -> dict[str, int]:
+    """Put a patrol member on a weekly shift (admins and patrol leaders)."""
+    member = await _roster_staff(session, principal, body.phone)
+    try:
+        days, starts, ends = (
+            duty.parse_days(body.days),
+            duty.parse_time(body.starts),
+            duty.parse_time(body.ends),
+        )
+        shifts = await duty.add_shift(session, staff=member, days=days, starts=starts, ends=ends)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    await session.commit()
+    return {"shifts": len(shifts)}
+
+
+@router.post("/duty/overrides", status_code=201)
+async def add_override(
+    body: OverrideIn, principal: CurrentPrincipal, session: Session
+) -> dict[str, int]:
+    """Put a patrol member on (or off) duty for a while, whatever the weekly roster says."""
+    member = await _roster_staff(session, principal, body.phone)
+    try:
+        row = await duty.add_override(
+            session,
+            staff=member,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+            on_duty=body.on_duty,
+        )
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    await session.commit()
+    return {"id": row.id}
 
 
 @router.get("/reports")

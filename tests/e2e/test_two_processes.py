@@ -6,7 +6,7 @@ import asyncio
 from contextlib import AsyncExitStack
 
 from tests.e2e.processes import service
-from tests.harness import press, seed, stream
+from tests.harness import call, press, seed, stream
 
 
 async def test_a_press_on_one_process_reaches_neighbours_and_board_held_by_another(
@@ -31,3 +31,36 @@ async def test_a_press_on_one_process_reaches_neighbours_and_board_held_by_anoth
             events = await asyncio.gather(*(s.next_event() for s in [*socks, board]))
             assert {e["id"] for e in events} == {raised["event_id"]}
             assert all(e["data"]["household"] == raiser for e in events)
+
+
+async def test_with_two_processes_each_escalation_deadline_fires_exactly_once(
+    db_url: str, redis_url: str
+) -> None:
+    seeded = await seed(db_url)
+    fast = {"database_url": db_url, "redis_url": redis_url, "scheduler_poll_seconds": "0.05"}
+    with service(**fast) as first, service(**fast) as second:
+        admin = seeded.staff["admin"]
+        policy = {"quorum_seconds": 1, "patrol_seconds": 1, "repeat_seconds": 1, "max_cycles": 3}
+        assert (await call(first, admin, "PUT", "/api/policy", json=policy)).status_code == 200
+        patrol = seeded.staff["patrol_leader"]
+        async with stream(second, patrol) as board:
+            raised = (await press(first, seeded.households["B12-1-301"])).json()
+            heard = await board.events_until(
+                lambda ev: sum(e["type"] == "alert.escalated" for e in ev) >= 4, timeout=15
+            )
+            assert await board.silent(1.5)
+        steps = [
+            (e["data"]["level"], e["data"].get("cycle"))
+            for e in heard
+            if e["type"] == "alert.escalated"
+        ]
+        assert sorted(steps, key=str) == [
+            ("neighbours", None),
+            ("patrol", 1),
+            ("patrol", 2),
+            ("patrol", 3),
+        ]
+        timeline = (
+            await call(second, patrol, "GET", f"/api/alerts/{raised['alert']['id']}/timeline")
+        ).json()
+        assert sum(e["type"] == "alert.escalated" for e in timeline) == 4

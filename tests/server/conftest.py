@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
+from server.clock import ManualClock
 from server.settings import Settings
 from tests.harness import Seed, seed
+from tests.server.world import World
 
 
 @pytest.fixture
@@ -26,3 +28,21 @@ def settings(request: pytest.FixtureRequest, sqlite_url: str) -> Settings:
         outbox_poll_seconds=0.05,
         ws_heartbeat_seconds=5,
     )
+
+
+@pytest.fixture(
+    params=["memory+sqlite", pytest.param("redis+postgres", marks=pytest.mark.postgres)]
+)
+def world(request: pytest.FixtureRequest) -> World:
+    """The demo community served on the in-process bus and SQLite, then on Redis and PostgreSQL."""
+    bus, db = request.param.split("+")
+    url: str = request.getfixturevalue(f"{db}_url")
+    redis_url = request.getfixturevalue("redis_url") if bus == "redis" else None
+    settings = Settings(
+        database_url=url,
+        redis_url=redis_url,
+        outbox_poll_seconds=0.05,
+        scheduler_poll_seconds=0.05,
+        ws_heartbeat_seconds=5,
+    )
+    return World(url, settings, asyncio.run(seed(url)), ManualClock())

@@ -1,0 +1,58 @@
+"""A seeded community served on a clock the test moves, and what tests read back from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from notifier.models import OutboxMessage
+from server.clock import ManualClock
+from server.settings import Settings
+from tests.harness import Seed, call, rows
+
+RAISER = "B11-1-301"
+POLICE = "+8613900000004"
+
+
+@dataclass
+class World:
+    """A seeded database, settings for it, and the clock the service runs on."""
+
+    url: str
+    settings: Settings
+    seed: Seed
+    clock: ManualClock
+
+    def token(self, address: str) -> str:
+        """A resident credential of the household at address."""
+        return self.seed.households[address]
+
+    def neighbours(self, address: str = RAISER) -> list[str]:
+        """The other households of address's group."""
+        return [a for a in self.seed.group_of(address) if a != address]
+
+
+async def texts_to(world: World, alert_id: int) -> list[tuple[str, str, str]]:
+    """(to, body, status) of every outbox row of an alarm, oldest first."""
+    found = await rows(
+        world.url,
+        select(OutboxMessage.to, OutboxMessage.body, OutboxMessage.status)
+        .where(OutboxMessage.alert_id == alert_id)
+        .order_by(OutboxMessage.id),
+    )
+    return [(to, body, status) for to, body, status in found]
+
+
+async def set_pins(base: str, token: str, pin: str = "1234", duress: str = "9999") -> None:
+    """Give a household its cancel PIN and duress PIN."""
+    answer = await call(
+        base, token, "PUT", "/api/household/pin", json={"pin": pin, "duress_pin": duress}
+    )
+    assert answer.status_code == 204, answer.text
+
+
+async def all_sent(world: World, alert_id: int) -> bool:
+    """Whether every text of the alarm has left the outbox."""
+    found = await texts_to(world, alert_id)
+    return bool(found) and all(status == "sent" for _, _, status in found)
