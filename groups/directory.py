@@ -16,6 +16,7 @@ from groups.grouping import Candidate, Join, NewGroup, choose_leader, partition,
 from groups.models import (
     RESIDENT_ROLES,
     STAFF_ROLES,
+    AlarmNumber,
     Community,
     Grid,
     Group,
@@ -332,3 +333,67 @@ class _Book:
             h.group_id = group.id
         self.members[group.id] = households
         group.leader_household_id = _leader(households)
+
+
+# -- alarm numbers: the phone as a help button ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhoneMatch:
+    """A resident whose phone number matched, with the household and group they belong to."""
+
+    resident: Resident
+    household: Household
+    group_name: str | None
+
+
+async def add_alarm_number(
+    session: AsyncSession, *, community_id: int, number: str, group_id: int | None = None
+) -> AlarmNumber:
+    """Register a number people call or text for help: a group's, or (no group) the community's."""
+    number = parse_phone(number)
+    if await find_alarm_number(session, number=number) is not None:
+        raise ValueError(f"{number} is already an alarm number")
+    if group_id is not None:
+        group = await session.get(Group, group_id)
+        if group is None or group.community_id != community_id:
+            raise ValueError(f"group {group_id} is not in this community")
+    alarm_number = AlarmNumber(number=number, community_id=community_id, group_id=group_id)
+    session.add(alarm_number)
+    await session.flush()
+    return alarm_number
+
+
+async def find_alarm_number(session: AsyncSession, *, number: str) -> AlarmNumber | None:
+    """The alarm number registered as `number` (E.164), or None."""
+    return await session.scalar(select(AlarmNumber).where(AlarmNumber.number == number))
+
+
+async def list_alarm_numbers(
+    session: AsyncSession, *, community_id: int
+) -> list[tuple[AlarmNumber, str | None]]:
+    """The community's alarm numbers with the name of the group each serves (None: all)."""
+    rows = await session.execute(
+        select(AlarmNumber, Group.name)
+        .outerjoin(Group, AlarmNumber.group_id == Group.id)
+        .where(AlarmNumber.community_id == community_id)
+        .order_by(AlarmNumber.number)
+    )
+    return [(number, name) for number, name in rows]
+
+
+async def find_by_phone(
+    session: AsyncSession, *, phone: str, community_id: int | None = None
+) -> list[PhoneMatch]:
+    """The residents registered with this phone (in a community, or anywhere), oldest first."""
+    query = (
+        select(Resident, Household, Group.name)
+        .join(Household, Resident.household_id == Household.id)
+        .outerjoin(Group, Household.group_id == Group.id)
+        .where(Resident.phone == phone)
+        .order_by(Resident.id)
+    )
+    if community_id is not None:
+        query = query.where(Household.community_id == community_id)
+    rows = await session.execute(query)
+    return [PhoneMatch(resident, household, name) for resident, household, name in rows]

@@ -1,8 +1,9 @@
-"""The outbox table: one row per message to send, written in the alarm's own transaction."""
+"""The outbox table (one row per text or call to make, written in the alarm's own transaction)
+and the inbound log (one row per call or text Twilio brought us)."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from groups.db import Base, BigId, UTCDateTime, utcnow
@@ -14,8 +15,46 @@ FAILED = "failed"
 WITHDRAWN = "withdrawn"
 
 
+# Delivery statuses as the provider reports them, ranked: a receipt only ever moves a job forward,
+# whatever order the callbacks arrive in. Equal ranks are alternatives (the first one stands).
+DELIVERY_RANKS = {
+    "sms": {
+        "accepted": 0,
+        "scheduled": 0,
+        "queued": 0,
+        "sending": 1,
+        "sent": 2,
+        "delivered": 3,
+        "undelivered": 3,
+        "failed": 3,
+        "read": 4,
+    },
+    "voice": {
+        "queued": 0,
+        "initiated": 1,
+        "ringing": 2,
+        "in-progress": 3,
+        "answered": 3,
+        "completed": 4,
+        "busy": 4,
+        "no-answer": 4,
+        "failed": 4,
+        "canceled": 4,
+    },
+}
+UNDELIVERED = frozenset({"undelivered", "failed", "busy", "no-answer", "canceled"})
+
+
+def moves_forward(*, channel: str, current: str | None, new: str) -> bool:
+    """Whether a reported delivery status is news: later than the current one, never earlier."""
+    ranks = DELIVERY_RANKS.get(channel, DELIVERY_RANKS["sms"])
+    if new not in ranks:
+        return False
+    return current is None or ranks[new] > ranks.get(current, -1)
+
+
 class OutboxMessage(Base):
-    """An SMS (or, later, a call) waiting for the worker, with what happened to it."""
+    """A text or call waiting for the worker, with what happened to it."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
@@ -42,3 +81,21 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    maybe_sent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The last attempt got no answer (a crash, a timeout): the provider may have taken it.
+    The worker looks it up before sending again."""
+
+
+class InboundMessage(Base):
+    """One call or text Twilio brought us, once: a retried webhook finds it and does nothing new."""
+
+    __tablename__ = "phone_inbound"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    from_number: Mapped[str] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

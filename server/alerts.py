@@ -294,3 +294,56 @@ async def responses(session: AsyncSession, *, alert_id: int) -> list[tuple[str, 
         .order_by(AlertResponse.created_at, AlertResponse.id)
     )
     return [(h, a, c) for h, a, c in rows]
+
+
+async def create_unidentified(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    group_id: int | None,
+    caller: str,
+    source: str,
+    now: datetime,
+    alert_type: str = "help",
+) -> Change:
+    """An alarm from a phone no household is registered with: never refused. It goes on the
+    called number's group (or the community's) board with the caller's number to call back,
+    and to the on-duty patrol at once (there is no address for neighbours to go to)."""
+    if alert_type not in ALERT_TYPES:
+        raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+    locked = await lock(session, community_id)
+    group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
+    alert = Alert(
+        community_id=community_id,
+        group_id=group_id,
+        type=alert_type,
+        source=source,
+        caller=caller,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(alert)
+    await session.flush()
+    change = Change(alert, outcome="raised")
+    event = await record(
+        session,
+        change,
+        type="alert.raised",
+        actor=f"phone:{caller}",
+        channel=source,
+        now=now,
+        data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
+    )
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
+        session,
+        alert=alert,
+        event_id=event.id,
+        recipients=patrol,
+        text=lambda r: texts.body(
+            "patrol", language=r.language, address=caller, alert_type=alert_type
+        ),
+        now=now,
+    )
+    escalation.schedule(session, alert=alert, locked=locked, now=now)
+    return change

@@ -14,13 +14,14 @@ from notifier.bus import create_bus
 from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
-from server import events
+from server import events, phone
 from server.alerts import Forbidden, Invalid
 from server.announce import Announcer
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
 from server.lifecycle import Conflict, NotFound
 from server.routes import admin, alerts, health, lifecycle, pages, stream
+from server.routes import phone as phone_routes
 from server.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def _sender(settings: Settings) -> SmsSender:
         auth_token=token.get_secret_value() if token else None,
         from_=settings.twilio_from,
         messaging_service_sid=settings.twilio_messaging_service_sid,
+        voice_from=settings.twilio_voice_from,
         api_url=settings.twilio_api_url,
     )
 
@@ -75,7 +77,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             batch_size=settings.outbox_batch_size,
             lease_seconds=settings.outbox_lease_seconds,
             concurrency=settings.sms_concurrency,
+            status_callback=(
+                phone.public_url(settings.public_base_url, path="/twilio/status")
+                if settings.sms_url == "twilio://"
+                else None
+            ),
+            rate_per_second=settings.sms_rate_per_second,
+            rate_burst=settings.sms_rate_burst,
         ),
+        on_failed=lambda jobs: phone.publish_failures(sessions, hub.bus, jobs, now=clock()),
+        render_call=lambda job: phone.voice_callout(job, public_base_url=settings.public_base_url),
         clock=clock,
     )
     outbox.start()
@@ -127,7 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock
-    for module in (health, alerts, lifecycle, admin, stream, pages):
+    for module in (health, alerts, lifecycle, admin, stream, pages, phone_routes):
         app.include_router(module.router)
     for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422)):
         app.add_exception_handler(error, _status(code))

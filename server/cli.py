@@ -334,3 +334,56 @@ def duty_now(community: Community = "default") -> None:
 def main() -> None:
     """Entry point of `python -m server`."""
     app()
+
+
+number_app = typer.Typer(help="Alarm numbers: the phone numbers people call or text for help.")
+app.add_typer(number_app, name="number")
+
+
+@number_app.command("add")
+def number_add(
+    number: Annotated[str, typer.Argument(help="The Twilio number, E.164 (+8610…).")],
+    household: Annotated[
+        str | None,
+        typer.Option(help="Make it the number of this household's group (B11-1-301)."),
+    ] = None,
+    community: Community = "default",
+) -> None:
+    """Register an alarm number: a group's (with --household), or the whole community's."""
+
+    async def work(session: AsyncSession) -> str:
+        found = await demo.get_community(session, name=community)
+        group_id = None
+        if household is not None:
+            home = await directory.find_household(session, community_id=found.id, address=household)
+            if home is None:
+                raise LookupError(f"no household {household} in {community}")
+            if home.group_id is None:
+                raise LookupError(f"{household} is not in a group yet")
+            group_id = home.group_id
+        await directory.add_alarm_number(
+            session, community_id=found.id, number=number, group_id=group_id
+        )
+        return f"the group of {household}" if group_id else f"all of {community}"
+
+    try:
+        serves = _run(work)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{number} is an alarm number for {serves}")
+
+
+@number_app.command("list")
+def number_list(community: Community = "default") -> None:
+    """Show the community's alarm numbers and whom each serves."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str]]:
+        found = await demo.get_community(session, name=community)
+        rows = await directory.list_alarm_numbers(session, community_id=found.id)
+        return [(n.number, name or "(whole community)") for n, name in rows]
+
+    table = Table("number", "serves")
+    for number, serves in _run(work):
+        table.add_row(number, serves)
+    console.print(table)

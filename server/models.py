@@ -62,6 +62,8 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    caller: Mapped[str | None] = mapped_column(String(20))
+    """The phone number of an unidentified caller (no household known), for a call back."""
 
     @property
     def is_open(self) -> bool:

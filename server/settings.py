@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     sms_concurrency: int = 8
     scheduler_poll_seconds: float = 1.0
 
+    twilio_voice_from: str | None = None
+    """Caller id of voice call-outs (a Twilio number); TENWATCH_TWILIO_FROM when unset."""
+    sms_rate_per_second: float = 10.0
+    """Texts and calls a second this process hands Twilio (0: no limit)."""
+    sms_rate_burst: int = 20
+    """Texts and calls that may go at once before the rate applies."""
+    phone_menu_seconds: int = 5
+    """How long a caller has to press a digit for the alarm type; then it is "help"."""
+
     @property
     def bus_url(self) -> str:
         """The event bus backend, chosen by URL: redis when configured, else in-process."""

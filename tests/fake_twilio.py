@@ -8,7 +8,15 @@
 
 `fake.fail_next(status=503)` or `fake.fail_next(status=400, code=21211, message=...)` scripts the
 next answers; `fake.drop_next()` closes the connection without answering; `fake.delay_next(5)`
-answers late. The `fake_twilio` fixture yields a started server.
+answers late; `fake.hang_next()` takes the message and then never answers (a crash mid-send).
+`GET …/Messages.json?To=…` and `…/Calls.json?To=…` list what was taken, newest first.
+
+Like Twilio it calls the app back, signed with the auth token (`X-Twilio-Signature`): set
+`fake.message_callbacks = ["sent", "delivered"]` (or `call_callbacks`) to post those statuses to
+each new message's StatusCallback, or post one with `fake.post_status(sid, "delivered")`.
+`await fake.webhook(url, params)` posts a signed webhook as Twilio does for an incoming call or
+text. `fake.route(public=..., app=...)` sends requests for the app's public URL (the one signed)
+to where the app really listens. The `fake_twilio` fixture yields a started server.
 """
 
 from __future__ import annotations
@@ -17,25 +25,29 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token"
 API_VERSION = "2010-04-01"
 
 _PATH = re.compile(
-    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/(?P<resource>Messages|Calls)\.json$"
+    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/(?P<resource>Messages|Calls)\.json"
+    r"(?:\?(?P<query>.*))?$"
 )
 
 # Twilio's own codes for answers given without one.
@@ -52,7 +64,7 @@ _DEFAULT_MESSAGES = {
 
 @dataclass(frozen=True, slots=True)
 class _Scripted:
-    kind: str  # "error", "drop" or "delay"
+    kind: str  # "error", "drop", "delay" or "hang"
     status: int = 0
     code: int | None = None
     message: str | None = None
@@ -83,6 +95,13 @@ class FakeTwilio:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._callback_threads: list[threading.Thread] = []
+        self._callbacks_posted: list[dict[str, Any]] = []
+        self._routes: list[tuple[str, str]] = []
+        self.message_callbacks: list[str] = []
+        """Statuses posted, in order, to each new message's StatusCallback."""
+        self.call_callbacks: list[str] = []
+        """Statuses posted, in order, to each new call's StatusCallback."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,6 +137,8 @@ class FakeTwilio:
         server.shutdown()
         server.server_close()
         thread.join()
+        for callback in self._callback_threads:
+            callback.join(10)
 
     def __enter__(self) -> Self:
         """Start on entry."""
@@ -152,6 +173,12 @@ class FakeTwilio:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def callbacks_posted(self) -> list[dict[str, Any]]:
+        """The status callbacks posted so far: sid, status, url and the app's HTTP answer."""
+        with self._lock:
+            return list(self._callbacks_posted)
+
     def reset(self) -> None:
         """Forget what was received and any scripted answers not yet used."""
         with self._lock:
@@ -159,6 +186,99 @@ class FakeTwilio:
             self._calls.clear()
             self._requests.clear()
             self._script.clear()
+            self._callbacks_posted.clear()
+
+    # -- calling the app back, signed like Twilio --------------------------------------------
+
+    def route(self, *, public: str, app: str) -> None:
+        """Send requests for URLs under `public` (what is signed) to `app` (where it listens)."""
+        self._routes.append((public.rstrip("/"), app.rstrip("/")))
+
+    def sign(self, url: str, params: Mapping[str, str]) -> str:
+        """The X-Twilio-Signature Twilio would send with this URL and form."""
+        signature: str = RequestValidator(self.auth_token).compute_signature(url, dict(params))
+        return signature
+
+    def _target(self, url: str) -> str:
+        for public, app in self._routes:
+            if url == public or url.startswith(public + "/") or url.startswith(public + "?"):
+                return app + url[len(public) :]
+        return url
+
+    def _public(self, url_or_path: str) -> str:
+        if urlsplit(url_or_path).scheme:
+            return url_or_path
+        if not self._routes:
+            raise RuntimeError("call fake.route(public=..., app=...) first")
+        return self._routes[0][0] + url_or_path
+
+    async def webhook(
+        self, url: str, params: Mapping[str, str], *, signature: str | None = None
+    ) -> httpx.Response:
+        """Post a webhook to the app as Twilio does, signed unless `signature` is given.
+
+        `url` is the public URL (or a path under the first route's public base)."""
+        public = self._public(url)
+        form = {"AccountSid": self.account_sid, "ApiVersion": API_VERSION, **params}
+        headers = {
+            "X-Twilio-Signature": self.sign(public, form) if signature is None else signature
+        }
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(self._target(public), data=form, headers=headers)
+
+    def post_status(self, sid: str, status: str, *, error_code: int | None = None) -> int:
+        """Post one signed status callback for a message or call; the app's HTTP status."""
+        with self._lock:
+            record = next((r for r in [*self._messages, *self._calls] if r["sid"] == sid), None)
+            if record is None:
+                raise KeyError(f"no message or call {sid}")
+            record["status"] = status
+        url = record["status_callback"]
+        if not url:
+            raise ValueError(f"{sid} has no StatusCallback")
+        form = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "From": record["from"] or "",
+            "To": record["to"],
+        }
+        if sid.startswith("SM"):
+            form |= {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status}
+        else:
+            form |= {"CallSid": sid, "CallStatus": status, "Direction": "outbound-api"}
+        if error_code is not None:
+            form["ErrorCode"] = str(error_code)
+        try:
+            answer = httpx.post(
+                self._target(url),
+                data=form,
+                headers={"X-Twilio-Signature": self.sign(url, form)},
+                timeout=10,
+            ).status_code
+        except httpx.HTTPError:
+            answer = 0
+        with self._lock:
+            self._callbacks_posted.append(
+                {"sid": sid, "status": status, "url": url, "answer": answer}
+            )
+        return answer
+
+    def _taken(self, record: dict[str, Any]) -> None:
+        """After answering a create: post the scripted status callbacks in a thread."""
+        statuses = self.message_callbacks if record["sid"].startswith("SM") else self.call_callbacks
+        if not statuses or not record["status_callback"]:
+            return
+
+        def post_all() -> None:
+            for status in statuses:
+                if self._stopping.is_set():
+                    return
+                self.post_status(record["sid"], status)
+
+        thread = threading.Thread(target=post_all, daemon=True)
+        with self._lock:
+            self._callback_threads.append(thread)
+        thread.start()
 
     # -- scripted failures -----------------------------------------------------------------
 
@@ -182,6 +302,10 @@ class FakeTwilio:
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Answer the next `times` API requests normally, but only after `seconds`."""
         self._queue(_Scripted("delay", seconds=seconds), times)
+
+    def hang_next(self, *, times: int = 1) -> None:
+        """Take the next `times` creates (they are recorded) but never answer until stopped."""
+        self._queue(_Scripted("hang"), times)
 
     def _queue(self, step: _Scripted, times: int) -> None:
         with self._lock:
@@ -207,7 +331,7 @@ class FakeTwilio:
     ) -> tuple[int, dict[str, Any]] | None:
         """The status and JSON to answer, or None to drop the connection."""
         match = _PATH.match(path)
-        if method != "POST" or match is None:
+        if method not in ("GET", "POST") or match is None or (method == "POST" and match["query"]):
             return 404, error_body(404, 20404, f"The requested resource {path} was not found")
         if not self._authorized(auth):
             return 401, error_body(401, 20003, "Authenticate")
@@ -220,9 +344,42 @@ class FakeTwilio:
             return step.status, error_body(step.status, step.code, step.message or "Error")
         if step is not None and step.kind == "delay" and self._stopping.wait(step.seconds):
             return None
-        if match["resource"] == "Messages":
-            return self._create_message(form)
-        return self._create_call(form)
+        if method == "GET":
+            query = {k: v[-1] for k, v in parse_qs(match["query"] or "").items()}
+            return self._list(match["resource"], query)
+        answer = (
+            self._create_message(form)
+            if match["resource"] == "Messages"
+            else self._create_call(form)
+        )
+        if step is not None and step.kind == "hang":
+            self._stopping.wait()
+            return None
+        return answer
+
+    def _list(self, resource: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """A page of the messages or calls taken, newest first, filtered by To and From."""
+        with self._lock:
+            records = self._messages if resource == "Messages" else self._calls
+            found = [
+                dict(r["json"], status=r["status"])
+                for r in reversed(records)
+                if query.get("To", r["to"]) == r["to"] and query.get("From", r["from"]) == r["from"]
+            ]
+        size = int(query.get("PageSize", "50"))
+        key = resource.lower()
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/{resource}.json"
+        return 200, {
+            key: found[:size],
+            "end": max(min(size, len(found)) - 1, 0),
+            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": uri,
+        }
 
     def _create_message(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if not form.get("To"):
@@ -242,10 +399,11 @@ class FakeTwilio:
             "body": form.get("Body", ""),
             "status_callback": form.get("StatusCallback"),
             "form": dict(form),
+            "at": time.monotonic(),
+            # Twilio answers "accepted" when only a messaging service was given.
+            "status": "queued" if form.get("From") else "accepted",
         }
-        with self._lock:
-            self._messages.append(record)
-        return 201, {
+        record["json"] = json_ = {
             "account_sid": self.account_sid,
             "api_version": API_VERSION,
             "body": record["body"],
@@ -262,14 +420,16 @@ class FakeTwilio:
             "price": None,
             "price_unit": "USD",
             "sid": sid,
-            # Twilio answers "accepted" when only a messaging service was given.
-            "status": "queued" if record["from"] else "accepted",
+            "status": record["status"],
             "subresource_uris": {
                 "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
             },
             "to": record["to"],
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
+        with self._lock:
+            self._messages.append(record)
+        return 201, json_
 
     def _create_call(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if not form.get("To"):
@@ -289,10 +449,10 @@ class FakeTwilio:
             "twiml": form.get("Twiml"),
             "status_callback": form.get("StatusCallback"),
             "form": dict(form),
+            "at": time.monotonic(),
+            "status": "queued",
         }
-        with self._lock:
-            self._calls.append(record)
-        return 201, {
+        record["json"] = json_ = {
             "account_sid": self.account_sid,
             "answered_by": None,
             "api_version": API_VERSION,
@@ -317,6 +477,9 @@ class FakeTwilio:
             "to_formatted": record["to"],
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json",
         }
+        with self._lock:
+            self._calls.append(record)
+        return 201, json_
 
     def _record_request(self, method: str, path: str, form: dict[str, str], status: int) -> None:
         with self._lock:
@@ -351,6 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = answer
         fake._record_request(self.command, self.path, form, status)
         data = json.dumps(payload).encode()
+        taken = status == 201 and payload.get("sid")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -358,6 +522,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
+        if taken:
+            record = next(r for r in [*fake.messages, *fake.calls] if r["sid"] == payload["sid"])
+            fake._taken(record)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the recorded requests tell the story."""

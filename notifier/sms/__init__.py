@@ -1,14 +1,15 @@
-"""SMS senders, chosen by URL: `console://` (the embedded default) or `twilio://`."""
+"""SMS and voice senders, chosen by URL: `console://` (the embedded default) or `twilio://`."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from notifier.sms.base import SendError, SendResult, SmsSender
+from notifier.sms.base import Channel, SendError, SendResult, SmsSender
 from notifier.sms.console import ConsoleMessage, ConsoleSender
 
 __all__ = [
+    "Channel",
     "ConsoleMessage",
     "ConsoleSender",
     "SendError",
@@ -18,7 +19,15 @@ __all__ = [
 ]
 
 _TWILIO_OPTIONS = frozenset(
-    {"account_sid", "auth_token", "from_", "messaging_service_sid", "api_url", "timeout"}
+    {
+        "account_sid",
+        "auth_token",
+        "from_",
+        "messaging_service_sid",
+        "voice_from",
+        "api_url",
+        "timeout",
+    }
 )
 _CONSOLE_OPTIONS = frozenset({"keep", "stream"})
 

@@ -1,11 +1,12 @@
-"""The SMS sender interface: one `send`, one `close`, and the error the outbox worker reads."""
+"""The sender interface: `send` a text, `call` a phone, `lookup` what was sent, `close`."""
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,25 +27,55 @@ class SendError(Exception):
         transient: bool,
         code: str | None = None,
         status: int | None = None,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.transient = transient
         self.code = code
         self.status = status
+        self.maybe_sent = maybe_sent
+        """The provider may have taken it all the same (no answer came): look before resending."""
 
     def __repr__(self) -> str:
         return (
             f"SendError({str(self)!r}, transient={self.transient!r}, "
-            f"code={self.code!r}, status={self.status!r})"
+            f"code={self.code!r}, status={self.status!r}, maybe_sent={self.maybe_sent!r})"
         )
 
 
+Channel = Literal["sms", "voice"]
+
+
 class SmsSender(abc.ABC):
-    """A backend that texts one phone number; chosen by URL with `create_sender`."""
+    """A backend that texts and calls phone numbers; chosen by URL with `create_sender`."""
 
     @abc.abstractmethod
-    async def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
-        """Hand one text to the provider; raise `SendError` if it is not taken."""
+    async def send(
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None = None,
+        valid_for: int | None = None,
+    ) -> SendResult:
+        """Hand one text to the provider; raise `SendError` if it is not taken.
+
+        `valid_for` (seconds) asks the provider to drop the text if it could not go out in time.
+        """
+
+    @abc.abstractmethod
+    async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
+        """Place one call that plays `twiml`; raise `SendError` if the provider refuses it."""
+
+    async def lookup(
+        self, *, channel: Channel, to: str, body: str | None, since: datetime
+    ) -> SendResult | None:
+        """A message (or call) to `to` the provider took since `since`, if it can tell; else None.
+
+        The outbox asks this before resending a job whose last attempt may have gone through.
+        A sender that cannot look anything up answers None (and the job is sent again).
+        """
+        return None
 
     @abc.abstractmethod
     async def close(self) -> None:

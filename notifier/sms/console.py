@@ -1,4 +1,4 @@
-"""The embedded default sender: texts go to stdout, for development and a single machine."""
+"""The embedded default sender: texts and calls go to stdout, for development and one machine."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from notifier.sms.base import SendResult, SmsSender
 
 @dataclass(frozen=True, slots=True)
 class ConsoleMessage:
-    """One text the console sender printed."""
+    """One text (or call, whose body is its TwiML) the console sender printed."""
 
     sid: str
     to: str
     body: str
     status_callback: str | None
+    channel: str = "sms"
 
 
 class ConsoleSender(SmsSender):
@@ -26,9 +27,17 @@ class ConsoleSender(SmsSender):
 
     def __init__(self, *, keep: int = 100, stream: TextIO | None = None) -> None:
         self.messages: deque[ConsoleMessage] = deque(maxlen=keep)
+        self.calls: deque[ConsoleMessage] = deque(maxlen=keep)
         self._stream = stream
 
-    async def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
+    async def send(
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None = None,
+        valid_for: int | None = None,
+    ) -> SendResult:
         """Print the text and answer with a generated `CONSOLE-…` sid and status "sent"."""
         sid = f"CONSOLE-{uuid.uuid4().hex}"
         one_line = " ".join(body.split())
@@ -37,6 +46,17 @@ class ConsoleSender(SmsSender):
             ConsoleMessage(sid=sid, to=to, body=body, status_callback=status_callback)
         )
         return SendResult(sid=sid, status="sent")
+
+    async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
+        """Print the call's TwiML on one line and answer with a `CONSOLE-…` sid, "queued"."""
+        sid = f"CONSOLE-{uuid.uuid4().hex}"
+        print(f"CALL → {to}: {twiml}", file=self._stream or sys.stdout, flush=True)
+        self.calls.append(
+            ConsoleMessage(
+                sid=sid, to=to, body=twiml, status_callback=status_callback, channel="voice"
+            )
+        )
+        return SendResult(sid=sid, status="queued")
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -1,9 +1,12 @@
-"""Texts through Twilio with the official library (async); `api_url` points it at a look-alike."""
+"""Texts and calls through Twilio with the official library (async); `api_url` points it at a
+look-alike."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -11,13 +14,21 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from notifier.sms.base import SendError, SendResult, SmsSender
+from notifier.sms.base import Channel, SendError, SendResult, SmsSender
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds one send may take; the library itself sets no timeout on the request."""
 
 # Twilio's own error codes for "too many requests" and its outages: worth another try.
 _TRANSIENT_CODES = frozenset({20429, 20500, 20503})
+
+CLOCK_SKEW = timedelta(minutes=2)
+"""How far Twilio's clock may be behind ours when looking for what we sent."""
+
+LOOKUP_LIMIT = 20
+"""The newest messages (or calls) to one number that a lookup reads."""
+
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
 class _AsyncHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
@@ -71,7 +82,7 @@ def create_twilio_client(account_sid: str, auth_token: str, *, api_url: str | No
 
 
 class TwilioSender(SmsSender):
-    """Sends through Twilio's Messages API with `client.messages.create_async`."""
+    """Texts with `client.messages.create_async`, calls with `client.calls.create_async`."""
 
     def __init__(
         self,
@@ -80,6 +91,7 @@ class TwilioSender(SmsSender):
         *,
         from_: str | None = None,
         messaging_service_sid: str | None = None,
+        voice_from: str | None = None,
         api_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
@@ -91,6 +103,7 @@ class TwilioSender(SmsSender):
         self._auth_token = auth_token
         self._from = from_
         self._messaging_service_sid = messaging_service_sid
+        self._voice_from = voice_from or from_
         self._api_url = api_url
         self._timeout = timeout
         self._client: Any = None
@@ -107,28 +120,84 @@ class TwilioSender(SmsSender):
             )
         return self._client
 
-    async def send(self, *, to: str, body: str, status_callback: str | None = None) -> SendResult:
+    async def send(
+        self,
+        *,
+        to: str,
+        body: str,
+        status_callback: str | None = None,
+        valid_for: int | None = None,
+    ) -> SendResult:
         """Create one Message; map Twilio's refusals and network failures to `SendError`."""
         client = self._get_client()
-        params: dict[str, str] = {"to": to, "body": body}
+        params: dict[str, Any] = {"to": to, "body": body}
         if self._from:
             params["from_"] = self._from
         if self._messaging_service_sid:
             params["messaging_service_sid"] = self._messaging_service_sid
         if status_callback:
             params["status_callback"] = status_callback
+        if valid_for is not None:
+            # Twilio takes 1 s to 36,000 s; it drops a message still queued after that.
+            params["validity_period"] = min(max(valid_for, 1), 36000)
+        message = await self._ask("message", client.messages.create_async(**params))
+        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+
+    async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
+        """Create one Call that plays `twiml`; the caller id is the voice (or SMS) From number."""
+        if not self._voice_from:
+            raise SendError("Twilio calls need a From number (voice_from)", transient=False)
+        client = self._get_client()
+        params: dict[str, Any] = {"to": to, "from_": self._voice_from, "twiml": twiml}
+        if status_callback:
+            params["status_callback"] = status_callback
+            params["status_callback_event"] = CALL_EVENTS
+        call = await self._ask("call", client.calls.create_async(**params))
+        return SendResult(sid=str(call.sid), status=str(call.status or "queued"))
+
+    async def lookup(
+        self, *, channel: Channel, to: str, body: str | None, since: datetime
+    ) -> SendResult | None:
+        """The newest message with this body (or call) to `to` created since `since`, if any."""
+        client = self._get_client()
+        if channel == "voice":
+            found = await self._ask(
+                "lookup", client.calls.list_async(to=to, limit=LOOKUP_LIMIT), maybe_sent=False
+            )
+        else:
+            found = await self._ask(
+                "lookup", client.messages.list_async(to=to, limit=LOOKUP_LIMIT), maybe_sent=False
+            )
+        for item in found:
+            created = item.date_created
+            if created is None or created < since - CLOCK_SKEW:
+                continue
+            if channel == "sms" and body is not None and item.body != body:
+                continue
+            return SendResult(sid=str(item.sid), status=str(item.status or "queued"))
+        return None
+
+    async def _ask(self, what: str, request: Awaitable[Any], *, maybe_sent: bool = True) -> Any:
+        """Await one API request; refusals and network failures become `SendError`.
+
+        Without an answer (a timeout, a dropped connection) the request may have been taken:
+        the error says `maybe_sent`, and the outbox looks before it tries again.
+        """
         try:
             async with asyncio.timeout(self._timeout):
-                message = await client.messages.create_async(**params)
+                return await request
         except TwilioException as exc:
-            raise _refusal(exc) from exc
+            raise _refusal(exc, what) from exc
         except TimeoutError as exc:
             raise SendError(
-                f"Twilio did not answer within {self._timeout:g}s", transient=True
+                f"Twilio did not answer within {self._timeout:g}s",
+                transient=True,
+                maybe_sent=maybe_sent,
             ) from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise SendError(f"Twilio unreachable: {exc!r}", transient=True) from exc
-        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+            raise SendError(
+                f"Twilio unreachable: {exc!r}", transient=True, maybe_sent=maybe_sent
+            ) from exc
 
     async def close(self) -> None:
         """Close the aiohttp session; safe to call more than once."""
@@ -138,7 +207,7 @@ class TwilioSender(SmsSender):
             await client.http_client.close()
 
 
-def _refusal(exc: TwilioException) -> SendError:
+def _refusal(exc: TwilioException, what: str = "message") -> SendError:
     """Turn Twilio's error answer into a SendError: 429 and 5xx may pass, the rest will not."""
     status = getattr(exc, "status", None)
     status = status if isinstance(status, int) else None
@@ -148,7 +217,7 @@ def _refusal(exc: TwilioException) -> SendError:
     transient = status is None or status == 429 or status >= 500 or (raw_code in _TRANSIENT_CODES)
     detail = getattr(exc, "msg", None) or getattr(exc, "detail", None) or type(exc).__name__
     return SendError(
-        f"Twilio refused the message (HTTP {status}, code {code}): {detail}",
+        f"Twilio refused the {what} (HTTP {status}, code {code}): {detail}",
         transient=transient,
         code=code,
         status=status,

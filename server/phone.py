@@ -1,0 +1,563 @@
+"""The phone as a help button: who is calling or texting, what they ask, and what we answer.
+
+A call or a text to an alarm number raises an alarm for the caller's household, found by the
+caller's number; an unknown caller's alarm goes on the number's group (or community) board with
+the number to call back. Texts also answer an open alarm. Every webhook is signed by Twilio
+(`X-Twilio-Signature`, checked against `TENWATCH_PUBLIC_BASE_URL`); answers are TwiML.
+"""
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from groups import directory
+from groups.db import AsyncSession
+from groups.models import AlarmNumber, Group, Household, Resident, Staff
+from notifier.bus import Bus
+from notifier.models import FAILED, InboundMessage, OutboxMessage
+from server import alerts, lifecycle
+from server.auth import Principal
+from server.events import Change, record
+from server.models import Alert, Answer
+from server.policy import lock
+
+log = logging.getLogger(__name__)
+
+Language = Literal["zh", "en"]
+Command = Literal["help", "one", "coming", "cant", "called_110"]
+
+ANSWERS: dict[Command, Answer] = {
+    "one": "coming",
+    "coming": "coming",
+    "cant": "cant",
+    "called_110": "called_110",
+}
+"""The answer a text gives to an open alarm ("1" is "coming" only when there is one)."""
+
+DIGIT_TYPES = {"1": "help", "2": "medical", "3": "fire", "4": "intrusion"}
+"""What a caller presses for the alarm type; anything else (or nothing) is help."""
+
+VOICES: dict[Language, tuple[str, str]] = {
+    "zh": ("Polly.Zhiyu", "cmn-CN"),
+    "en": ("Polly.Joanna", "en-US"),
+}
+
+_WORDS: dict[str, Command] = {
+    "HELP": "help",
+    "SOS": "help",
+    "救命": "help",
+    "求助": "help",
+    "1": "one",
+    "来": "coming",
+    "COMING": "coming",
+    "COME": "coming",
+    "2": "cant",
+    "不能": "cant",
+    "CANT": "cant",
+    "CANNOT": "cant",
+    "3": "called_110",
+    "110": "called_110",
+    "已报警": "called_110",
+}
+
+TEXTS: dict[str, dict[Language, str]] = {
+    "menu": {
+        "zh": "十户联防报警。请按键：1 求助，2 急病，3 火情，4 入室。不按键即为求助。",
+        "en": "TenWatch alarm. Press 1 for help, 2 medical, 3 fire, 4 intrusion. "
+        "Or wait, and we raise a help alarm.",
+    },
+    "raised": {
+        "zh": "已通知您的邻居和巡逻队，请保持电话畅通。",
+        "en": "Your neighbours and the patrol have been alerted. Please keep your phone free.",
+    },
+    "raised_unknown": {
+        "zh": "已通知巡逻队。您的号码没有登记，请同时拨打110。",
+        "en": "The patrol has been alerted. Your number is not registered: please also call 110.",
+    },
+    "no_number": {
+        "zh": "这个号码没有开通十户联防报警。请拨打110。",
+        "en": "This number is not a TenWatch alarm number. Please call 110.",
+    },
+    "commands": {
+        "zh": "回复：救命/SOS 求助；有警情时回复 1或来=马上到，2或不能=无法前往，3或110=已报警。",
+        "en": "Reply HELP or SOS for help. During an alarm reply 1 = coming, 2 = can't come, "
+        "3 = called 110.",
+    },
+    "nothing_to_answer": {
+        "zh": "现在没有需要您回应的警情。",
+        "en": "There is no open alarm for you to answer.",
+    },
+    "coming": {
+        "zh": "已告知大家您马上赶到 {address}。",
+        "en": "Thank you: everyone sees you are coming to {address}.",
+    },
+    "cant": {"zh": "已记录：您无法前往 {address}。", "en": "Noted: you can't come to {address}."},
+    "called_110": {
+        "zh": "已记录：您已为 {address} 报警110。",
+        "en": "Noted: you called 110 for {address}.",
+    },
+    "callout_prompt": {
+        "zh": "如果您马上就来，请按1。",
+        "en": "If you are coming, press 1.",
+    },
+    "callout_thanks": {
+        "zh": "谢谢，已告知大家您马上就到。",
+        "en": "Thank you. Everyone sees you are coming.",
+    },
+    "callout_bye": {"zh": "好的，再见。", "en": "Thank you. Goodbye."},
+}
+SMS_PREFIX: dict[Language, str] = {"zh": "【十户联防】", "en": "[TenWatch] "}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+# -- signatures -----------------------------------------------------------------------------
+
+
+def public_url(base: str, *, path: str, query: str = "") -> str:
+    """The URL Twilio requested, as it sees us: the public base, the path and the query."""
+    return base.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def signed(
+    *, auth_token: str | None, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Whether `signature` is Twilio's signature of this URL and form, made with our token."""
+    if not auth_token or not signature:
+        return False
+    valid: bool = RequestValidator(auth_token).validate(url, dict(params), signature)
+    return valid
+
+
+# -- who is calling, what they ask ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called or texted which number: a resident (as a principal) or an unknown phone."""
+
+    phone: str
+    number: AlarmNumber | None
+    principal: Principal | None
+    language: Language
+
+    @property
+    def known(self) -> bool:
+        """Whether the phone is registered to a household."""
+        return self.principal is not None
+
+
+def language_of(code: str | None) -> Language:
+    """Our language for a household's language code: English for en*, else Chinese."""
+    return "en" if (code or "").lower().startswith("en") else "zh"
+
+
+async def find_caller(session: AsyncSession, *, phone: str, to: str) -> Caller:
+    """The household a phone belongs to, preferring one in the called number's group, and the
+    alarm number called (None when `to` is no alarm number)."""
+    number = await directory.find_alarm_number(session, number=to)
+    matches = await directory.find_by_phone(
+        session, phone=phone, community_id=number.community_id if number else None
+    )
+    if number is not None and number.group_id is not None:
+        matches.sort(key=lambda m: m.household.group_id != number.group_id)
+    if not matches:
+        return Caller(phone=phone, number=number, principal=None, language="zh")
+    match = matches[0]
+    principal = Principal(
+        kind="resident",
+        community_id=match.household.community_id,
+        name=match.resident.name,
+        resident_id=match.resident.id,
+        household_id=match.household.id,
+        address=match.household.address,
+        group_id=match.household.group_id,
+        group_name=match.group_name,
+    )
+    return Caller(
+        phone=phone,
+        number=number,
+        principal=principal,
+        language=language_of(match.household.language),
+    )
+
+
+def parse_command(text: str) -> Command | None:
+    """The command a text means (HELP, SOS, 救命, 1 / 来, 2 / 不能, 3 / 110 …), or None."""
+    word = unicodedata.normalize("NFKC", text).strip().upper().replace("'", "").replace("’", "")
+    word = word.strip(" .!?。！？，,")
+    return _WORDS.get(word)
+
+
+def alert_type_for(digits: str | None) -> str:
+    """The alarm type a pressed digit names; none or any other digit is help."""
+    return DIGIT_TYPES.get((digits or "").strip()[:1], "help")
+
+
+# -- the inbound log: each call or text acted on once -------------------------------------------
+
+
+async def inbound(
+    session: AsyncSession,
+    *,
+    sid: str,
+    channel: str,
+    phone: str,
+    to: str,
+    body: str | None = None,
+) -> tuple[InboundMessage, bool]:
+    """The log row of one call or text (locked), and whether it is new (not a retried webhook)."""
+    row = await session.scalar(
+        select(InboundMessage).where(InboundMessage.provider_sid == sid).with_for_update()
+    )
+    if row is not None:
+        return row, False
+    row = InboundMessage(
+        provider_sid=sid, channel=channel, from_number=phone, to_number=to, body=body
+    )
+    session.add(row)
+    await session.flush()
+    return row, True
+
+
+async def raise_alarm(
+    session: AsyncSession, *, caller: Caller, alert_type: str, source: str, now: datetime
+) -> Change | None:
+    """Raise the caller's alarm: for their household (joining its open alarm, as a press does),
+    or as an unidentified caller on the called number's board. None only when neither is known
+    (no household, no alarm number)."""
+    if caller.principal is not None:
+        return await alerts.create(
+            session, principal=caller.principal, alert_type=alert_type, source=source, now=now
+        )
+    if caller.number is None:
+        return None
+    return await alerts.create_unidentified(
+        session,
+        community_id=caller.number.community_id,
+        group_id=caller.number.group_id,
+        caller=caller.phone,
+        source=source,
+        now=now,
+        alert_type=alert_type,
+    )
+
+
+# -- TwiML ------------------------------------------------------------------------------------
+
+
+def _say(parent: VoiceResponse, text: str, language: Language) -> None:
+    voice, code = VOICES[language]
+    parent.say(text, voice=voice, language=code)
+
+
+def _languages(caller: Caller) -> tuple[Language, ...]:
+    """The caller's language, or both (Chinese first) for a caller we do not know."""
+    return (caller.language,) if caller.known else ("zh", "en")
+
+
+def voice_menu(*, caller: Caller, action: str, seconds: int) -> str:
+    """Ask for the alarm type by digit; silence (or a hang-up) is help."""
+    response = VoiceResponse()
+    gather = response.gather(
+        num_digits=1, timeout=seconds, action=action, method="POST", action_on_empty_result=True
+    )
+    for language in _languages(caller):
+        _say(gather, TEXTS["menu"][language], language)
+    response.redirect(action, method="POST")
+    return str(response)
+
+
+def voice_raised(*, caller: Caller) -> str:
+    """Tell the caller who was alerted (and an unknown caller to call 110 too), then hang up."""
+    response = VoiceResponse()
+    key = "raised" if caller.known else "raised_unknown"
+    for _ in range(2):
+        for language in _languages(caller):
+            _say(response, TEXTS[key][language], language)
+    response.hangup()
+    return str(response)
+
+
+def voice_no_number() -> str:
+    """A call to a number that is not an alarm number, from an unknown phone: call 110."""
+    response = VoiceResponse()
+    for language in ("zh", "en"):
+        _say(response, TEXTS["no_number"][language], language)
+    response.hangup()
+    return str(response)
+
+
+def language_of_text(text: str) -> Language:
+    """The language a text is written in: Chinese if it has any Chinese character."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
+    """The call-out of one outbox job: say the alarm in the recipient's language, press 1."""
+    language = language_of_text(job.body)
+    action = public_url(public_base_url, path="/twilio/voice/answer", query=f"job={job.id}")
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=8, action=action, method="POST")
+    for _ in range(2):
+        _say(gather, job.body, language)
+        _say(gather, TEXTS["callout_prompt"][language], language)
+    _say(response, TEXTS["callout_bye"][language], language)
+    response.hangup()
+    return str(response)
+
+
+def voice_answered(*, coming: bool, language: Language) -> str:
+    """The end of a call-out: thanks for coming, or goodbye."""
+    response = VoiceResponse()
+    _say(response, TEXTS["callout_thanks" if coming else "callout_bye"][language], language)
+    response.hangup()
+    return str(response)
+
+
+def sms_text(key: str, *, languages: Sequence[Language], **values: str) -> str:
+    """One reply text in the given languages (both for an unknown phone), with our prefix."""
+    return "\n".join(SMS_PREFIX[lang] + TEXTS[key][lang].format(**values) for lang in languages)
+
+
+def sms_reply(text: str | None) -> str:
+    """TwiML that texts `text` back (nothing when None)."""
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)
+
+
+# -- delivery on the board ----------------------------------------------------------------------
+
+BOARD_STATUSES = frozenset(
+    {
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "read",
+        "in-progress",
+        "answered",
+        "completed",
+        "busy",
+        "no-answer",
+        "canceled",
+    }
+)
+"""Delivery statuses worth a line on the board; queued, ringing and the like are not."""
+
+
+def mask(phone: str) -> str:
+    """A phone number with its middle hidden: +86138****0001."""
+    return phone[:-8] + "****" + phone[-4:] if len(phone) > 10 else phone
+
+
+async def delivery_events(
+    session: AsyncSession, *, jobs: Sequence[OutboxMessage], now: datetime
+) -> Change | None:
+    """Store one board event per job of an alarm, saying how its text or call went
+    ("B11-1-302: delivered"); the caller commits, then announces the change."""
+    jobs = [job for job in jobs if job.alert_id is not None]
+    if not jobs:
+        return None
+    residents = {job.resident_id for job in jobs if job.resident_id is not None}
+    staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
+    addresses = await session.execute(
+        select(Resident.id, Household.address)
+        .join(Household, Resident.household_id == Household.id)
+        .where(Resident.id.in_(residents))
+    )
+    names: dict[int | None, str] = dict(addresses.all())
+    staff_names = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
+    staff: dict[int | None, str] = dict(staff_names.all())
+    for community_id in sorted({job.community_id for job in jobs}):
+        await lock(session, community_id)  # events of one community commit in id order
+    change: Change | None = None
+    for job in jobs:
+        alert = await session.get(Alert, job.alert_id)
+        if alert is None:
+            continue
+        change = change or Change(alert, outcome="delivery")
+        recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
+        status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
+        await record(
+            session,
+            change,
+            alert=alert,
+            type="alert.delivery",
+            actor="twilio",
+            channel=job.channel,
+            now=now,
+            audience="board",
+            data={
+                "recipient": recipient,
+                "to": mask(job.to),
+                "channel": job.channel,
+                "delivery": status,
+                "error_code": job.error_code,
+                "text": f"{recipient}: {status}",
+            },
+        )
+    return change
+
+
+async def publish_failures(
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    jobs: Sequence[OutboxMessage],
+    *,
+    now: datetime,
+) -> None:
+    """Put texts and calls that failed for good on the board (the outbox worker's hook)."""
+    async with sessions() as session:
+        change = await delivery_events(session, jobs=jobs, now=now)
+        await session.commit()
+    for channels, message in change.published if change else []:
+        await bus.publish(channels, message)
+
+
+# -- texts and call-out answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextReply:
+    """What a text did: the reply to send back, and the change to announce."""
+
+    text: str | None
+    change: Change | None = None
+
+
+def _answer_text(key: str, *, languages: Sequence[Language], address: str) -> str:
+    return sms_text(key, languages=languages, address=address)
+
+
+async def handle_text(
+    session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
+) -> TextReply:
+    """Act on one text to an alarm number; the caller commits, then announces."""
+    command = parse_command(body)
+    languages = _languages(caller)
+    if command is None:
+        return TextReply(sms_text("commands", languages=languages))
+    open_alarm = None
+    if caller.principal is not None and command != "help":
+        open_alarm = await lifecycle.answerable(session, principal=caller.principal)
+    if command == "help" or (command == "one" and open_alarm is None):
+        change = await raise_alarm(session, caller=caller, alert_type="help", source="sms", now=now)
+        if change is None:
+            return TextReply(sms_text("no_number", languages=languages))
+        row.alert_id = change.alert.id
+        key = "raised" if caller.known else "raised_unknown"
+        return TextReply(sms_text(key, languages=languages), change)
+    if caller.principal is None or open_alarm is None:
+        return TextReply(
+            sms_text("nothing_to_answer", languages=languages)
+            + "\n"
+            + sms_text("commands", languages=languages)
+        )
+    answer = ANSWERS[command]
+    try:
+        change = await lifecycle.respond(
+            session,
+            principal=caller.principal,
+            alert_id=open_alarm.id,
+            answer=answer,
+            now=now,
+            channel="sms",
+        )
+    except (lifecycle.Conflict, lifecycle.NotFound, alerts.Forbidden):
+        return TextReply(sms_text("nothing_to_answer", languages=languages))
+    row.alert_id = open_alarm.id
+    return TextReply(
+        sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CalloutAnswer:
+    """What a called person's digit did."""
+
+    coming: bool
+    language: Language
+    change: Change | None = None
+
+
+async def principal_of(
+    session: AsyncSession, *, resident_id: int | None, staff_id: int | None
+) -> Principal | None:
+    """The principal of an outbox job's recipient: a resident, or a staff member."""
+    if resident_id is not None:
+        row = (
+            await session.execute(
+                select(Resident, Household, Group.name)
+                .join(Household, Resident.household_id == Household.id)
+                .outerjoin(Group, Household.group_id == Group.id)
+                .where(Resident.id == resident_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        resident, household, group_name = row
+        return Principal(
+            kind="resident",
+            community_id=household.community_id,
+            name=resident.name,
+            resident_id=resident.id,
+            household_id=household.id,
+            address=household.address,
+            group_id=household.group_id,
+            group_name=group_name,
+        )
+    member = await session.get(Staff, staff_id) if staff_id is not None else None
+    if member is None:
+        return None
+    return Principal(
+        kind="staff",
+        community_id=member.community_id,
+        name=member.name,
+        staff_id=member.id,
+        role=member.role,
+    )
+
+
+async def answer_callout(
+    session: AsyncSession, *, job_id: int, digits: str, now: datetime
+) -> CalloutAnswer:
+    """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
+    alarm). The caller commits, then announces."""
+    job = await session.get(OutboxMessage, job_id)
+    if job is None or job.channel != "voice" or job.alert_id is None:
+        return CalloutAnswer(coming=False, language="zh")
+    language = language_of_text(job.body)
+    if digits.strip()[:1] != "1":
+        return CalloutAnswer(coming=False, language=language)
+    principal = await principal_of(session, resident_id=job.resident_id, staff_id=job.staff_id)
+    if principal is None:
+        return CalloutAnswer(coming=False, language=language)
+    try:
+        if principal.kind == "resident":
+            change = await lifecycle.respond(
+                session,
+                principal=principal,
+                alert_id=job.alert_id,
+                answer="coming",
+                now=now,
+                channel="voice",
+            )
+        else:
+            change = await lifecycle.take(
+                session, principal=principal, alert_id=job.alert_id, now=now
+            )
+    except (lifecycle.Conflict, lifecycle.NotFound, alerts.Forbidden):
+        return CalloutAnswer(coming=False, language=language)
+    return CalloutAnswer(coming=True, language=language, change=change)
