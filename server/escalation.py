@@ -15,7 +15,7 @@ from groups.models import Group, Household
 from server import recipients, texts
 from server.clock import Clock
 from server.events import Change, record
-from server.models import Alert, AlertDeadline, AlertGroup
+from server.models import Alert, AlertDeadline, AlertGroup, AlertResponse
 from server.policy import Locked, lock
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,46 @@ async def to_patrol(
     )
 
 
+async def call_out(
+    session: AsyncSession, change: Change, *, locked: Locked, alert: Alert, now: datetime
+) -> None:
+    """Phone the neighbour households that have not answered (one resident each) and the
+    on-duty patrol: a voice call that says the alarm and takes 1 for "coming"."""
+    if alert.group_id is None:
+        return
+    people, _ = await recipients.neighbours(
+        session, group_ids=[alert.group_id], exclude_household=alert.household_id
+    )
+    answered = set(
+        await session.scalars(
+            select(AlertResponse.household_id).where(AlertResponse.alert_id == alert.id)
+        )
+    )
+    households: set[int | None] = set()
+    calls = []
+    for person in people:
+        if person.household_id in answered or person.household_id in households:
+            continue
+        households.add(person.household_id)
+        calls.append(person)
+    calls += await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts += await recipients.queue(
+        session,
+        alert=alert,
+        event_id=change.event_id,
+        recipients=calls,
+        now=now,
+        channel="voice",
+        text=lambda r: texts.body(
+            "callout",
+            language=r.language,
+            address=alert.address or "?",
+            alert_type=alert.type,
+            drill=alert.drill,
+        ),
+    )
+
+
 async def widen(
     session: AsyncSession, change: Change, *, locked: Locked, alert: Alert, now: datetime
 ) -> None:
@@ -205,6 +245,7 @@ async def fire(
             deadline.outcome = "met"
             return change
         await widen(session, change, locked=locked, alert=alert, now=now)
+        await call_out(session, change, locked=locked, alert=alert, now=now)
     else:
         await to_patrol(session, change, locked=locked, alert=alert, now=now, reason="not_taken")
         if deadline.cycle < locked.policy.max_cycles:

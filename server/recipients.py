@@ -111,7 +111,7 @@ async def queue(
     session: AsyncSession,
     *,
     alert: Alert,
-    event_id: int,
+    event_id: int | None,
     recipients: Iterable[Recipient],
     text: Callable[[Recipient], str],
     now: datetime,

@@ -2,7 +2,9 @@
 
 from typing import Literal
 
-Kind = Literal["alarm", "patrol", "widened", "escalated", "confirmed", "duress", "all_clear"]
+Kind = Literal[
+    "alarm", "patrol", "widened", "escalated", "confirmed", "duress", "all_clear", "callout"
+]
 
 TYPE_NAMES = {
     "zh": {
@@ -49,6 +51,7 @@ _ZH = {
     "confirmed": "确认警情：{address} 与同组邻居相继求助，请立即出警。",
     "duress": "胁迫警报：{address} 被迫撤销了报警，请立即出警，勿联系该户。",
     "all_clear": "{address} 的警情已解除（{outcome}）。谢谢邻居们。",
+    "callout": "紧急求助：{address} 需要帮助{kind}，还没有人接应。",
 }
 _EN = {
     "alarm": "{address} needs help{kind}. Your neighbour needs you now.",
@@ -58,6 +61,7 @@ _EN = {
     "confirmed": "Confirmed incident: {address} and a neighbour both pressed for help. Go now.",
     "duress": "DURESS: {address} was forced to cancel its alarm. Send help; do not call them.",
     "all_clear": "All clear at {address} ({outcome}). Thank you, neighbours.",
+    "callout": "Emergency: {address} needs help{kind}, and too few have answered.",
 }
 
 

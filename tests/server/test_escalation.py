@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from groups.duty import WEEKDAYS
+from notifier.models import OutboxMessage
 from server.models import AlertDeadline
 from tests.harness import call, press, rows, running, stream
 from tests.server.world import POLICE, RAISER, World, texts_to
@@ -69,6 +70,17 @@ async def test_too_few_neighbours_coming_widens_the_alarm_then_the_patrol_is_cal
         assert joined.status_code == 200
         assert joined.json()["alert"]["coming"] == 2
         phones = {to for to, body, _ in await texts_to(world, alert_id) if "响应不足" in body}
+        texted = await texts_to(world, alert_id)
+        alarmed = {to for to, body, _ in texted if "请邻居速往支援" in body}
+        called = await rows(
+            world.url,
+            select(OutboxMessage.to, OutboxMessage.resident_id).where(
+                OutboxMessage.alert_id == alert_id, OutboxMessage.channel == "voice"
+            ),
+        )
+        # the eight neighbour households that had not answered get a call
+        assert len(called) == 8
+        assert {to for to, _ in called} < alarmed
         # ten households of B11-2, the building leader (B11-1-502) and the grid manager
         assert len(phones) == 12
         assert {GRID_MANAGER, BUILDING_LEADER} <= phones
