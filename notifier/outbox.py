@@ -7,7 +7,6 @@ receipt that arrives before the worker recorded the send settles the job.
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -29,6 +28,7 @@ from notifier.models import (
     moves_forward,
 )
 from notifier.sms.base import Channel, SendError, SendResult, SmsSender
+from notifier.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,10 @@ async def apply_receipt(
     return job
 
 
-class OutboxWorker:
+class OutboxWorker(Worker):
     """Sends the outbox through one sender; woken at once by a new alarm, else it polls."""
+
+    name = "outbox worker"
 
     def __init__(
         self,
@@ -129,47 +131,20 @@ class OutboxWorker:
         render_call: RenderCall | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._policy = policy or OutboxPolicy()
+        super().__init__(poll_seconds=self._policy.poll_seconds)
         self._sessions = sessions
         self._sender = sender
-        self._policy = policy or OutboxPolicy()
         self._on_failed = on_failed
         self._render_call = render_call
         self._clock = clock
         self._limiter = RateLimiter(
             rate=self._policy.rate_per_second, burst=self._policy.rate_burst
         )
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.error: str | None = None
 
-    def wake(self) -> None:
-        """Look at the outbox now rather than at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run the worker in the background."""
-        self._task = asyncio.create_task(self._run(), name="outbox-worker")
-
-    async def stop(self) -> None:
-        """Stop the worker; a job being sent stays claimed until its lease runs out."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.drain_once():
-                    pass
-                self.error = None
-            except Exception as exc:
-                self.error = f"outbox worker: {exc}"
-                log.exception("outbox worker failed; it will try again")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._policy.poll_seconds):
-                    await self._wake.wait()
-            self._wake.clear()
+    async def step(self) -> int:
+        """One batch of the outbox."""
+        return await self.drain_once()
 
     async def drain_once(self) -> int:
         """Claim one batch of due jobs, send them and record the outcomes; returns the count."""

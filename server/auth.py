@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from groups.db import AsyncSession
 from groups.models import Credential, Group, Household, Resident, Staff
@@ -79,7 +79,8 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
         return None
     row = (
         await session.execute(
-            select(Credential.community_id, Resident, Household, Group.name, Staff)
+            select(Resident, Household, Group.name, Staff)
+            .select_from(Credential)
             .outerjoin(Resident, Credential.resident_id == Resident.id)
             .outerjoin(Household, Resident.household_id == Household.id)
             .outerjoin(Group, Household.group_id == Group.id)
@@ -89,44 +90,16 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     ).one_or_none()
     if row is None:
         return None
-    community_id, resident, household, group_name, staff = row
+    resident, household, group_name, staff = row
     if resident is not None and household is not None:
-        return Principal(
-            kind="resident",
-            community_id=community_id,
-            name=resident.name,
-            resident_id=resident.id,
-            household_id=household.id,
-            address=household.address,
-            group_id=household.group_id,
-            group_name=group_name,
-        )
+        return of_resident(resident, household, group_name)
     if staff is not None:
-        return Principal(
-            kind="staff",
-            community_id=community_id,
-            name=staff.name,
-            staff_id=staff.id,
-            role=staff.role,
-        )
+        return of_staff(staff)
     return None
 
 
-async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:
-    """A principal for the first resident of a household (for presses made on its behalf)."""
-    row = (
-        await session.execute(
-            select(Resident, Household, Group.name)
-            .join(Household, Resident.household_id == Household.id)
-            .outerjoin(Group, Household.group_id == Group.id)
-            .where(Household.id == household_id)
-            .order_by(Resident.id)
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return None
-    resident, household, group_name = row
+def of_resident(resident: Resident, household: Household, group_name: str | None) -> Principal:
+    """The principal of a resident of a household."""
     return Principal(
         kind="resident",
         community_id=household.community_id,
@@ -137,3 +110,41 @@ async def for_household(session: AsyncSession, *, household_id: int) -> Principa
         group_id=household.group_id,
         group_name=group_name,
     )
+
+
+def of_staff(staff: Staff) -> Principal:
+    """The principal of a staff member."""
+    return Principal(
+        kind="staff",
+        community_id=staff.community_id,
+        name=staff.name,
+        staff_id=staff.id,
+        role=staff.role,
+    )
+
+
+async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:
+    """A principal for the first resident of a household (for presses made on its behalf)."""
+    return await _resident(session, Household.id == household_id)
+
+
+async def for_resident(session: AsyncSession, *, resident_id: int) -> Principal | None:
+    """The principal of one resident."""
+    return await _resident(session, Resident.id == resident_id)
+
+
+async def _resident(session: AsyncSession, where: ColumnElement[bool]) -> Principal | None:
+    row = (
+        await session.execute(
+            select(Resident, Household, Group.name)
+            .join(Household, Resident.household_id == Household.id)
+            .outerjoin(Group, Household.group_id == Group.id)
+            .where(where)
+            .order_by(Resident.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    resident, household, group_name = row
+    return of_resident(resident, household, group_name)

@@ -1,8 +1,6 @@
 """Escalation: stored deadlines per alarm, and a scheduler in every process that claims the due
 ones under the community's lock, so each fires exactly once however many processes run."""
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -12,6 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.db import AsyncSession
 from groups.models import Group, Household
+from notifier.worker import Worker
 from server import recipients, texts
 from server.clock import Clock
 from server.events import Change, record
@@ -259,8 +258,10 @@ async def fire(
     return change
 
 
-class Scheduler:
+class Scheduler(Worker):
     """Claims due deadlines from the database and fires them; one per process."""
+
+    name = "escalation scheduler"
 
     def __init__(
         self,
@@ -270,41 +271,15 @@ class Scheduler:
         announce: Announce,
         poll_seconds: float = 1.0,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds)
         self._sessions = sessions
         self._clock = clock
         self._announce = announce
-        self._poll = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self.error: str | None = None
 
-    def wake(self) -> None:
-        """Look for due deadlines now rather than at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Run the scheduler in the background."""
-        self._task = asyncio.create_task(self._run(), name="escalation-scheduler")
-
-    async def stop(self) -> None:
-        """Stop the scheduler; deadlines stay stored for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-                self.error = None
-            except Exception as exc:
-                self.error = f"escalation scheduler: {exc}"
-                log.exception("escalation scheduler failed; it will try again")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
-                    await self._wake.wait()
-            self._wake.clear()
+    async def step(self) -> int:
+        """Fire what is due; the scheduler then sleeps until the next poll."""
+        await self.run_due()
+        return 0
 
     async def run_due(self) -> int:
         """Fire every deadline due by now; returns how many this process fired."""

@@ -22,10 +22,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from groups import directory
 from groups.db import AsyncSession
-from groups.models import AlarmNumber, Group, Household, Resident, Staff
+from groups.models import AlarmNumber, Household, Resident, Staff
 from notifier.bus import Bus
 from notifier.models import FAILED, InboundMessage, OutboxMessage
-from server import alerts, lifecycle
+from server import alerts, auth, lifecycle
 from server.auth import Principal
 from server.events import Change, record
 from server.models import Alert, Answer
@@ -173,20 +173,10 @@ async def find_caller(session: AsyncSession, *, phone: str, to: str) -> Caller:
     if not matches:
         return Caller(phone=phone, number=number, principal=None, language="zh")
     match = matches[0]
-    principal = Principal(
-        kind="resident",
-        community_id=match.household.community_id,
-        name=match.resident.name,
-        resident_id=match.resident.id,
-        household_id=match.household.id,
-        address=match.household.address,
-        group_id=match.household.group_id,
-        group_name=match.group_name,
-    )
     return Caller(
         phone=phone,
         number=number,
-        principal=principal,
+        principal=auth.of_resident(match.resident, match.household, match.group_name),
         language=language_of(match.household.language),
     )
 
@@ -497,37 +487,9 @@ async def principal_of(
 ) -> Principal | None:
     """The principal of an outbox job's recipient: a resident, or a staff member."""
     if resident_id is not None:
-        row = (
-            await session.execute(
-                select(Resident, Household, Group.name)
-                .join(Household, Resident.household_id == Household.id)
-                .outerjoin(Group, Household.group_id == Group.id)
-                .where(Resident.id == resident_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        resident, household, group_name = row
-        return Principal(
-            kind="resident",
-            community_id=household.community_id,
-            name=resident.name,
-            resident_id=resident.id,
-            household_id=household.id,
-            address=household.address,
-            group_id=household.group_id,
-            group_name=group_name,
-        )
+        return await auth.for_resident(session, resident_id=resident_id)
     member = await session.get(Staff, staff_id) if staff_id is not None else None
-    if member is None:
-        return None
-    return Principal(
-        kind="staff",
-        community_id=member.community_id,
-        name=member.name,
-        staff_id=member.id,
-        role=member.role,
-    )
+    return auth.of_staff(member) if member is not None else None
 
 
 async def answer_callout(

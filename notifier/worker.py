@@ -1,0 +1,53 @@
+"""A background loop that works until there is nothing left, then sleeps until woken or polled."""
+
+import abc
+import asyncio
+import contextlib
+import logging
+
+log = logging.getLogger(__name__)
+
+
+class Worker(abc.ABC):
+    """One task per process; `wake()` makes it look at once, else it looks every poll."""
+
+    name = "worker"
+
+    def __init__(self, *, poll_seconds: float) -> None:
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.error: str | None = None
+
+    @abc.abstractmethod
+    async def step(self) -> int:
+        """Do one batch of work; returns how much was done (0 when there was none)."""
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background."""
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop; work already stored stays stored for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.step():
+                    pass
+                self.error = None
+            except Exception as exc:
+                self.error = f"{self.name}: {exc}"
+                log.exception("%s failed; it will try again", self.name)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+            self._wake.clear()
