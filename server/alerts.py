@@ -4,7 +4,7 @@ event, its SMS jobs and its deadlines — all in one transaction the caller comm
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from groups.db import AsyncSession
 from groups.models import Group, Household, Resident, Staff
@@ -62,7 +62,7 @@ async def create(
     open_alerts = list(
         await session.scalars(
             select(Alert)
-            .where(scope, Alert.status.in_(OPEN), Alert.duress.is_(False), Alert.drill.is_(drill))
+            .where(scope, Alert.status.in_(OPEN), Alert.masked.is_(False), Alert.drill.is_(drill))
             .order_by(Alert.id)
         )
     )
@@ -222,10 +222,7 @@ async def start_drill(
             raise Invalid("name the household the drill is for")
         target = household
     else:
-        leader = await session.scalar(
-            select(Group.leader_household_id).where(Group.id == principal.group_id)
-        )
-        if leader is None or leader != principal.household_id:
+        if not principal.group_leader:
             raise Forbidden("only an admin or the group's leader can start a drill")
         target = principal
     return await create(
@@ -236,13 +233,14 @@ async def start_drill(
 @dataclass(frozen=True, slots=True)
 class AlertView:
     """An alarm with the names a person reads it by; `hidden` when the principal must be shown
-    a duress alarm as cancelled (the raiser and its group)."""
+    a duress alarm as cancelled (the raiser and its group); `board` for staff, who see notes."""
 
     alert: Alert
     group: str | None
     raised_by: str | None
     taken_by: str | None
     hidden: bool
+    board: bool = False
 
 
 def _visible(principal: Principal) -> Select[Alert, str, str, str]:
@@ -266,7 +264,8 @@ def _view(principal: Principal, row: tuple[Alert, str, str, str]) -> AlertView:
         group=group,
         raised_by=raised_by,
         taken_by=taken_by,
-        hidden=principal.kind == "resident" and alert.duress,
+        hidden=principal.kind == "resident" and alert.masked,
+        board=principal.kind == "staff",
     )
 
 
@@ -274,8 +273,20 @@ async def list_open(session: AsyncSession, *, principal: Principal) -> list[Aler
     """The open alarms the principal may see (its group's, or its whole community's)."""
     query = _visible(principal).where(Alert.status.in_(OPEN))
     if principal.kind == "resident":
-        query = query.where(Alert.duress.is_(False))
+        query = query.where(Alert.masked.is_(False))
     rows = await session.execute(query.order_by(Alert.id.desc()).limit(200))
+    return [_view(principal, row) for row in rows]
+
+
+async def list_closed(
+    session: AsyncSession, *, principal: Principal, since: datetime
+) -> list[AlertView]:
+    """The alarms closed since a time that the principal may see, newest first."""
+    closed: ColumnElement[bool] = Alert.status.not_in(OPEN)
+    if principal.kind == "resident":
+        closed = or_(closed, Alert.masked.is_(True))
+    query = _visible(principal).where(closed, Alert.updated_at >= since)
+    rows = await session.execute(query.order_by(Alert.updated_at.desc()).limit(100))
     return [_view(principal, row) for row in rows]
 
 
@@ -285,15 +296,18 @@ async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> 
     return _view(principal, row) if row is not None else None
 
 
-async def responses(session: AsyncSession, *, alert_id: int) -> list[tuple[str, str, str]]:
-    """The neighbours' answers to an alarm: (household, answer, channel), oldest first."""
+async def responses(
+    session: AsyncSession, *, alert_id: int
+) -> list[tuple[str, str | None, str, str]]:
+    """The neighbours' answers to an alarm: (household, name, answer, channel), oldest first."""
     rows = await session.execute(
-        select(Household.address, AlertResponse.answer, AlertResponse.channel)
+        select(Household.address, Resident.name, AlertResponse.answer, AlertResponse.channel)
         .join(Household, AlertResponse.household_id == Household.id)
+        .outerjoin(Resident, AlertResponse.resident_id == Resident.id)
         .where(AlertResponse.alert_id == alert_id)
         .order_by(AlertResponse.created_at, AlertResponse.id)
     )
-    return [(h, a, c) for h, a, c in rows]
+    return [(h, n, a, c) for h, n, a, c in rows]
 
 
 async def create_unidentified(

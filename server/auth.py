@@ -25,6 +25,7 @@ class Principal:
     address: str | None = None
     group_id: int | None = None
     group_name: str | None = None
+    group_leader: bool = False
     staff_id: int | None = None
     role: str | None = None
 
@@ -79,7 +80,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
         return None
     row = (
         await session.execute(
-            select(Resident, Household, Group.name, Staff)
+            select(Resident, Household, Group.name, Group.leader_household_id, Staff)
             .select_from(Credential)
             .outerjoin(Resident, Credential.resident_id == Resident.id)
             .outerjoin(Household, Resident.household_id == Household.id)
@@ -90,16 +91,18 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     ).one_or_none()
     if row is None:
         return None
-    resident, household, group_name, staff = row
+    resident, household, group_name, leader, staff = row
     if resident is not None and household is not None:
-        return of_resident(resident, household, group_name)
+        return of_resident(resident, household, group_name, leader)
     if staff is not None:
         return of_staff(staff)
     return None
 
 
-def of_resident(resident: Resident, household: Household, group_name: str | None) -> Principal:
-    """The principal of a resident of a household."""
+def of_resident(
+    resident: Resident, household: Household, group_name: str | None, leader: int | None = None
+) -> Principal:
+    """The principal of a resident of a household (whose group's leader household is given)."""
     return Principal(
         kind="resident",
         community_id=household.community_id,
@@ -109,6 +112,7 @@ def of_resident(resident: Resident, household: Household, group_name: str | None
         address=household.address,
         group_id=household.group_id,
         group_name=group_name,
+        group_leader=leader is not None and leader == household.id,
     )
 
 
@@ -136,7 +140,7 @@ async def for_resident(session: AsyncSession, *, resident_id: int) -> Principal 
 async def _resident(session: AsyncSession, where: ColumnElement[bool]) -> Principal | None:
     row = (
         await session.execute(
-            select(Resident, Household, Group.name)
+            select(Resident, Household, Group.name, Group.leader_household_id)
             .join(Household, Resident.household_id == Household.id)
             .outerjoin(Group, Household.group_id == Group.id)
             .where(where)
@@ -146,5 +150,5 @@ async def _resident(session: AsyncSession, where: ColumnElement[bool]) -> Princi
     ).first()
     if row is None:
         return None
-    resident, household, group_name = row
-    return of_resident(resident, household, group_name)
+    resident, household, group_name, leader = row
+    return of_resident(resident, household, group_name, leader)

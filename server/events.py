@@ -86,10 +86,10 @@ async def record(
     alert: Alert | None = None,
 ) -> AlertEvent:
     """Store one event of an alarm (the change's own unless another is given) and queue its
-    publication on the channels of its audience. Once an alarm is under duress, its group
-    hears no more of it."""
+    publication on the channels of its audience. Once a raiser under duress has been shown the
+    alarm cancelled, its group hears no more of it."""
     alert = alert or change.alert
-    if alert.duress and audience == "all":
+    if alert.masked and audience == "all":
         audience = "board"
     event = AlertEvent(
         alert_id=alert.id,

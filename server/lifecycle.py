@@ -72,8 +72,8 @@ async def respond(
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.household_id == principal.household_id:
         raise Forbidden("this is your own household's alarm")
-    if not alert.is_open or alert.duress:
-        status = "cancelled" if alert.duress else alert.status
+    if not alert.is_open or alert.masked:
+        status = "cancelled" if alert.masked else alert.status
         raise Conflict(f"alarm {alert.id} is {status}; it takes no more answers")
     row = await session.scalar(
         select(AlertResponse).where(
@@ -129,7 +129,7 @@ async def answerable(session: AsyncSession, *, principal: Principal) -> Alert | 
         .where(
             or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)),
             Alert.status.in_(OPEN),
-            Alert.duress.is_(False),
+            Alert.masked.is_(False),
             Alert.household_id != principal.household_id,
         )
         .order_by(Alert.id.desc())
@@ -207,7 +207,7 @@ async def resolve(
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if not alert.is_open:
         raise _closed(alert, "resolved")
-    residents_told = not alert.duress
+    residents_told = not alert.masked
     alert.status, alert.outcome, alert.note = "resolved", outcome, note
     alert.closed_at = alert.updated_at = now
     if alert.taken_by_staff_id is None:
@@ -221,8 +221,19 @@ async def resolve(
         actor=_actor(principal),
         channel="app",
         now=now,
-        data={"outcome": outcome, "note": note, "by": principal.name},
+        data={"outcome": outcome, "by": principal.name},
     )
+    if note:  # what the patrol writes down stays with the patrol
+        await record(
+            session,
+            change,
+            type="alert.note",
+            actor=_actor(principal),
+            channel="app",
+            now=now,
+            audience="board",
+            data={"note": note},
+        )
     change.texts += await all_clear(
         session,
         alert=alert,
@@ -254,12 +265,14 @@ async def cancel(
     duress = pins.matches(pin, household.duress_pin_hash)
     if not (real or duress):
         raise Forbidden("wrong PIN")
-    if not alert.is_open or alert.duress:
+    if not alert.is_open or alert.masked:
         raise Conflict(f"alarm {alert.id} is already closed")
     late = now - alert.created_at > timedelta(seconds=locked.policy.cancel_seconds)
-    if duress:
-        change = await _under_duress(session, locked=locked, alert=alert, now=now, shown=not late)
-    elif late:
+    if duress and not alert.duress:
+        change = await _under_duress(
+            session, locked=locked, alert=alert, actor=_actor(principal), now=now, shown=not late
+        )
+    elif late or duress:
         raise Conflict(window_closed(locked.policy.cancel_seconds))
     else:
         alert.status, alert.outcome = "cancelled", "false_alarm"
@@ -283,17 +296,24 @@ def window_closed(seconds: int) -> str:
 
 
 async def _under_duress(
-    session: AsyncSession, *, locked: Locked, alert: Alert, now: datetime, shown: bool
+    session: AsyncSession,
+    *,
+    locked: Locked,
+    alert: Alert,
+    actor: str,
+    now: datetime,
+    shown: bool,
 ) -> Change:
-    """The group is shown what a cancel looks like (when it would have been one); the board
-    sees duress and the patrol and the police office are alerted at once."""
+    """The group is shown what a cancel looks like (when it would have been one: inside the
+    window; outside it the alarm goes on looking open to them, as it would); the board sees
+    duress and the patrol and the police office are alerted at once."""
     change = Change(alert, outcome="cancelled")
     if shown:
         event = await record(
             session,
             change,
             type="alert.cancelled",
-            actor=f"resident:{alert.raised_by_resident_id}",
+            actor=actor,
             channel="app",
             now=now,
             audience="group",
@@ -302,7 +322,7 @@ async def _under_duress(
         change.texts += await all_clear(
             session, alert=alert, event_id=event.id, outcome="cancelled", now=now, staff=False
         )
-    alert.duress = True
+    alert.duress, alert.masked = True, shown
     alert.updated_at = now
     await escalation.settle(session, alert_id=alert.id, now=now, kinds=(escalation.QUORUM,))
     await record(

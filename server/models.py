@@ -46,6 +46,7 @@ class Alert(Base):
     neighbours: Mapped[int] = mapped_column(default=0)
     coming: Mapped[int] = mapped_column(default=0)
     duress: Mapped[bool] = mapped_column(default=False)
+    masked: Mapped[bool] = mapped_column(default=False)
     confirmed: Mapped[bool] = mapped_column(default=False)
     linked_alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="SET NULL")
@@ -74,8 +75,8 @@ class Alert(Base):
 class AlertEvent(Base):
     """One step of an alarm; its id is the monotonically increasing event id clients resume from.
 
-    `audience` keeps a step from the group ("board": duress) or from the board ("group": the
-    cancellation a raiser under duress is shown)."""
+    `audience` keeps a step from the group ("board": duress, notes) or from the board ("group":
+    the cancellation a raiser under duress is shown)."""
 
     __tablename__ = "alert_events"
     __table_args__ = (

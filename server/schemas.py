@@ -52,6 +52,8 @@ class AlertOut(BaseModel):
         fields.update(
             household=a.address, group=view.group, raised_by=view.raised_by, taken_by=view.taken_by
         )
+        if not view.board:  # the patrol's notes, rounds and duress are for the board alone
+            fields.update(note=None, duress=False, patrol_cycles=0)
         if view.hidden:
             fields.update(
                 status="cancelled",
@@ -71,6 +73,7 @@ class ResponseOut(BaseModel):
     """A neighbour household's answer."""
 
     household: str
+    name: str | None = Field(None, description="Who answered.")
     answer: str
     channel: str
 

@@ -1,8 +1,9 @@
 """Help requests: a resident presses help; anyone in scope reads alarms and their timelines."""
 
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from server import alerts, events
@@ -77,9 +78,22 @@ async def create(
 
 
 @router.get("/alerts", response_model=list[AlertOut])
-async def list_open(principal: CurrentPrincipal, session: Session) -> list[AlertOut]:
-    """The open alarms you may see: your group's, or your community's board."""
-    return [AlertOut.of(v) for v in await alerts.list_open(session, principal=principal)]
+async def list_alerts(
+    principal: CurrentPrincipal,
+    session: Session,
+    now: Now,
+    closed: Annotated[
+        bool, Query(description="The alarms closed in the last 24 hours instead of open ones.")
+    ] = False,
+) -> list[AlertOut]:
+    """The open alarms you may see (your group's, or your community's board), or the recently
+    closed ones."""
+    if closed:
+        since = now - timedelta(hours=24)
+        found = await alerts.list_closed(session, principal=principal, since=since)
+    else:
+        found = await alerts.list_open(session, principal=principal)
+    return [AlertOut.of(v) for v in found]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)
@@ -89,7 +103,7 @@ async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> A
     answers = [] if found.hidden else await alerts.responses(session, alert_id=alert_id)
     return AlertDetail(
         **AlertOut.of(found).model_dump(),
-        responses=[ResponseOut(household=h, answer=a, channel=c) for h, a, c in answers],
+        responses=[ResponseOut(household=h, name=n, answer=a, channel=c) for h, n, a, c in answers],
     )
 
 
@@ -115,6 +129,7 @@ class Me(BaseModel):
     household: str | None
     group_id: int | None
     group: str | None
+    group_leader: bool = Field(description="Leads its ten-household group (may start drills).")
     role: str | None
     channel: str
 
@@ -129,6 +144,7 @@ async def me(principal: CurrentPrincipal) -> Me:
         household=principal.address,
         group_id=principal.group_id,
         group=principal.group_name,
+        group_leader=principal.group_leader,
         role=principal.role,
         channel=principal.channel,
     )

@@ -46,6 +46,7 @@ async def test_neighbours_answer_and_the_raiser_and_the_board_see_who_is_coming(
             (second, "cant"),
             (third, "cant"),
         }
+        assert all(r["name"] for r in detail["responses"])
 
         own = await call(base, world.token(RAISER), "POST", path, json={"answer": "coming"})
         assert own.status_code == 403
@@ -82,11 +83,23 @@ async def test_the_patrol_takes_goes_on_scene_and_resolves_and_everyone_alerted_
             assert done.status_code == 200, done.text
             assert done.json()["alert"]["status"] == status
         wanted = ["alert.raised", "alert.acknowledged", "alert.on_scene", "alert.resolved"]
-        for listener in (sock, board):
-            heard = await listener.events_until(lambda ev: len(ev) >= len(wanted))
-            assert [e["type"] for e in heard] == wanted
-            assert heard[-1]["data"]["outcome"] == "handled"
+        for listener, expected in ((sock, wanted), (board, [*wanted, "alert.note"])):
+            count = len(expected)
+            heard = await listener.events_until(lambda ev, count=count: len(ev) >= count)
+            assert [e["type"] for e in heard] == expected
+            assert heard[3]["data"]["outcome"] == "handled"
+            assert "note" not in heard[3]["data"]
             assert heard[1]["data"]["taken_by"] == "巡逻队员 陈军"
+        assert board.events[-1]["data"]["note"] == "老人摔倒，已送回家"
+        assert await sock.silent()
+        seen_by = {
+            who: (await call(base, token, "GET", f"/api/alerts/{alert_id}")).json()["note"]
+            for who, token in (("resident", world.token(neighbour)), ("patrol", patrol))
+        }
+        assert seen_by == {"resident": None, "patrol": "老人摔倒，已送回家"}
+        closed = (await call(base, world.token(neighbour), "GET", "/api/alerts?closed=true")).json()
+        assert [(a["id"], a["status"]) for a in closed] == [(alert_id, "resolved")]
+        assert (await call(base, world.token(neighbour), "GET", "/api/alerts")).json() == []
 
         await poll_until(lambda: all_sent(world, alert_id))
         texts = await texts_to(world, alert_id)
@@ -106,13 +119,22 @@ async def test_the_patrol_takes_goes_on_scene_and_resolves_and_everyone_alerted_
         assert by_resident.status_code == 403
 
         timeline = (await call(base, patrol, "GET", f"/api/alerts/{alert_id}/timeline")).json()
-        assert [e["type"] for e in timeline] == wanted
+        assert [e["type"] for e in timeline] == [*wanted, "alert.note"]
         assert [e["actor"].split(":")[0] for e in timeline] == [
             "resident",
             "staff",
             "staff",
             "staff",
+            "staff",
         ]
+
+
+async def test_a_group_leader_is_told_so_and_others_are_not(world: World) -> None:
+    async with running(world.settings, clock=world.clock) as base:
+        leader = (await call(base, world.token(RAISER), "GET", "/api/me")).json()
+        other = (await call(base, world.token(world.neighbours()[0]), "GET", "/api/me")).json()
+        assert (leader["group_leader"], other["group_leader"]) == (True, False)
+        assert leader["group"] == other["group"]
 
 
 async def test_two_patrol_members_take_at_once_one_wins_the_other_is_told_who(
@@ -212,6 +234,47 @@ async def test_the_duress_pin_shows_cancelled_to_the_group_and_duress_to_board_a
         police = [body for to, body, _ in await texts_to(world, alert_id) if to == POLICE]
         assert len(police) == 1
         assert "胁迫" in police[0]
+
+
+async def test_a_duress_pin_after_the_window_answers_like_a_late_pin_and_still_calls_the_police(
+    world: World,
+) -> None:
+    token = world.token(RAISER)
+    patrol = world.seed.staff["patrol_leader"]
+    async with running(world.settings, clock=world.clock) as base:
+        await set_pins(base, token)
+        real_id = (await press(base, token)).json()["alert"]["id"]
+        forced_id = (await press(base, world.token("B12-1-101"))).json()["alert"]["id"]
+        await set_pins(base, world.token("B12-1-101"))
+        world.clock.advance(121)
+        late_real = await call(
+            base, token, "POST", f"/api/alerts/{real_id}/cancel", json={"pin": "1234"}
+        )
+        late_forced = await call(
+            base,
+            world.token("B12-1-101"),
+            "POST",
+            f"/api/alerts/{forced_id}/cancel",
+            json={"pin": "9999"},
+        )
+        assert (late_forced.status_code, late_forced.json()) == (
+            late_real.status_code,
+            late_real.json(),
+        )
+        assert late_real.status_code == 409
+
+        def shown(alert: dict[str, object]) -> tuple[object, ...]:
+            return (alert["status"], alert["duress"], alert["outcome"])
+
+        as_raiser = (
+            await call(base, world.token("B12-1-101"), "GET", f"/api/alerts/{forced_id}")
+        ).json()
+        as_other = (await call(base, token, "GET", f"/api/alerts/{real_id}")).json()
+        assert shown(as_raiser) == shown(as_other) == ("open", False, None)
+        as_board = (await call(base, patrol, "GET", f"/api/alerts/{forced_id}")).json()
+        assert (as_board["status"], as_board["duress"]) == ("open", True)
+        police = [body for to, body, _ in await texts_to(world, forced_id) if to == POLICE]
+        assert any("胁迫" in body for body in police)
 
 
 async def test_repeated_presses_merge_and_a_second_household_confirms_the_incident(

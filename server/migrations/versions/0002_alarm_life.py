@@ -208,6 +208,9 @@ def upgrade() -> None:
             sa.Column("duress", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(
+            sa.Column("masked", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
             sa.Column("confirmed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(
@@ -279,6 +282,7 @@ def downgrade() -> None:
         batch_op.drop_column("widened")
         batch_op.drop_column("linked_alert_id")
         batch_op.drop_column("confirmed")
+        batch_op.drop_column("masked")
         batch_op.drop_column("duress")
         batch_op.drop_column("coming")
         batch_op.drop_column("neighbours")
