@@ -17,6 +17,7 @@ class Worker(abc.ABC):
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.error: str | None = None
 
     @abc.abstractmethod
@@ -31,17 +32,24 @@ class Worker(abc.ABC):
         """Run in the background."""
         self._task = asyncio.create_task(self._run(), name=self.name)
 
-    async def stop(self) -> None:
-        """Stop; work already stored stays stored for the next start."""
-        if self._task is not None:
+    async def stop(self, *, grace_seconds: float = 5.0) -> None:
+        """Stop after the batch in hand (cancelled if it takes longer than the grace period);
+        work already stored stays stored for the next start."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                while await self.step():
+                while not self._stopping and await self.step():
                     pass
                 self.error = None
             except Exception as exc:
