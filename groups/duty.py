@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from groups.db import AsyncSession
-from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Staff
+from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Household, Staff
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
@@ -72,17 +72,27 @@ async def on_duty(
     community_id: int,
     at: datetime,
     timezone: str,
-    grid_id: int | None = None,
+    household_id: int | None = None,
 ) -> list[Staff]:
-    """The patrol members on duty at an instant for an area (a grid, or the whole community)."""
-    query = select(Staff).where(Staff.community_id == community_id, Staff.role.in_(PATROL_ROLES))
-    if grid_id is not None:
-        query = query.where(or_(Staff.grid_id.is_(None), Staff.grid_id == grid_id))
-    staff = list(await session.scalars(query.order_by(Staff.id)))
+    """The patrol members on duty at an instant for an area: a household's grid (staff of no
+    grid cover every grid), or the whole community."""
+    query = (
+        select(Staff, DutyShift)
+        .outerjoin(DutyShift, DutyShift.staff_id == Staff.id)
+        .where(Staff.community_id == community_id, Staff.role.in_(PATROL_ROLES))
+    )
+    if household_id is not None:
+        grid = select(Household.grid_id).where(Household.id == household_id).scalar_subquery()
+        query = query.where(or_(Staff.grid_id.is_(None), grid.is_(None), Staff.grid_id == grid))
+    staff: dict[int, Staff] = {}
+    shifts: list[DutyShift] = []
+    for member, shift in await session.execute(query.order_by(Staff.id)):
+        staff[member.id] = member
+        if shift is not None:
+            shifts.append(shift)
     if not staff:
         return []
-    ids = [member.id for member in staff]
-    shifts = await session.scalars(select(DutyShift).where(DutyShift.staff_id.in_(ids)))
+    ids = list(staff)
     overrides = await session.scalars(
         select(DutyOverride).where(
             DutyOverride.staff_id.in_(ids),
@@ -97,7 +107,7 @@ async def on_duty(
         by_staff[override.staff_id][1].append(override)
     return [
         member
-        for member in staff
+        for member in staff.values()
         if is_on_duty(
             shifts=by_staff[member.id][0],
             overrides=by_staff[member.id][1],

@@ -118,16 +118,16 @@ async def _raise(
         created_at=now,
         updated_at=now,
     )
-    session.add(alert)
-    await session.flush()
-    neighbours, households = (
+    neighbours, alert.neighbours = (
         await recipients.neighbours(
             session, group_ids=[principal.group_id], exclude_household=principal.household_id
         )
         if principal.group_id is not None
         else ([], 0)
     )
-    alert.neighbours = households
+    session.add(alert)
+    await session.flush()
+    households = alert.neighbours
     change = Change(alert, outcome="raised")
     event = await record(
         session,
@@ -158,7 +158,7 @@ async def _raise(
         text=alarm_text,
         now=now,
     )
-    escalation.schedule(session, alert=alert, locked=locked, now=now)
+    await escalation.schedule(session, alert=alert, locked=locked, now=now)
     return change
 
 
@@ -359,5 +359,5 @@ async def create_unidentified(
         ),
         now=now,
     )
-    escalation.schedule(session, alert=alert, locked=locked, now=now)
+    await escalation.schedule(session, alert=alert, locked=locked, now=now)
     return change

@@ -5,7 +5,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.db import AsyncSession
@@ -24,20 +24,18 @@ PATROL = "patrol"
 Announce = Callable[[Change], Awaitable[None]]
 
 
-def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: datetime) -> None:
-    """Set an alarm's deadlines: the neighbours' quorum, then the patrol's."""
+async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: datetime) -> None:
+    """Set an alarm's deadlines: the neighbours' quorum, then the patrol's (one insert)."""
     policy = locked.policy
+    due = {PATROL: now + timedelta(seconds=policy.patrol_seconds)}
     if alert.neighbours and not alert.duress:
-        session.add(
-            AlertDeadline(
-                community_id=alert.community_id,
-                alert_id=alert.id,
-                kind=QUORUM,
-                due_at=now + timedelta(seconds=policy.quorum_seconds),
-            )
-        )
-    _patrol_deadline(
-        session, alert=alert, cycle=1, due=now + timedelta(seconds=policy.patrol_seconds)
+        due[QUORUM] = now + timedelta(seconds=policy.quorum_seconds)
+    await session.execute(
+        insert(AlertDeadline),
+        [
+            {"community_id": alert.community_id, "alert_id": alert.id, "kind": k, "due_at": at}
+            for k, at in sorted(due.items(), key=lambda item: item[1])
+        ],
     )
 
 

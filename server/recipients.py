@@ -58,13 +58,12 @@ async def patrol(
     session: AsyncSession, *, alert: Alert, at: datetime, timezone: str
 ) -> list[Recipient]:
     """The patrol members on duty for the alarm's area."""
-    grid_id = None
-    if alert.household_id is not None:
-        grid_id = await session.scalar(
-            select(Household.grid_id).where(Household.id == alert.household_id)
-        )
     members = await duty.on_duty(
-        session, community_id=alert.community_id, at=at, timezone=timezone, grid_id=grid_id
+        session,
+        community_id=alert.community_id,
+        at=at,
+        timezone=timezone,
+        household_id=alert.household_id,
     )
     return _staff(members)
 
