@@ -344,3 +344,33 @@ async def test_a_retried_press_with_the_same_idempotency_key_gets_the_same_alarm
         alert_id = first.json()["alert"]["id"]
         timeline = (await call(base, token, "GET", f"/api/alerts/{alert_id}/timeline")).json()
         assert [e["type"] for e in timeline] == ["alert.raised", "alert.pressed"]
+
+
+async def test_the_patrol_can_go_on_scene_or_resolve_straight_from_open(world: World) -> None:
+    patrol = world.seed.staff["patrol_member"]
+    async with running(world.settings, clock=world.clock) as base:
+        first = (await press(base, world.token(RAISER))).json()["alert"]["id"]
+        second = (await press(base, world.token("B12-1-101"))).json()["alert"]["id"]
+        arrived = await call(base, patrol, "POST", f"/api/alerts/{first}/on-scene")
+        assert arrived.json()["alert"]["status"] == "on_scene"
+        assert arrived.json()["alert"]["taken_by"] == "巡逻队员 陈军"
+        assert (await call(base, patrol, "POST", f"/api/alerts/{first}/take")).status_code == 409
+        again = await call(base, patrol, "POST", f"/api/alerts/{first}/on-scene")
+        assert (again.status_code, again.json()["detail"]) == (
+            409,
+            f"alarm {first} is already on scene",
+        )
+        closed = await call(
+            base, patrol, "POST", f"/api/alerts/{second}/resolve", json={"outcome": "false_alarm"}
+        )
+        assert closed.json()["alert"]["status"] == "resolved"
+        assert closed.json()["alert"]["taken_by"] == "巡逻队员 陈军"
+        late = await call(base, patrol, "POST", f"/api/alerts/{second}/on-scene")
+        assert (late.status_code, late.json()["detail"]) == (
+            409,
+            f"alarm {second} is resolved; it can't be marked on scene",
+        )
+        bad = await call(
+            base, patrol, "POST", f"/api/alerts/{first}/resolve", json={"outcome": "lost"}
+        )
+        assert bad.status_code == 422
