@@ -317,8 +317,8 @@
       it.detailed = true;
       a.responses.forEach(function (r) {
         var known = it.responses[r.household];
-        if (!known) it.responses[r.household] = { answer: r.answer, channel: r.channel, name: null };
-        else if (!older) { known.answer = r.answer; known.channel = r.channel; }
+        if (!known) it.responses[r.household] = { answer: r.answer, channel: r.channel, name: r.name || null };
+        else if (!older) { known.answer = r.answer; known.channel = r.channel; known.name = known.name || r.name || null; }
       });
     }
     return this.place(it);
@@ -388,6 +388,8 @@
       it.closed_at = ev.at;
     } else if (t === 'alert.cancelled') {
       it.closed_at = ev.at;
+    } else if (t === 'alert.note') {
+      it.note = d.note;
     } else if (t === 'alert.escalated') {
       if (d.level === 'neighbours') {
         it.widened = true;
@@ -510,7 +512,9 @@
     'alert.escalated': { zh: '已升级', en: 'escalated' },
     'alert.resolved': { zh: '已解决', en: 'resolved' },
     'alert.cancelled': { zh: '已撤销', en: 'cancelled' },
-    'alert.duress': { zh: '胁迫撤销！', en: 'DURESS cancel' }
+    'alert.duress': { zh: '胁迫撤销！', en: 'DURESS cancel' },
+    'alert.note': { zh: '处置备注', en: 'note' },
+    'alert.delivery': { zh: '短信/电话回执', en: 'delivery receipt' }
   };
   var ANSWERS = {
     coming: { zh: '我来了', en: "I'm coming" },
