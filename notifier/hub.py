@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from notifier.bus import Bus
@@ -26,9 +27,24 @@ class Connection:
     stored events can be put in front of them without loss or duplicate.
     """
 
+    # Thousands of these live at once: a plain deque and one future at a time, not a Queue.
+    __slots__ = (
+        "_backlog",
+        "_early",
+        "_maxsize",
+        "_waiter",
+        "channel",
+        "last_id",
+        "on_overflow",
+        "overflowed",
+        "queue",
+    )
+
     def __init__(self, channel: str, *, maxsize: int) -> None:
         self.channel = channel
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
+        self.queue: deque[str] = deque()
+        self._maxsize = maxsize
+        self._waiter: asyncio.Future[None] | None = None
         self.last_id = 0
         self.overflowed = False
         self.on_overflow: Callable[[], object] | None = None
@@ -70,25 +86,32 @@ class Connection:
         backlog, self._backlog = self._backlog, []
         for message in backlog:
             await send(message)
+        queue = self.queue
         while True:
-            try:
-                async with asyncio.timeout(heartbeat):
-                    message = await self.queue.get()
-            except TimeoutError:
-                message = HEARTBEAT
-            await send(message)
+            if not queue:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    async with asyncio.timeout(heartbeat):
+                        await self._waiter
+                except TimeoutError:
+                    await send(HEARTBEAT)
+                    continue
+                finally:
+                    self._waiter = None
+            await send(queue.popleft())
 
     def _put(self, event_id: int, message: str) -> None:
         if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if len(self.queue) >= self._maxsize:
             self.overflowed = True
             log.warning("dropping a socket of %s: its send queue is full", self.channel)
             if self.on_overflow is not None:
                 self.on_overflow()
             return
+        self.queue.append(message)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
         self.last_id = max(self.last_id, event_id)
 
 

@@ -138,8 +138,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock
-    for module in (health, alerts, lifecycle, admin, stream, pages, phone_routes):
+    for module in (health, alerts, lifecycle, admin, pages, phone_routes):
         app.include_router(module.router)
+    app.add_middleware(stream.StreamPath)
     for error, code in ((Forbidden, 403), (NotFound, 404), (Conflict, 409), (Invalid, 422)):
         app.add_exception_handler(error, _status(code))
     return app

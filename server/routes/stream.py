@@ -5,15 +5,14 @@ import contextlib
 import json
 from collections.abc import Sequence
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
 from notifier.hub import Connection, Event, Hub
 from server import auth, events
 from server.settings import Settings
-
-router = APIRouter(tags=["stream"])
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
@@ -55,7 +54,21 @@ async def _replay(
     return replay, replay[-1][0] if replay else resume_from, False
 
 
-@router.websocket("/ws")
+class StreamPath:
+    """ASGI middleware that hands `/ws` straight to the stream: a socket lives for hours, and
+    every layer of routing it passed through would stay on its stack (memory per socket)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve `/ws` here; pass everything else on."""
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await stream(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
+
+
 async def stream(websocket: WebSocket) -> None:
     """Events of your scope, live; ?last_event_id=N first replays every event after N."""
     await websocket.accept()
