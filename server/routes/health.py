@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from notifier.hub import Hub
-from notifier.outbox import OutboxWorker
+from notifier.worker import Worker
 
 router = APIRouter(tags=["health"])
 
@@ -20,7 +20,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """The database, the bus and the SMS outbox: 200 ok, 200 degraded, 503 without a database."""
+    """The database, the bus, the outbox and the escalation scheduler: 200 ok, 200 degraded,
+    503 without a database."""
     body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
     try:
         async with request.state.sessions() as session:
@@ -33,9 +34,13 @@ async def readyz(request: Request) -> JSONResponse:
         body["bus"] = f"degraded: {bus_error}"
         if body["status"] == "ok":
             body["status"] = "degraded"
-    outbox: OutboxWorker = request.state.outbox
-    body["outbox"] = "ok" if outbox.error is None else f"degraded: {outbox.error}"
-    if outbox.error is not None and body["status"] == "ok":
-        body["status"] = "degraded"
+    workers: dict[str, Worker] = {
+        "outbox": request.state.outbox,
+        "scheduler": request.state.scheduler,
+    }
+    for name, worker in workers.items():
+        body[name] = "ok" if worker.error is None else f"degraded: {worker.error}"
+        if worker.error is not None and body["status"] == "ok":
+            body["status"] = "degraded"
     body["sockets"] = hub.connections
     return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
