@@ -12,6 +12,7 @@ from groups import directory
 from groups.db import create_engine, create_sessionmaker
 from groups.models import Household, Resident
 from notifier.models import OutboxMessage
+from server.clock import Clock, system_clock
 from server.models import Alert, AlertEvent
 from server.settings import Settings
 from tests.fake_twilio import FakeTwilio
@@ -117,9 +118,12 @@ async def outbox_of(url: str) -> list[OutboxMessage]:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, fake: FakeTwilio) -> AsyncIterator[str]:
-    """The app on real uvicorn, with the fake Twilio routing our public URL to it."""
-    async with running(settings) as base:
+async def serving(
+    settings: Settings, fake: FakeTwilio, *, clock: Clock = system_clock
+) -> AsyncIterator[str]:
+    """The app on real uvicorn (on the given clock), with the fake Twilio routing our public
+    URL to it."""
+    async with running(settings, clock=clock) as base:
         fake.route(public=PUBLIC, app=base)
         yield base
 

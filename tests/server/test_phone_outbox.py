@@ -21,12 +21,14 @@ from groups.db import create_engine, create_sessionmaker, utcnow
 from groups.models import Household, Resident, Staff
 from notifier.models import FAILED, SENDING, SENT, OutboxMessage
 from server import texts
+from server.clock import ManualClock
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, poll_until, press, stream
 from tests.server.phone_support import (
     FROM,
     PUBLIC,
     outbox_of,
+    phone_of,
     phone_settings,
     serving,
     speak_english,
@@ -289,3 +291,41 @@ async def test_a_patrol_member_called_out_takes_the_alarm_with_1(
     assert "谢谢" in said.text
     [event] = [e for e in taken if e["type"] == "alert.acknowledged"]
     assert event["alert_id"] == alert_id
+
+
+async def test_when_too_few_answer_in_time_the_silent_neighbours_are_called_and_1_means_coming(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+) -> None:
+    raiser, answered, called_back = "B11-1-101", "B11-1-102", "B11-1-201"
+    clock = ManualClock()
+    settings = phone_settings(sqlite_url, fake_twilio, scheduler_poll_seconds=0.05)
+    async with (
+        serving(settings, fake_twilio, clock=clock) as base,
+        stream(base, seeded.households[raiser]) as group,
+    ):
+        alert_id = (await press(base, seeded.households[raiser])).json()["alert"]["id"]
+        async with httpx.AsyncClient(base_url=base) as client:
+            reply = await client.post(
+                f"/api/alerts/{alert_id}/responses",
+                json={"answer": "coming"},
+                headers={"Authorization": f"Bearer {seeded.households[answered]}"},
+            )
+        assert reply.status_code == 200
+        assert not fake_twilio.calls
+
+        clock.advance(46)  # T1 passes with one neighbour coming: the other eight are called
+        await poll_until(lambda: asyncio.sleep(0, result=len(fake_twilio.calls) == 8))
+        called = {placed["to"]: placed for placed in fake_twilio.calls}
+        assert await phone_of(sqlite_url, answered) not in called
+        placed = called[await phone_of(sqlite_url, called_back)]
+        assert "B11-1-101" in placed["twiml"]
+        said = await fake_twilio.webhook(
+            gather_action(placed["twiml"]),
+            {"CallSid": placed["sid"], "From": FROM, "To": placed["to"], "Digits": "1"},
+        )
+        assert "谢谢" in said.text
+        heard = await group.events_until(
+            lambda got: any(e["type"] == "alert.response" and e["channel"] == "voice" for e in got)
+        )
+    by_voice = [e for e in heard if e["type"] == "alert.response" and e["channel"] == "voice"]
+    assert [(e["data"]["responder"], e["data"]["coming"]) for e in by_voice] == [(called_back, 2)]
