@@ -15,13 +15,15 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from groups import directory
-from groups.db import AsyncSession
+from groups.db import AsyncSession, utcnow
 from groups.models import AlarmNumber, Household, Resident, Staff
 from notifier.bus import Bus
 from notifier.models import FAILED, InboundMessage, OutboxMessage
@@ -205,18 +207,29 @@ async def inbound(
     to: str,
     body: str | None = None,
 ) -> tuple[InboundMessage, bool]:
-    """The log row of one call or text (locked), and whether it is new (not a retried webhook)."""
+    """The log row of one call or text (locked), and whether it is new (not a retried webhook).
+
+    Twilio may deliver the same webhook twice at once: the insert skips a SID already there,
+    so the second copy waits on the first's row lock and then finds it, instead of failing."""
+    values = {
+        "provider_sid": sid,
+        "channel": channel,
+        "from_number": phone,
+        "to_number": to,
+        "body": body,
+        "created_at": utcnow(),
+    }
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
+    added = await session.execute(
+        insert(InboundMessage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+    )
     row = await session.scalar(
         select(InboundMessage).where(InboundMessage.provider_sid == sid).with_for_update()
     )
-    if row is not None:
-        return row, False
-    row = InboundMessage(
-        provider_sid=sid, channel=channel, from_number=phone, to_number=to, body=body
-    )
-    session.add(row)
-    await session.flush()
-    return row, True
+    assert row is not None
+    return row, bool(getattr(added, "rowcount", 0))
 
 
 async def raise_alarm(

@@ -67,3 +67,19 @@ async def test_on_postgres_a_call_raises_once_a_neighbour_answers_by_text_receip
     [alert] = await alerts_of(postgres_url)
     assert (alert.type, alert.presses) == ("fire", 2)
     assert (await outbox_of(postgres_url))[0].delivery_status == "delivered"
+
+
+async def test_on_postgres_the_same_first_webhook_arriving_thrice_at_once_raises_one_alarm(
+    postgres_url: str, fake_twilio: FakeTwilio
+) -> None:
+    seeded = await seed(postgres_url)
+    await add_numbers(postgres_url, seeded)
+    sender = await phone_of(postgres_url, "B12-1-101")
+    async with serving(phone_settings(postgres_url, fake_twilio), fake_twilio):
+        sos = text("SM-TWICE", sender, GROUP_NUMBER, "SOS")
+        answers = await asyncio.gather(*(fake_twilio.webhook("/twilio/sms", sos) for _ in range(3)))
+        assert [a.status_code for a in answers] == [200] * 3
+        replies = [a.text for a in answers if "<Message>" in a.text]
+        assert len(replies) == 1
+    [alert] = await alerts_of(postgres_url)
+    assert (alert.source, alert.presses) == ("sms", 1)
