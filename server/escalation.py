@@ -103,20 +103,14 @@ async def to_patrol(
             **({"duress": True} if alert.duress else {}),
         },
     )
-    change.texts += await recipients.queue(
+    change.texts += await recipients.tell(
         session,
         alert=alert,
+        kind=kind,
         event_id=event.id,
         recipients=people,
         now=now,
-        text=lambda r: texts.body(
-            kind,
-            language=r.language,
-            address=alert.address or "?",
-            alert_type=alert.type,
-            drill=alert.drill,
-            cycle=alert.patrol_cycles,
-        ),
+        cycle=alert.patrol_cycles,
     )
 
 
@@ -143,20 +137,14 @@ async def call_out(
         households.add(person.household_id)
         calls.append(person)
     calls += await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts += await recipients.queue(
+    change.texts += await recipients.tell(
         session,
         alert=alert,
+        kind="callout",
         event_id=change.event_id,
         recipients=calls,
         now=now,
         channel="voice",
-        text=lambda r: texts.body(
-            "callout",
-            language=r.language,
-            address=alert.address or "?",
-            alert_type=alert.type,
-            drill=alert.drill,
-        ),
     )
 
 
@@ -210,19 +198,8 @@ async def widen(
             "notified": len({p.to for p in people}),
         },
     )
-    change.texts += await recipients.queue(
-        session,
-        alert=alert,
-        event_id=event.id,
-        recipients=people,
-        now=now,
-        text=lambda r: texts.body(
-            "widened",
-            language=r.language,
-            address=alert.address or "?",
-            alert_type=alert.type,
-            drill=alert.drill,
-        ),
+    change.texts += await recipients.tell(
+        session, alert=alert, kind="widened", event_id=event.id, recipients=people, now=now
     )
 
 

@@ -10,7 +10,7 @@ from groups import pins
 from groups.db import AsyncSession
 from groups.models import Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
-from server import escalation, recipients, texts
+from server import escalation, recipients
 from server.alerts import Forbidden, Invalid
 from server.auth import Principal
 from server.events import Change, record
@@ -383,17 +383,12 @@ async def all_clear(
         recipients.Recipient(to=to, language=language or "zh", resident_id=rid, staff_id=sid)
         for to, rid, sid, language in rows
     ]
-    return await recipients.queue(
+    return await recipients.tell(
         session,
         alert=alert,
+        kind="all_clear",
         event_id=event_id,
         recipients=people,
         now=now,
-        text=lambda r: texts.body(
-            "all_clear",
-            language=r.language,
-            address=alert.address or "?",
-            drill=alert.drill,
-            outcome=outcome,
-        ),
+        outcome=outcome,
     )

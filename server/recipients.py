@@ -10,6 +10,7 @@ from groups import duty
 from groups.db import AsyncSession
 from groups.models import Household, Resident, Staff
 from notifier.models import OutboxMessage
+from server import texts
 from server.models import Alert
 
 SMS_VALID_FOR = timedelta(minutes=30)
@@ -141,3 +142,36 @@ async def queue(
     if rows:
         await session.execute(insert(OutboxMessage), rows)
     return len(rows)
+
+
+async def tell(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    kind: texts.Kind,
+    event_id: int | None,
+    recipients: Iterable[Recipient],
+    now: datetime,
+    channel: str = "sms",
+    cycle: int = 1,
+    outcome: str = "handled",
+) -> int:
+    """Queue one text (or call) of a kind about the alarm for each recipient, in their
+    language; returns how many."""
+    return await queue(
+        session,
+        alert=alert,
+        event_id=event_id,
+        recipients=recipients,
+        now=now,
+        channel=channel,
+        text=lambda r: texts.body(
+            kind,
+            language=r.language,
+            address=alert.address or "?",
+            alert_type=alert.type,
+            drill=alert.drill,
+            cycle=cycle,
+            outcome=outcome,
+        ),
+    )
