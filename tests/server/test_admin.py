@@ -105,3 +105,67 @@ async def test_an_admin_edits_the_escalation_policy_and_others_may_only_read_it(
         assert (await call(base, patrol, "GET", "/api/policy")).json() == changed.json()
         resident = await call(base, world.token(RAISER), "GET", "/api/policy")
         assert resident.status_code == 403
+
+
+async def test_pins_and_the_roster_refuse_bad_input_with_a_reason(world: World) -> None:
+    token, admin = world.token(RAISER), world.seed.staff["admin"]
+    async with running(world.settings, clock=world.clock) as base:
+
+        async def put_pin(body: dict[str, str]) -> tuple[int, str]:
+            answer = await call(base, token, "PUT", "/api/household/pin", json=body)
+            return answer.status_code, answer.text
+
+        assert (await put_pin({"pin": "1234", "duress_pin": "1234"}))[0] == 422
+        assert (await put_pin({"pin": "12", "duress_pin": "5678"}))[0] == 422
+        assert (await put_pin({"pin": "1234", "duress_pin": "5678"}))[0] == 204
+        status, reason = await put_pin({"pin": "4321", "duress_pin": "8765"})
+        assert (status, "current PIN" in reason) == (403, True)
+        assert (await put_pin({"pin": "4321", "duress_pin": "8765", "current": "1234"}))[0] == 204
+        by_staff = await call(
+            base, admin, "PUT", "/api/household/pin", json={"pin": "1111", "duress_pin": "2222"}
+        )
+        assert by_staff.status_code == 403
+
+        async def shift(body: dict[str, str], who: str = admin) -> tuple[int, str]:
+            answer = await call(base, who, "POST", "/api/duty/shifts", json=body)
+            return answer.status_code, answer.json()["detail"] if answer.status_code >= 400 else ""
+
+        good = {"phone": "+8613900000002", "days": "mon-fri", "starts": "08:00", "ends": "20:00"}
+        assert (await shift(good))[0] == 201
+        assert await shift({**good, "days": "someday"}) == (
+            422,
+            "'someday' is not a weekday like mon or mon-fri",
+        )
+        assert await shift({**good, "starts": "25:00"}) == (422, "'25:00' is not a time like 08:00")
+        assert await shift({**good, "phone": "+8600000000000"}) == (
+            404,
+            "no staff member with phone +8600000000000",
+        )
+        assert (await shift(good, who=world.seed.staff["patrol_member"]))[0] == 403
+        backwards = await call(
+            base,
+            admin,
+            "POST",
+            "/api/duty/overrides",
+            json={
+                "phone": "+8613900000002",
+                "starts_at": "2026-12-01T10:00:00+08:00",
+                "ends_at": "2026-12-01T09:00:00+08:00",
+            },
+        )
+        assert (backwards.status_code, backwards.json()["detail"]) == (
+            422,
+            "an override ends after it starts",
+        )
+        naive = await call(
+            base,
+            admin,
+            "POST",
+            "/api/duty/overrides",
+            json={
+                "phone": "+8613900000002",
+                "starts_at": "2026-12-01T10:00:00",
+                "ends_at": "2026-12-01T11:00:00",
+            },
+        )
+        assert naive.status_code == 422
