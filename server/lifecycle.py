@@ -191,6 +191,34 @@ async def arrive(
     return change
 
 
+async def escalate(
+    session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
+) -> Change:
+    """A patrol member calls in the police office (not for a drill, not once it is closed)."""
+    _staff_only(principal, "escalate an alarm")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if not alert.is_open:
+        raise _closed(alert, "escalated")
+    if alert.drill:
+        raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
+    alert.updated_at = now
+    police = await recipients.police_office(session, community_id=alert.community_id)
+    change = Change(alert, outcome="escalated")
+    event = await record(
+        session,
+        change,
+        type="alert.escalated",
+        actor=_actor(principal),
+        channel="app",
+        now=now,
+        data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
+    )
+    change.texts += await recipients.tell(
+        session, alert=alert, kind="police", event_id=event.id, recipients=police, now=now
+    )
+    return change
+
+
 async def resolve(
     session: AsyncSession,
     *,

@@ -3,7 +3,15 @@
 from typing import Literal
 
 Kind = Literal[
-    "alarm", "patrol", "widened", "escalated", "confirmed", "duress", "all_clear", "callout"
+    "alarm",
+    "patrol",
+    "widened",
+    "escalated",
+    "confirmed",
+    "duress",
+    "police",
+    "all_clear",
+    "callout",
 ]
 
 TYPE_NAMES = {
@@ -48,6 +56,7 @@ _ZH = {
     "patrol": "新警情：{address} {kind_plain}，请接警。",
     "widened": "{address} 求助{kind}，本组邻居响应不足，请附近邻居速往支援。",
     "escalated": "警情无人接警（第{cycle}轮）：{address} {kind_plain}，请立即处置。",
+    "police": "巡逻队请求警务室支援：{address} {kind_plain}，请立即出警。",
     "confirmed": "确认警情：{address} 与同组邻居相继求助，请立即出警。",
     "duress": "胁迫警报：{address} 被迫撤销了报警，请立即出警，勿联系该户。",
     "all_clear": "{address} 的警情已解除（{outcome}）。谢谢邻居们。",
@@ -58,6 +67,7 @@ _EN = {
     "patrol": "New alarm: {address} ({kind_plain}). Please take it.",
     "widened": "{address} needs help{kind} and too few neighbours answered. Please go.",
     "escalated": "Alarm not taken (round {cycle}): {address} ({kind_plain}). Act now.",
+    "police": "The patrol asks the police office for help at {address} ({kind_plain}). Go now.",
     "confirmed": "Confirmed incident: {address} and a neighbour both pressed for help. Go now.",
     "duress": "DURESS: {address} was forced to cancel its alarm. Send help; do not call them.",
     "all_clear": "All clear at {address} ({outcome}). Thank you, neighbours.",

@@ -78,6 +78,17 @@ async def on_scene(
     return step(change, await view(session, principal, alert_id))
 
 
+@router.post("/escalate", response_model=Step)
+async def escalate(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Call in the police office (the patrol needs help); not for a drill."""
+    change = await lifecycle.escalate(session, principal=principal, alert_id=alert_id, now=now)
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, alert_id))
+
+
 @router.post("/resolve", response_model=Step)
 async def resolve(
     alert_id: int,

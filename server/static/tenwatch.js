@@ -537,7 +537,8 @@
     quorum: { zh: '赶来的邻居不足', en: 'too few neighbours coming' },
     not_taken: { zh: '无人接警', en: 'not taken' },
     confirmed: { zh: '多户确认', en: 'confirmed' },
-    duress: { zh: '胁迫', en: 'duress' }
+    duress: { zh: '胁迫', en: 'duress' },
+    manual: { zh: '巡逻队请求', en: 'called in by the patrol' }
   };
   var SOURCES = { app: { zh: '手机', en: 'app' }, sms: { zh: '短信', en: 'SMS' },
                   voice: { zh: '电话', en: 'call' }, call: { zh: '电话', en: 'call' } };

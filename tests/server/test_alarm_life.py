@@ -374,3 +374,35 @@ async def test_the_patrol_can_go_on_scene_or_resolve_straight_from_open(world: W
             base, patrol, "POST", f"/api/alerts/{first}/resolve", json={"outcome": "lost"}
         )
         assert bad.status_code == 422
+
+
+async def test_the_patrol_calls_in_the_police_office_but_never_for_a_drill(world: World) -> None:
+    patrol = world.seed.staff["patrol_member"]
+    async with (
+        running(world.settings, clock=world.clock) as base,
+        stream(base, world.token(world.neighbours()[0])) as sock,
+    ):
+        alert_id = (await press(base, world.token(RAISER), "intrusion")).json()["alert"]["id"]
+        assert (await call(base, patrol, "POST", f"/api/alerts/{alert_id}/take")).status_code == 200
+        called = await call(base, patrol, "POST", f"/api/alerts/{alert_id}/escalate")
+        assert called.status_code == 200, called.text
+        heard = await sock.events_until(lambda ev: bool(ev) and ev[-1]["type"] == "alert.escalated")
+        assert (heard[-1]["data"]["level"], heard[-1]["data"]["by"]) == ("police", "巡逻队员 陈军")
+        police = [body for to, body, _ in await texts_to(world, alert_id) if to == POLICE]
+        assert len(police) == 1
+        assert "请求警务室支援" in police[0]
+        by_resident = await call(
+            base, world.token(RAISER), "POST", f"/api/alerts/{alert_id}/escalate"
+        )
+        assert by_resident.status_code == 403
+
+        drill = await call(
+            base, world.token("B12-1-301"), "POST", "/api/drills", json={"label": "演练"}
+        )
+        assert drill.status_code == 201, drill.text
+        drill_id = drill.json()["alert"]["id"]
+        refused = await call(base, patrol, "POST", f"/api/alerts/{drill_id}/escalate")
+        assert (refused.status_code, refused.json()["detail"]) == (
+            409,
+            f"alarm {drill_id} is a drill; a drill never reaches the police office",
+        )
