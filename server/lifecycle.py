@@ -279,7 +279,8 @@ async def cancel(
 ) -> Change:
     """The raiser cancels with the household PIN inside the cancel window (a false alarm). The
     duress PIN answers exactly the same, but keeps the alarm open for the patrol and the police.
-    Outcome: cancelled, or too_late once the window has closed."""
+    Outcome: cancelled; too_late once the window has closed; wrong_pin (the attempt is counted
+    and shown on the board; after MAX_PIN_FAILURES the alarm takes no more PINs)."""
     if principal.kind != "resident":
         raise Forbidden("only the household that raised the alarm can cancel it")
     locked, alert = await _load(session, principal=principal, alert_id=alert_id)
@@ -289,10 +290,23 @@ async def cancel(
     assert household is not None
     if household.pin_hash is None:
         raise Conflict("this household has no PIN yet; set one, or ask the patrol to close it")
-    real = pins.matches(pin, household.pin_hash)
-    duress = pins.matches(pin, household.duress_pin_hash)
+    if alert.pin_failures >= MAX_PIN_FAILURES:
+        raise Conflict("too many wrong PINs for this alarm; the patrol will close it")
+    real, duress = await pins.check(pin, household.pin_hash, household.duress_pin_hash)
     if not (real or duress):
-        raise Forbidden("wrong PIN")
+        alert.pin_failures += 1
+        change = Change(alert, outcome="wrong_pin", detail="wrong PIN")
+        await record(
+            session,
+            change,
+            type="alert.pin_failed",
+            actor=_actor(principal),
+            channel="app",
+            now=now,
+            audience="board",
+            data={"failures": alert.pin_failures},
+        )
+        return change
     if not alert.is_open or alert.masked:
         raise Conflict(f"alarm {alert.id} is already closed")
     late = now - alert.created_at > timedelta(seconds=locked.policy.cancel_seconds)
@@ -316,6 +330,9 @@ async def cancel(
     if late:
         change.outcome, change.detail = "too_late", window_closed(locked.policy.cancel_seconds)
     return change
+
+
+MAX_PIN_FAILURES = 5
 
 
 def window_closed(seconds: int) -> str:

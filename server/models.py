@@ -47,6 +47,7 @@ class Alert(Base):
     coming: Mapped[int] = mapped_column(default=0)
     duress: Mapped[bool] = mapped_column(default=False)
     masked: Mapped[bool] = mapped_column(default=False)
+    pin_failures: Mapped[int] = mapped_column(default=0)
     confirmed: Mapped[bool] = mapped_column(default=False)
     linked_alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="SET NULL")

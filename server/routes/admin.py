@@ -97,10 +97,11 @@ async def set_pin(body: PinChange, principal: CurrentPrincipal, session: Session
         raise Forbidden("only a resident sets the household's PINs")
     household = await session.get(Household, principal.household_id)
     assert household is not None
-    if household.pin_hash is not None and not pins.matches(body.current or "", household.pin_hash):
-        raise Forbidden("give the current PIN to change it")
-    household.pin_hash = pins.hash_pin(body.pin)
-    household.duress_pin_hash = pins.hash_pin(body.duress_pin)
+    if household.pin_hash is not None:
+        [current] = await pins.check(body.current or "", household.pin_hash)
+        if not current:
+            raise Forbidden("give the current PIN to change it")
+    household.pin_hash, household.duress_pin_hash = await pins.hash_pins(body.pin, body.duress_pin)
     await session.commit()
 
 

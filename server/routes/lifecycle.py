@@ -129,4 +129,6 @@ async def cancel(
     await announce(change)
     if change.outcome == "too_late":
         raise HTTPException(409, change.detail)
+    if change.outcome == "wrong_pin":
+        raise HTTPException(403, change.detail)
     return AlertOut.of(await view(session, principal, alert_id))

@@ -514,6 +514,7 @@
     'alert.cancelled': { zh: '已撤销', en: 'cancelled' },
     'alert.duress': { zh: '胁迫撤销！', en: 'DURESS cancel' },
     'alert.note': { zh: '处置备注', en: 'note' },
+    'alert.pin_failed': { zh: '撤销密码错误', en: 'wrong cancel PIN' },
     'alert.delivery': { zh: '短信/电话回执', en: 'delivery receipt' }
   };
   var ANSWERS = {

@@ -177,6 +177,36 @@ async def test_the_raiser_cancels_with_the_pin_within_the_window_only(world: Wor
         heard = await sock.events_until(lambda ev: len(ev) >= 2)
         assert [e["type"] for e in heard] == ["alert.raised", "alert.cancelled"]
 
+        guessed_id = (await press(base, token, "fire")).json()["alert"]["id"]
+        guess = f"/api/alerts/{guessed_id}/cancel"
+        for attempt in range(5):
+            wrong = await call(base, token, "POST", guess, json={"pin": f"000{attempt}"})
+            assert (wrong.status_code, wrong.json()["detail"]) == (403, "wrong PIN")
+        locked_out = await call(base, token, "POST", guess, json={"pin": "1234"})
+        assert (locked_out.status_code, locked_out.json()["detail"]) == (
+            409,
+            "too many wrong PINs for this alarm; the patrol will close it",
+        )
+        timeline = (
+            await call(base, world.seed.staff["patrol_member"], "GET", f"{guess[:-7]}/timeline")
+        ).json()
+        assert [e["data"]["failures"] for e in timeline if e["type"] == "alert.pin_failed"] == [
+            1,
+            2,
+            3,
+            4,
+            5,
+        ]
+        group_view = (await call(base, token, "GET", f"{guess[:-7]}/timeline")).json()
+        assert "alert.pin_failed" not in {e["type"] for e in group_view}
+        await call(
+            base,
+            world.seed.staff["patrol_member"],
+            "POST",
+            f"{guess[:-7]}/resolve",
+            json={"outcome": "false_alarm"},
+        )
+
         late_id = (await press(base, token, "fire")).json()["alert"]["id"]
         world.clock.advance(121)
         late = await call(

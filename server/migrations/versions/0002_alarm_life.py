@@ -211,6 +211,9 @@ def upgrade() -> None:
             sa.Column("masked", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(
+            sa.Column("pin_failures", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(
             sa.Column("confirmed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(
@@ -283,6 +286,7 @@ def downgrade() -> None:
         batch_op.drop_column("linked_alert_id")
         batch_op.drop_column("confirmed")
         batch_op.drop_column("masked")
+        batch_op.drop_column("pin_failures")
         batch_op.drop_column("duress")
         batch_op.drop_column("coming")
         batch_op.drop_column("neighbours")
