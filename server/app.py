@@ -56,7 +56,8 @@ def _sender(settings: Settings) -> SmsSender:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-    """Open the database, the bus, the SMS sender and the outbox worker; close them in reverse."""
+    """Open the database, the bus, the SMS sender, the outbox worker and the escalation
+    scheduler; close them in reverse."""
     settings: Settings = app.state.settings
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
