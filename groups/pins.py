@@ -1,5 +1,6 @@
 """Household PINs: the cancel PIN and the duress PIN, stored salted and hashed."""
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -25,6 +26,17 @@ def hash_pin(pin: str) -> str:
     salt = secrets.token_hex(8)
     digest = hashlib.pbkdf2_hmac("sha256", check_format(pin).encode(), salt.encode(), _ITERATIONS)
     return f"{salt}${digest.hex()}"
+
+
+async def check(pin: str, *stored: str | None) -> list[bool]:
+    """Whether a PIN matches each stored hash, worked out off the event loop (PBKDF2 is slow on
+    purpose)."""
+    return await asyncio.to_thread(lambda: [matches(pin, one) for one in stored])
+
+
+async def hash_pins(*new: str) -> list[str]:
+    """Hashes of new PINs, worked out off the event loop."""
+    return await asyncio.to_thread(lambda: [hash_pin(pin) for pin in new])
 
 
 def matches(pin: str, stored: str | None) -> bool:
