@@ -7,7 +7,6 @@ the number to call back. Texts also answer an open alarm. Every webhook is signe
 """
 
 import logging
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,23 +18,21 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
-from twilio.twiml.voice_response import VoiceResponse
 
 from groups import directory
 from groups.db import AsyncSession, utcnow
 from groups.models import AlarmNumber, Household, Resident, Staff
 from notifier.bus import Bus
 from notifier.models import FAILED, InboundMessage, OutboxMessage
-from server import alerts, auth, lifecycle
+from server import alerts, auth, lifecycle, replies
 from server.auth import Principal
 from server.events import Change, record
 from server.models import Alert, Answer
 from server.policy import lock
+from server.replies import Language
 
 log = logging.getLogger(__name__)
 
-Language = Literal["zh", "en"]
 Command = Literal["help", "one", "coming", "cant", "called_110"]
 
 ANSWERS: dict[Command, Answer] = {
@@ -48,11 +45,6 @@ ANSWERS: dict[Command, Answer] = {
 
 DIGIT_TYPES = {"1": "help", "2": "medical", "3": "fire", "4": "intrusion"}
 """What a caller presses for the alarm type; anything else (or nothing) is help."""
-
-VOICES: dict[Language, tuple[str, str]] = {
-    "zh": ("Polly.Zhiyu", "cmn-CN"),
-    "en": ("Polly.Joanna", "en-US"),
-}
 
 _WORDS: dict[str, Command] = {
     "HELP": "help",
@@ -71,56 +63,6 @@ _WORDS: dict[str, Command] = {
     "110": "called_110",
     "已报警": "called_110",
 }
-
-TEXTS: dict[str, dict[Language, str]] = {
-    "menu": {
-        "zh": "十户联防报警。请按键：1 求助，2 急病，3 火情，4 入室。不按键即为求助。",
-        "en": "TenWatch alarm. Press 1 for help, 2 medical, 3 fire, 4 intrusion. "
-        "Or wait, and we raise a help alarm.",
-    },
-    "raised": {
-        "zh": "已通知您的邻居和巡逻队，请保持电话畅通。",
-        "en": "Your neighbours and the patrol have been alerted. Please keep your phone free.",
-    },
-    "raised_unknown": {
-        "zh": "已通知巡逻队。您的号码没有登记，请同时拨打110。",
-        "en": "The patrol has been alerted. Your number is not registered: please also call 110.",
-    },
-    "no_number": {
-        "zh": "这个号码没有开通十户联防报警。请拨打110。",
-        "en": "This number is not a TenWatch alarm number. Please call 110.",
-    },
-    "commands": {
-        "zh": "回复：救命/SOS 求助；有警情时回复 1或来=马上到，2或不能=无法前往，3或110=已报警。",
-        "en": "Reply HELP or SOS for help. During an alarm reply 1 = coming, 2 = can't come, "
-        "3 = called 110.",
-    },
-    "nothing_to_answer": {
-        "zh": "现在没有需要您回应的警情。",
-        "en": "There is no open alarm for you to answer.",
-    },
-    "coming": {
-        "zh": "已告知大家您马上赶到 {address}。",
-        "en": "Thank you: everyone sees you are coming to {address}.",
-    },
-    "cant": {"zh": "已记录：您无法前往 {address}。", "en": "Noted: you can't come to {address}."},
-    "called_110": {
-        "zh": "已记录：您已为 {address} 报警110。",
-        "en": "Noted: you called 110 for {address}.",
-    },
-    "callout_prompt": {
-        "zh": "如果您马上就来，请按1。",
-        "en": "If you are coming, press 1.",
-    },
-    "callout_thanks": {
-        "zh": "谢谢，已告知大家您马上就到。",
-        "en": "Thank you. Everyone sees you are coming.",
-    },
-    "callout_bye": {"zh": "好的，再见。", "en": "Thank you. Goodbye."},
-}
-SMS_PREFIX: dict[Language, str] = {"zh": "【十户联防】", "en": "[TenWatch] "}
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
 
 # -- signatures -----------------------------------------------------------------------------
 
@@ -156,6 +98,11 @@ class Caller:
     def known(self) -> bool:
         """Whether the phone is registered to a household."""
         return self.principal is not None
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """The caller's language, or both (Chinese first) for a caller we do not know."""
+        return (self.language,) if self.known else ("zh", "en")
 
 
 def language_of(code: str | None) -> Language:
@@ -255,89 +202,10 @@ async def raise_alarm(
     )
 
 
-# -- TwiML ------------------------------------------------------------------------------------
-
-
-def _say(parent: VoiceResponse, text: str, language: Language) -> None:
-    voice, code = VOICES[language]
-    parent.say(text, voice=voice, language=code)
-
-
-def _languages(caller: Caller) -> tuple[Language, ...]:
-    """The caller's language, or both (Chinese first) for a caller we do not know."""
-    return (caller.language,) if caller.known else ("zh", "en")
-
-
-def voice_menu(*, caller: Caller, action: str, seconds: int) -> str:
-    """Ask for the alarm type by digit; silence (or a hang-up) is help."""
-    response = VoiceResponse()
-    gather = response.gather(
-        num_digits=1, timeout=seconds, action=action, method="POST", action_on_empty_result=True
-    )
-    for language in _languages(caller):
-        _say(gather, TEXTS["menu"][language], language)
-    response.redirect(action, method="POST")
-    return str(response)
-
-
-def voice_raised(*, caller: Caller) -> str:
-    """Tell the caller who was alerted (and an unknown caller to call 110 too), then hang up."""
-    response = VoiceResponse()
-    key = "raised" if caller.known else "raised_unknown"
-    for _ in range(2):
-        for language in _languages(caller):
-            _say(response, TEXTS[key][language], language)
-    response.hangup()
-    return str(response)
-
-
-def voice_no_number() -> str:
-    """A call to a number that is not an alarm number, from an unknown phone: call 110."""
-    response = VoiceResponse()
-    for language in ("zh", "en"):
-        _say(response, TEXTS["no_number"][language], language)
-    response.hangup()
-    return str(response)
-
-
-def language_of_text(text: str) -> Language:
-    """The language a text is written in: Chinese if it has any Chinese character."""
-    return "zh" if _CJK.search(text) else "en"
-
-
 def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
-    """The call-out of one outbox job: say the alarm in the recipient's language, press 1."""
-    language = language_of_text(job.body)
+    """The TwiML of one call-out job: its body said, 1 answered at /twilio/voice/answer."""
     action = public_url(public_base_url, path="/twilio/voice/answer", query=f"job={job.id}")
-    response = VoiceResponse()
-    gather = response.gather(num_digits=1, timeout=8, action=action, method="POST")
-    for _ in range(2):
-        _say(gather, job.body, language)
-        _say(gather, TEXTS["callout_prompt"][language], language)
-    _say(response, TEXTS["callout_bye"][language], language)
-    response.hangup()
-    return str(response)
-
-
-def voice_answered(*, coming: bool, language: Language) -> str:
-    """The end of a call-out: thanks for coming, or goodbye."""
-    response = VoiceResponse()
-    _say(response, TEXTS["callout_thanks" if coming else "callout_bye"][language], language)
-    response.hangup()
-    return str(response)
-
-
-def sms_text(key: str, *, languages: Sequence[Language], **values: str) -> str:
-    """One reply text in the given languages (both for an unknown phone), with our prefix."""
-    return "\n".join(SMS_PREFIX[lang] + TEXTS[key][lang].format(**values) for lang in languages)
-
-
-def sms_reply(text: str | None) -> str:
-    """TwiML that texts `text` back (nothing when None)."""
-    response = MessagingResponse()
-    if text:
-        response.message(text)
-    return str(response)
+    return replies.voice_callout(body=job.body, action=action)
 
 
 # -- delivery on the board ----------------------------------------------------------------------
@@ -441,7 +309,7 @@ class TextReply:
 
 
 def _answer_text(key: str, *, languages: Sequence[Language], address: str) -> str:
-    return sms_text(key, languages=languages, address=address)
+    return replies.sms_text(key, languages=languages, address=address)
 
 
 async def handle_text(
@@ -449,24 +317,24 @@ async def handle_text(
 ) -> TextReply:
     """Act on one text to an alarm number; the caller commits, then announces."""
     command = parse_command(body)
-    languages = _languages(caller)
+    languages = caller.languages
     if command is None:
-        return TextReply(sms_text("commands", languages=languages))
+        return TextReply(replies.sms_text("commands", languages=languages))
     open_alarm = None
     if caller.principal is not None and command != "help":
         open_alarm = await lifecycle.answerable(session, principal=caller.principal)
     if command == "help" or (command == "one" and open_alarm is None):
         change = await raise_alarm(session, caller=caller, alert_type="help", source="sms", now=now)
         if change is None:
-            return TextReply(sms_text("no_number", languages=languages))
+            return TextReply(replies.sms_text("no_number", languages=languages))
         row.alert_id = change.alert.id
         key = "raised" if caller.known else "raised_unknown"
-        return TextReply(sms_text(key, languages=languages), change)
+        return TextReply(replies.sms_text(key, languages=languages), change)
     if caller.principal is None or open_alarm is None:
         return TextReply(
-            sms_text("nothing_to_answer", languages=languages)
+            replies.sms_text("nothing_to_answer", languages=languages)
             + "\n"
-            + sms_text("commands", languages=languages)
+            + replies.sms_text("commands", languages=languages)
         )
     answer = ANSWERS[command]
     try:
@@ -479,10 +347,10 @@ async def handle_text(
             channel="sms",
         )
     except (lifecycle.Conflict, lifecycle.NotFound, alerts.Forbidden):
-        return TextReply(sms_text("nothing_to_answer", languages=languages))
+        return TextReply(replies.sms_text("nothing_to_answer", languages=languages))
     row.alert_id = open_alarm.id
     return TextReply(
-        sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
+        replies.sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
     )
 
 
@@ -513,7 +381,7 @@ async def answer_callout(
     job = await session.get(OutboxMessage, job_id)
     if job is None or job.channel != "voice" or job.alert_id is None:
         return CalloutAnswer(coming=False, language="zh")
-    language = language_of_text(job.body)
+    language = replies.language_of_text(job.body)
     if digits.strip()[:1] != "1":
         return CalloutAnswer(coming=False, language=language)
     principal = await principal_of(session, resident_id=job.resident_id, staff_id=job.staff_id)

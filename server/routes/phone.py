@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from notifier import outbox as outbox_service
-from server import phone
+from server import phone, replies
 from server.deps import Announce, Now, Session
 from server.events import Change
 from server.settings import Settings
@@ -68,12 +68,14 @@ async def incoming_call(form: Form, session: Session, settings: CurrentSettings)
     )
     await session.commit()
     if not caller.known and caller.number is None:
-        return twiml(phone.voice_no_number())
+        return twiml(replies.voice_no_number())
     if row.alert_id is not None:
-        return twiml(phone.voice_raised(caller=caller))
+        return twiml(replies.voice_raised(languages=caller.languages, known=caller.known))
     action = phone.public_url(settings.public_base_url, path="/twilio/voice/menu")
     return twiml(
-        phone.voice_menu(caller=caller, action=action, seconds=settings.phone_menu_seconds)
+        replies.voice_menu(
+            languages=caller.languages, action=action, seconds=settings.phone_menu_seconds
+        )
     )
 
 
@@ -103,8 +105,8 @@ async def call_menu(form: Form, session: Session, announce: Announce, now: Now) 
     if change is not None:
         await announce(change)
     if not caller.known and caller.number is None:
-        return twiml(phone.voice_no_number())
-    return twiml(phone.voice_raised(caller=caller))
+        return twiml(replies.voice_no_number())
+    return twiml(replies.voice_raised(languages=caller.languages, known=caller.known))
 
 
 @router.post("/voice/status", status_code=204)
@@ -133,12 +135,12 @@ async def incoming_text(form: Form, session: Session, announce: Announce, now: N
     )
     if not new:
         await session.commit()
-        return twiml(phone.sms_reply(None))
+        return twiml(replies.sms_reply(None))
     reply = await phone.handle_text(session, caller=caller, body=body, row=row, now=now)
     await session.commit()
     if reply.change is not None:
         await announce(reply.change)
-    return twiml(phone.sms_reply(reply.text))
+    return twiml(replies.sms_reply(reply.text))
 
 
 @router.post("/status", status_code=204)
@@ -170,4 +172,4 @@ async def callout_answer(
     await session.commit()
     if answer.change is not None:
         await announce(answer.change)
-    return twiml(phone.voice_answered(coming=answer.coming, language=answer.language))
+    return twiml(replies.voice_answered(coming=answer.coming, language=answer.language))
