@@ -5,7 +5,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from server import lifecycle
+from server.auth import Principal
 from server.deps import Announce, CurrentPrincipal, Now, Session
+from server.events import Change
 from server.models import Answer, Outcome
 from server.routes.alerts import view
 from server.schemas import AlertOut, Step, step
@@ -38,6 +40,15 @@ class Cancellation(BaseModel):
     pin: str = Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")
 
 
+async def _done(
+    change: Change, *, session: Session, announce: Announce, principal: Principal
+) -> Step:
+    """Commit the step, set it in motion, and show the alarm as the principal sees it now."""
+    await session.commit()
+    await announce(change)
+    return step(change, await view(session, principal, change.alert.id))
+
+
 @router.post("/responses", response_model=Step)
 async def respond(
     alert_id: int,
@@ -51,9 +62,7 @@ async def respond(
     change = await lifecycle.respond(
         session, principal=principal, alert_id=alert_id, answer=body.answer, now=now
     )
-    await session.commit()
-    await announce(change)
-    return step(change, await view(session, principal, alert_id))
+    return await _done(change, session=session, announce=announce, principal=principal)
 
 
 @router.post("/take", response_model=Step)
@@ -62,9 +71,7 @@ async def take(
 ) -> Step:
     """Take an open alarm (the patrol acknowledges it); 409 names who already took it."""
     change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
-    await session.commit()
-    await announce(change)
-    return step(change, await view(session, principal, alert_id))
+    return await _done(change, session=session, announce=announce, principal=principal)
 
 
 @router.post("/on-scene", response_model=Step)
@@ -73,9 +80,7 @@ async def on_scene(
 ) -> Step:
     """Mark that the patrol is on scene."""
     change = await lifecycle.arrive(session, principal=principal, alert_id=alert_id, now=now)
-    await session.commit()
-    await announce(change)
-    return step(change, await view(session, principal, alert_id))
+    return await _done(change, session=session, announce=announce, principal=principal)
 
 
 @router.post("/escalate", response_model=Step)
@@ -84,9 +89,7 @@ async def escalate(
 ) -> Step:
     """Call in the police office (the patrol needs help); not for a drill."""
     change = await lifecycle.escalate(session, principal=principal, alert_id=alert_id, now=now)
-    await session.commit()
-    await announce(change)
-    return step(change, await view(session, principal, alert_id))
+    return await _done(change, session=session, announce=announce, principal=principal)
 
 
 @router.post("/resolve", response_model=Step)
@@ -107,9 +110,7 @@ async def resolve(
         note=body.note,
         now=now,
     )
-    await session.commit()
-    await announce(change)
-    return step(change, await view(session, principal, alert_id))
+    return await _done(change, session=session, announce=announce, principal=principal)
 
 
 @router.post("/cancel", response_model=AlertOut)
