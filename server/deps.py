@@ -8,8 +8,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from groups.db import AsyncSession
-from notifier.hub import Hub
-from notifier.outbox import OutboxWorker
 from server import auth
 from server.announce import Announcer
 from server.auth import Principal
@@ -21,18 +19,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for this request; the route commits."""
     async with request.state.sessions() as session:
         yield session
-
-
-def get_hub(request: Request) -> Hub:
-    """This process's websocket hub (and through it, the bus)."""
-    hub: Hub = request.state.hub
-    return hub
-
-
-def get_outbox(request: Request) -> OutboxWorker:
-    """This process's outbox worker."""
-    outbox: OutboxWorker = request.state.outbox
-    return outbox
 
 
 def get_announce(request: Request) -> Announcer:

@@ -308,10 +308,6 @@ class TextReply:
     change: Change | None = None
 
 
-def _answer_text(key: str, *, languages: Sequence[Language], address: str) -> str:
-    return replies.sms_text(key, languages=languages, address=address)
-
-
 async def handle_text(
     session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
 ) -> TextReply:

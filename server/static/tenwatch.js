@@ -642,6 +642,13 @@
     return node;
   }
   /* A bilingual label: Chinese, then English smaller. */
+  /* Show a message that stops the page (no credential, refused), in both languages. */
+  function showFatal(node, zh, en) {
+    node.textContent = '';
+    node.appendChild(el('span', { class: 'bi' }, [el('span', { class: 'zh', text: zh }), el('span', { class: 'en', text: en })]));
+    node.hidden = false;
+  }
+
   function bi(pair, cls) {
     return el('span', { class: 'bi' + (cls ? ' ' + cls : '') }, [
       el('span', { class: 'zh', text: pair.zh }),
@@ -744,7 +751,7 @@
     takeToken: takeToken, api: api, ApiError: ApiError, Stream: Stream, Alerts: Alerts,
     follow: follow, typeName: typeName, statusName: statusName, eventName: eventName,
     sourceName: sourceName, addressOf: addressOf, TYPES: TYPES, parseTime: parseTime, ago: ago,
-    ageSeconds: ageSeconds, clock: clock, now: now, el: el, bi: bi, showStatus: showStatus,
+    ageSeconds: ageSeconds, clock: clock, now: now, el: el, bi: bi, showFatal: showFatal, showStatus: showStatus,
     Sound: Sound, soundToggle: soundToggle, answerName: answerName, answeredName: answeredName,
     outcomeName: outcomeName, reasonName: reasonName, OUTCOMES: OUTCOMES, ANSWERS: ANSWERS,
     comingLine: comingLine, randomKey: randomKey, keyed: keyed, loadDetail: loadDetail,

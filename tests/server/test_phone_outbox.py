@@ -61,6 +61,7 @@ async def test_an_outage_is_retried_and_a_bad_number_is_given_up_and_shown_on_th
         )
     [failed] = [job for job in await outbox_of(sqlite_url) if job.status == FAILED]
     assert (failed.error_code, failed.attempts) == ("21211", 1)  # never retried
+    assert sum(job.status == SENT for job in await outbox_of(sqlite_url)) == 8
     retried = [job for job in await outbox_of(sqlite_url) if job.attempts > 1]
     assert retried
     assert all(job.status == SENT for job in retried)
