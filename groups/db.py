@@ -4,11 +4,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from groups import sqlite
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -18,6 +20,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+BUSY_SECONDS = 30.0
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -65,11 +68,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return create_async_engine(url, **kwargs)
 
     # One connection per process: SQLite has one writer anyway, and waiting for the pool is an
-    # asyncio queue, where waiting for SQLite's lock is a busy handler that sleeps.
+    # asyncio queue, where waiting for SQLite's lock is a busy handler that sleeps. The
+    # connection runs on the event loop's thread (groups.sqlite).
     kwargs.setdefault("pool_size", 1)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 60)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    path = make_url(url).database or ":memory:"
+    engine = create_async_engine(
+        url, async_creator=sqlite.connector(path, busy_seconds=BUSY_SECONDS), **kwargs
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -79,7 +86,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
