@@ -17,6 +17,7 @@ from notifier.sms import SmsSender, create_sender
 from server import events, phone
 from server.alerts import Forbidden, Invalid
 from server.announce import Announcer
+from server.auth import Principals
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
 from server.lifecycle import Conflict, NotFound
@@ -39,6 +40,7 @@ class State(TypedDict):
     clock: Clock
     announce: Announcer
     scheduler: Scheduler
+    principals: Principals
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -113,6 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             clock=clock,
             announce=announce,
             scheduler=scheduler,
+            principals=Principals(seconds=settings.principal_cache_seconds),
         )
     finally:
         await scheduler.stop()

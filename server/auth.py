@@ -2,6 +2,8 @@
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,6 +99,37 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     if staff is not None:
         return of_staff(staff)
     return None
+
+
+class Principals:
+    """Tokens authenticated in the last few seconds: a press costs no credential query. Only
+    known tokens are kept, so a newly issued one works at once; a change to who a token speaks
+    for (a household regrouped) shows within `seconds`."""
+
+    def __init__(
+        self, *, seconds: float, size: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seconds = seconds
+        self._size = size
+        self._clock = clock
+        self._known: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
+        """The principal a token speaks for, from memory while fresh, else from the database."""
+        now = self._clock()
+        cached = self._known.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = await authenticate(session, token)
+        if principal is not None and self._seconds > 0:
+            if len(self._known) >= self._size:
+                self._known = {k: v for k, v in self._known.items() if v[0] > now}
+                if len(self._known) >= self._size:
+                    self._known.clear()
+            self._known[token] = (now + self._seconds, principal)
+        else:
+            self._known.pop(token, None)
+        return principal
 
 
 def of_resident(

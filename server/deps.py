@@ -39,6 +39,7 @@ Now = Annotated[datetime, Depends(get_now)]
 
 
 async def get_principal(
+    request: Request,
     session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -49,7 +50,8 @@ async def get_principal(
             "missing credential: send Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = await auth.authenticate(session, credentials.credentials)
+    principals: auth.Principals = request.state.principals
+    principal = await principals.authenticate(session, credentials.credentials)
     if principal is None:
         raise HTTPException(
             401, "unknown or revoked credential", headers={"WWW-Authenticate": "Bearer"}

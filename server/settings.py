@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     """Texts and calls a second this process hands Twilio (0: no limit)."""
     sms_rate_burst: int = 20
     """Texts and calls that may go at once before the rate applies."""
+    principal_cache_seconds: float = 5.0
+    """How long a checked credential is trusted without asking the database again (0: never)."""
     phone_menu_seconds: int = 5
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
 

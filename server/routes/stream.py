@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
 from notifier.hub import Connection, Event, Hub
-from server import auth, events
+from server import events
 from server.settings import Settings
 
 POLICY_VIOLATION = 1008
@@ -78,7 +78,7 @@ async def stream(websocket: WebSocket) -> None:
     try:
         resume_from = _last_event_id(websocket)
         async with state.sessions() as session:
-            principal = await auth.authenticate(session, _token(websocket))
+            principal = await state.principals.authenticate(session, _token(websocket))
             if principal is None:
                 raise Refused("a valid credential is required (?token=… or Authorization)")
             if principal.kind == "resident" and principal.group_id is None:
