@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from groups.db import AsyncSession
 from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Household, Staff
@@ -66,6 +66,24 @@ def is_on_duty(
     return any(covers(shift, local) for shift in shifts)
 
 
+# Built once: on the press path, building a statement costs more than running it.
+_ROSTER = (
+    select(Staff, DutyShift)
+    .outerjoin(DutyShift, DutyShift.staff_id == Staff.id)
+    .where(Staff.community_id == bindparam("community_id"), Staff.role.in_(PATROL_ROLES))
+    .order_by(Staff.id)
+)
+_GRID = select(Household.grid_id).where(Household.id == bindparam("household_id")).scalar_subquery()
+_ROSTER_OF_AREA = _ROSTER.where(
+    or_(Staff.grid_id.is_(None), _GRID.is_(None), Staff.grid_id == _GRID)
+)
+_OVERRIDES = select(DutyOverride).where(
+    DutyOverride.staff_id.in_(bindparam("ids", expanding=True)),
+    DutyOverride.starts_at <= bindparam("at"),
+    DutyOverride.ends_at > bindparam("at"),
+)
+
+
 async def on_duty(
     session: AsyncSession,
     *,
@@ -76,30 +94,23 @@ async def on_duty(
 ) -> list[Staff]:
     """The patrol members on duty at an instant for an area: a household's grid (staff of no
     grid cover every grid), or the whole community."""
-    query = (
-        select(Staff, DutyShift)
-        .outerjoin(DutyShift, DutyShift.staff_id == Staff.id)
-        .where(Staff.community_id == community_id, Staff.role.in_(PATROL_ROLES))
+    rows = (
+        await session.execute(_ROSTER, {"community_id": community_id})
+        if household_id is None
+        else await session.execute(
+            _ROSTER_OF_AREA, {"community_id": community_id, "household_id": household_id}
+        )
     )
-    if household_id is not None:
-        grid = select(Household.grid_id).where(Household.id == household_id).scalar_subquery()
-        query = query.where(or_(Staff.grid_id.is_(None), grid.is_(None), Staff.grid_id == grid))
     staff: dict[int, Staff] = {}
     shifts: list[DutyShift] = []
-    for member, shift in await session.execute(query.order_by(Staff.id)):
+    for member, shift in rows:
         staff[member.id] = member
         if shift is not None:
             shifts.append(shift)
     if not staff:
         return []
     ids = list(staff)
-    overrides = await session.scalars(
-        select(DutyOverride).where(
-            DutyOverride.staff_id.in_(ids),
-            DutyOverride.starts_at <= at,
-            DutyOverride.ends_at > at,
-        )
-    )
+    overrides = await session.scalars(_OVERRIDES, {"ids": ids, "at": at})
     by_staff: dict[int, tuple[list[DutyShift], list[DutyOverride]]] = {i: ([], []) for i in ids}
     for shift in shifts:
         by_staff[shift.staff_id][0].append(shift)
