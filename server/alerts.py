@@ -4,7 +4,7 @@ event, its SMS jobs and its deadlines — all in one transaction the caller comm
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 
 from groups.db import AsyncSession
 from groups.models import Group, Household, Resident, Staff
@@ -21,6 +21,23 @@ class Forbidden(Exception):
 
 class Invalid(ValueError):
     """The request names something that can't be (an unknown type, a missing household)."""
+
+
+def _open(scope: ColumnElement[bool]) -> Select[Alert]:
+    return (
+        select(Alert)
+        .where(
+            scope,
+            Alert.status.in_(OPEN),
+            Alert.masked.is_(False),
+            Alert.drill == bindparam("drill"),
+        )
+        .order_by(Alert.id)
+    )
+
+
+_OPEN_OF_GROUP = _open(Alert.group_id == bindparam("group_id"))
+_OPEN_OF_HOUSEHOLD = _open(Alert.household_id == bindparam("household_id"))
 
 
 async def create(
@@ -54,16 +71,15 @@ async def create(
             return Change(alert, outcome="repeated")
 
     drill = drill_label is not None
-    scope = (
-        Alert.group_id == principal.group_id
-        if principal.group_id is not None
-        else Alert.household_id == principal.household_id
-    )
+    of_group = principal.group_id is not None
     open_alerts = list(
         await session.scalars(
-            select(Alert)
-            .where(scope, Alert.status.in_(OPEN), Alert.masked.is_(False), Alert.drill.is_(drill))
-            .order_by(Alert.id)
+            _OPEN_OF_GROUP if of_group else _OPEN_OF_HOUSEHOLD,
+            {
+                "group_id": principal.group_id,
+                "household_id": principal.household_id,
+                "drill": drill,
+            },
         )
     )
     own = next((a for a in open_alerts if a.household_id == principal.household_id), None)

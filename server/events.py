@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select
 
 from groups.db import AsyncSession
 from server.auth import board_channel, group_channel
@@ -73,6 +73,12 @@ async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
     return groups
 
 
+_TABLE = AlertEvent.metadata.tables[AlertEvent.__tablename__]
+_COLUMNS = tuple(c.name for c in _TABLE.c if c.name != "id")
+# A Core insert: the event is written as it is, without the session's unit of work.
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+
+
 async def record(
     session: AsyncSession,
     change: Change,
@@ -102,8 +108,9 @@ async def record(
         created_at=now,
         data={**summary(alert), **(data or {})},
     )
-    session.add(event)
-    await session.flush()
+    event.id = (
+        await session.execute(_INSERT, {c: getattr(event, c) for c in _COLUMNS})
+    ).scalar_one()
     channels: list[str] = []
     if audience != "board":
         channels += [group_channel(g) for g in await audience_groups(session, alert)]

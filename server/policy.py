@@ -3,7 +3,7 @@
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from groups.db import AsyncSession, utcnow
 from groups.models import Community
@@ -45,16 +45,17 @@ class Locked:
     policy: Policy
 
 
+_LOCK = (
+    select(Community.timezone, EscalationPolicy)
+    .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
+    .where(Community.id == bindparam("community_id"))
+    .with_for_update(of=Community)
+)
+
+
 async def lock(session: AsyncSession, community_id: int) -> Locked:
     """Lock the community's row for this transaction, so its events commit in id order."""
-    row = (
-        await session.execute(
-            select(Community.timezone, EscalationPolicy)
-            .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
-            .where(Community.id == community_id)
-            .with_for_update(of=Community)
-        )
-    ).one()
+    row = (await session.execute(_LOCK, {"community_id": community_id})).one()
     return Locked(community_id=community_id, timezone=row[0], policy=_of(row[1]))
 
 

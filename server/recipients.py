@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, bindparam, insert, or_, select
 
 from groups import duty
 from groups.db import AsyncSession
@@ -39,19 +39,25 @@ def _staff(rows: Iterable[Staff]) -> list[Recipient]:
     return [Recipient(to=member.phone, staff_id=member.id) for member in rows]
 
 
+_NEIGHBOURS = (
+    select(Resident.id, Resident.phone, Household.id, Household.language)
+    .join(Household, Resident.household_id == Household.id)
+    .where(
+        Household.group_id.in_(bindparam("group_ids", expanding=True)),
+        Household.id != bindparam("exclude"),
+    )
+)
+_POLICE_OFFICE = select(Staff).where(
+    Staff.community_id == bindparam("community_id"), Staff.role == "police_office"
+)
+
+
 async def neighbours(
     session: AsyncSession, *, group_ids: Iterable[int], exclude_household: int | None
 ) -> tuple[list[Recipient], int]:
     """The residents of the given groups but the raising household, and how many households."""
-    rows = (
-        await session.execute(
-            select(Resident.id, Resident.phone, Household.id, Household.language)
-            .join(Household, Resident.household_id == Household.id)
-            .where(
-                Household.group_id.in_(list(group_ids)), Household.id != (exclude_household or 0)
-            )
-        )
-    ).all()
+    params = {"group_ids": list(group_ids), "exclude": exclude_household or 0}
+    rows = (await session.execute(_NEIGHBOURS, params)).all()
     return _residents(rows), len({row[2] for row in rows})
 
 
@@ -71,11 +77,7 @@ async def patrol(
 
 async def police_office(session: AsyncSession, *, community_id: int) -> list[Recipient]:
     """The police office's contacts of a community."""
-    return _staff(
-        await session.scalars(
-            select(Staff).where(Staff.community_id == community_id, Staff.role == "police_office")
-        )
-    )
+    return _staff(await session.scalars(_POLICE_OFFICE, {"community_id": community_id}))
 
 
 async def leaders(session: AsyncSession, *, household: Household) -> list[Recipient]:
