@@ -3,6 +3,7 @@
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, or_, select
@@ -39,7 +40,34 @@ def parse_days(text: str) -> list[int]:
     return sorted(days)
 
 
-def covers(shift: DutyShift, local: datetime) -> bool:
+class Member(NamedTuple):
+    """A patrol member as the roster reads them."""
+
+    id: int
+    name: str
+    role: str
+    phone: str
+    grid_id: int | None
+
+
+class Shift(NamedTuple):
+    """The hours of a weekly shift."""
+
+    weekday: int
+    starts_minute: int
+    ends_minute: int
+
+
+class Override(NamedTuple):
+    """A one-off change to the roster."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    on_duty: bool
+
+
+def covers(shift: Shift | DutyShift, local: datetime) -> bool:
     """Whether a weekly shift covers a local time; a shift ending at or before it starts runs
     past midnight into the next day."""
     minute = local.hour * 60 + local.minute
@@ -53,8 +81,8 @@ def covers(shift: DutyShift, local: datetime) -> bool:
 
 def is_on_duty(
     *,
-    shifts: Iterable[DutyShift],
-    overrides: Iterable[DutyOverride],
+    shifts: Iterable[Shift | DutyShift],
+    overrides: Iterable[Override | DutyOverride],
     at: datetime,
     timezone: str,
 ) -> bool:
@@ -68,7 +96,16 @@ def is_on_duty(
 
 # Built once: on the press path, building a statement costs more than running it.
 _ROSTER = (
-    select(Staff, DutyShift)
+    select(
+        Staff.id,
+        Staff.name,
+        Staff.role,
+        Staff.phone,
+        Staff.grid_id,
+        DutyShift.weekday,
+        DutyShift.starts_minute,
+        DutyShift.ends_minute,
+    )
     .outerjoin(DutyShift, DutyShift.staff_id == Staff.id)
     .where(Staff.community_id == bindparam("community_id"), Staff.role.in_(PATROL_ROLES))
     .order_by(Staff.id)
@@ -77,7 +114,13 @@ _GRID = select(Household.grid_id).where(Household.id == bindparam("household_id"
 _ROSTER_OF_AREA = _ROSTER.where(
     or_(Staff.grid_id.is_(None), _GRID.is_(None), Staff.grid_id == _GRID)
 )
-_OVERRIDES = select(DutyOverride).where(
+_OVERRIDES = select(
+    DutyOverride.staff_id,
+    DutyOverride.id,
+    DutyOverride.starts_at,
+    DutyOverride.ends_at,
+    DutyOverride.on_duty,
+).where(
     DutyOverride.staff_id.in_(bindparam("ids", expanding=True)),
     DutyOverride.starts_at <= bindparam("at"),
     DutyOverride.ends_at > bindparam("at"),
@@ -91,7 +134,7 @@ async def on_duty(
     at: datetime,
     timezone: str,
     household_id: int | None = None,
-) -> list[Staff]:
+) -> list[Member]:
     """The patrol members on duty at an instant for an area: a household's grid (staff of no
     grid cover every grid), or the whole community."""
     rows = (
@@ -101,30 +144,21 @@ async def on_duty(
             _ROSTER_OF_AREA, {"community_id": community_id, "household_id": household_id}
         )
     )
-    staff: dict[int, Staff] = {}
-    shifts: list[DutyShift] = []
-    for member, shift in rows:
-        staff[member.id] = member
-        if shift is not None:
-            shifts.append(shift)
+    staff: dict[int, tuple[Member, list[Shift], list[Override]]] = {}
+    for staff_id, name, role, phone, grid_id, *hours in rows:
+        if staff_id not in staff:
+            staff[staff_id] = (Member(staff_id, name, role, phone, grid_id), [], [])
+        if hours[0] is not None:
+            staff[staff_id][1].append(Shift(*hours))
     if not staff:
         return []
-    ids = list(staff)
-    overrides = await session.scalars(_OVERRIDES, {"ids": ids, "at": at})
-    by_staff: dict[int, tuple[list[DutyShift], list[DutyOverride]]] = {i: ([], []) for i in ids}
-    for shift in shifts:
-        by_staff[shift.staff_id][0].append(shift)
-    for override in overrides:
-        by_staff[override.staff_id][1].append(override)
+    overrides = await session.execute(_OVERRIDES, {"ids": list(staff), "at": at})
+    for staff_id, override_id, starts_at, ends_at, on in overrides:
+        staff[staff_id][2].append(Override(override_id, starts_at, ends_at, on))
     return [
         member
-        for member in staff.values()
-        if is_on_duty(
-            shifts=by_staff[member.id][0],
-            overrides=by_staff[member.id][1],
-            at=at,
-            timezone=timezone,
-        )
+        for member, shifts, overrides in staff.values()
+        if is_on_duty(shifts=shifts, overrides=overrides, at=at, timezone=timezone)
     ]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 
 from groups.db import AsyncSession
 from groups.models import Credential, Group, Household, Resident, Staff
@@ -76,29 +76,83 @@ async def issue(
     return token
 
 
+_CREDENTIAL = (
+    select(
+        Resident.id,
+        Resident.name,
+        Household.id,
+        Household.community_id,
+        Household.address,
+        Household.group_id,
+        Group.name,
+        Group.leader_household_id,
+        Staff.id,
+        Staff.community_id,
+        Staff.name,
+        Staff.role,
+    )
+    .select_from(Credential)
+    .outerjoin(Resident, Credential.resident_id == Resident.id)
+    .outerjoin(Household, Resident.household_id == Household.id)
+    .outerjoin(Group, Household.group_id == Group.id)
+    .outerjoin(Staff, Credential.staff_id == Staff.id)
+    .where(Credential.token_hash == bindparam("digest"), Credential.revoked_at.is_(None))
+)
+
+
 async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     """The principal a token speaks for, or None if the token is unknown or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = (
-        await session.execute(
-            select(Resident, Household, Group.name, Group.leader_household_id, Staff)
-            .select_from(Credential)
-            .outerjoin(Resident, Credential.resident_id == Resident.id)
-            .outerjoin(Household, Resident.household_id == Household.id)
-            .outerjoin(Group, Household.group_id == Group.id)
-            .outerjoin(Staff, Credential.staff_id == Staff.id)
-            .where(Credential.token_hash == _digest(token), Credential.revoked_at.is_(None))
-        )
-    ).one_or_none()
+    row = (await session.execute(_CREDENTIAL, {"digest": _digest(token)})).one_or_none()
     if row is None:
         return None
-    resident, household, group_name, leader, staff = row
-    if resident is not None and household is not None:
-        return of_resident(resident, household, group_name, leader)
-    if staff is not None:
-        return of_staff(staff)
+    resident_id, name, household_id, community_id, address, group_id, group_name, leader = row[:8]
+    if resident_id is not None and household_id is not None:
+        return _resident_principal(
+            community_id=community_id,
+            name=name,
+            resident_id=resident_id,
+            household_id=household_id,
+            address=address,
+            group_id=group_id,
+            group_name=group_name,
+            leader=leader,
+        )
+    staff_id, staff_community_id, staff_name, role = row[8:]
+    if staff_id is not None:
+        return Principal(
+            kind="staff",
+            community_id=staff_community_id,
+            name=staff_name,
+            staff_id=staff_id,
+            role=role,
+        )
     return None
+
+
+def _resident_principal(
+    *,
+    community_id: int,
+    name: str,
+    resident_id: int,
+    household_id: int,
+    address: str,
+    group_id: int | None,
+    group_name: str | None,
+    leader: int | None,
+) -> Principal:
+    return Principal(
+        kind="resident",
+        community_id=community_id,
+        name=name,
+        resident_id=resident_id,
+        household_id=household_id,
+        address=address,
+        group_id=group_id,
+        group_name=group_name,
+        group_leader=leader is not None and leader == household_id,
+    )
 
 
 class Principals:
@@ -136,8 +190,7 @@ def of_resident(
     resident: Resident, household: Household, group_name: str | None, leader: int | None = None
 ) -> Principal:
     """The principal of a resident of a household (whose group's leader household is given)."""
-    return Principal(
-        kind="resident",
+    return _resident_principal(
         community_id=household.community_id,
         name=resident.name,
         resident_id=resident.id,
@@ -145,7 +198,7 @@ def of_resident(
         address=household.address,
         group_id=household.group_id,
         group_name=group_name,
-        group_leader=leader is not None and leader == household.id,
+        leader=leader,
     )
 
 

@@ -21,13 +21,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_announce(request: Request) -> Announcer:
+async def get_announce(request: Request) -> Announcer:
     """What sets a committed change in motion: the bus and the outbox."""
     announce: Announcer = request.state.announce
     return announce
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """Now, by the app's clock."""
     now: datetime = request.state.clock()
     return now

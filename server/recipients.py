@@ -35,7 +35,7 @@ def _residents(rows: Iterable[tuple[int, str | None, int, str]]) -> list[Recipie
     ]
 
 
-def _staff(rows: Iterable[Staff]) -> list[Recipient]:
+def _staff(rows: Iterable[Staff | duty.Member]) -> list[Recipient]:
     return [Recipient(to=member.phone, staff_id=member.id) for member in rows]
 
 

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/twilio", tags=["phone"])
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The service's settings."""
     settings: Settings = request.state.settings
     return settings
