@@ -20,6 +20,7 @@ from server.announce import Announcer
 from server.auth import Principals
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
+from server.heap import Heap
 from server.lifecycle import Conflict, NotFound
 from server.routes import admin, alerts, health, lifecycle, pages, stream
 from server.routes import phone as phone_routes
@@ -98,6 +99,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
     )
     scheduler.start()
+    heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
+    if settings.gc_freeze_seconds > 0:
+        heap.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -118,6 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             principals=Principals(seconds=settings.principal_cache_seconds),
         )
     finally:
+        await heap.stop()
         await scheduler.stop()
         await outbox.stop()
         await sender.close()

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     """Texts and calls that may go at once before the rate applies."""
     principal_cache_seconds: float = 5.0
     """How long a checked credential is trusted without asking the database again (0: never)."""
+    gc_freeze_seconds: float = 1.0
+    """How often long-lived objects are frozen out of the collector's way (0: never)."""
+    gc_full_seconds: float = 3600.0
+    """How often everything is collected, frozen objects included."""
     phone_menu_seconds: int = 5
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
 
