@@ -86,7 +86,7 @@ async def create(
     if own is not None:
         change = await _merge(session, alert=own, principal=principal, source=source, now=now)
     else:
-        change = await _raise(
+        change, patrol = await _raise(
             session,
             locked=locked,
             principal=principal,
@@ -98,7 +98,7 @@ async def create(
         window = timedelta(seconds=locked.policy.confirm_seconds)
         first = next((a for a in open_alerts if now - a.created_at <= window), None)
         if first is not None:
-            await _confirm(session, change, locked=locked, first=first, now=now)
+            await _confirm(session, change, locked=locked, first=first, now=now, patrol=patrol)
     if idempotency_key is not None:
         session.add(
             IdempotencyKey(
@@ -120,7 +120,7 @@ async def _raise(
     source: str,
     now: datetime,
     drill_label: str | None,
-) -> Change:
+) -> tuple[Change, list[recipients.Recipient]]:
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
@@ -175,7 +175,7 @@ async def _raise(
         now=now,
     )
     await escalation.schedule(session, alert=alert, locked=locked, now=now)
-    return change
+    return change, patrol
 
 
 async def _merge(
@@ -197,10 +197,16 @@ async def _merge(
 
 
 async def _confirm(
-    session: AsyncSession, change: Change, *, locked: Locked, first: Alert, now: datetime
+    session: AsyncSession,
+    change: Change,
+    *,
+    locked: Locked,
+    first: Alert,
+    now: datetime,
+    patrol: list[recipients.Recipient],
 ) -> None:
     """A second household of the group pressed: both alarms are one confirmed incident, which
-    goes straight to the patrol."""
+    goes straight to the (already looked up) patrol."""
     alert = change.alert
     alert.linked_alert_id = first.id
     alert.confirmed = first.confirmed = True
@@ -216,7 +222,7 @@ async def _confirm(
         data={"by_household": alert.address, "linked_alert_id": alert.id},
     )
     await escalation.to_patrol(
-        session, change, locked=locked, alert=alert, now=now, reason="confirmed"
+        session, change, locked=locked, alert=alert, now=now, reason="confirmed", patrol=patrol
     )
 
 

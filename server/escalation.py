@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from groups.db import AsyncSession
+from groups.db import AsyncSession, table_of
 from groups.models import Group, Household
 from notifier.worker import Worker
 from server import recipients, texts
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 QUORUM = "quorum"
 PATROL = "patrol"
 Announce = Callable[[Change], Awaitable[None]]
+_INSERT_DEADLINES = insert(table_of(AlertDeadline))
 
 
 async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: datetime) -> None:
@@ -31,7 +32,7 @@ async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: 
     if alert.neighbours and not alert.duress:
         due[QUORUM] = now + timedelta(seconds=policy.quorum_seconds)
     await session.execute(
-        insert(AlertDeadline),
+        _INSERT_DEADLINES,
         [
             {"community_id": alert.community_id, "alert_id": alert.id, "kind": k, "due_at": at}
             for k, at in sorted(due.items(), key=lambda item: item[1])
@@ -74,12 +75,17 @@ async def to_patrol(
     alert: Alert,
     now: datetime,
     reason: str,
+    patrol: list[recipients.Recipient] | None = None,
 ) -> None:
-    """Alert the on-duty patrol again and the police office (never for a drill), as an event of
-    the alarm; a duress alarm's escalation is shown on the board only."""
+    """Alert the on-duty patrol (looked up unless given) again and the police office (never for
+    a drill), as an event of the alarm; a duress alarm's escalation is shown on the board only."""
     alert.patrol_cycles += 1
     alert.updated_at = now
-    people = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    people = (
+        list(patrol)
+        if patrol is not None
+        else await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    )
     if not alert.drill:
         people += await recipients.police_office(session, community_id=alert.community_id)
     kind: texts.Kind = (

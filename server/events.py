@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select
 
-from groups.db import AsyncSession
+from groups.db import AsyncSession, table_of
 from server.auth import board_channel, group_channel
 from server.models import Alert, AlertEvent, AlertGroup, Audience
 
@@ -73,9 +73,8 @@ async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
     return groups
 
 
-_TABLE = AlertEvent.metadata.tables[AlertEvent.__tablename__]
+_TABLE = table_of(AlertEvent)
 _COLUMNS = tuple(c.name for c in _TABLE.c if c.name != "id")
-# A Core insert: the event is written as it is, without the session's unit of work.
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 

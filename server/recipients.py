@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, insert, or_, select
 
 from groups import duty
-from groups.db import AsyncSession
+from groups.db import AsyncSession, table_of
 from groups.models import Household, Resident, Staff
 from notifier.models import OutboxMessage
 from server import texts
@@ -47,6 +47,7 @@ _NEIGHBOURS = (
         Household.id != bindparam("exclude"),
     )
 )
+_INSERT_OUTBOX = insert(table_of(OutboxMessage))
 _POLICE_OFFICE = select(Staff).where(
     Staff.community_id == bindparam("community_id"), Staff.role == "police_office"
 )
@@ -142,7 +143,7 @@ async def queue(
             }
         )
     if rows:
-        await session.execute(insert(OutboxMessage), rows)
+        await session.execute(_INSERT_OUTBOX, rows)
     return len(rows)
 
 
