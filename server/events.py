@@ -107,9 +107,9 @@ async def record(
         created_at=now,
         data={**summary(alert), **(data or {})},
     )
-    event.id = (
-        await session.execute(_INSERT, {c: getattr(event, c) for c in _COLUMNS})
-    ).scalar_one()
+    connection = await session.connection()
+    values = {column: getattr(event, column) for column in _COLUMNS}
+    event.id = (await connection.execute(_INSERT, values)).scalar_one()
     channels: list[str] = []
     if audience != "board":
         channels += [group_channel(g) for g in await audience_groups(session, alert)]

@@ -143,7 +143,7 @@ async def queue(
             }
         )
     if rows:
-        await session.execute(_INSERT_OUTBOX, rows)
+        await (await session.connection()).execute(_INSERT_OUTBOX, rows)
     return len(rows)
 
 
