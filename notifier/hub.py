@@ -34,7 +34,9 @@ class Connection:
         "_maxsize",
         "_waiter",
         "channel",
+        "closed",
         "last_id",
+        "last_sent",
         "on_overflow",
         "overflowed",
         "queue",
@@ -50,6 +52,8 @@ class Connection:
         self.on_overflow: Callable[[], object] | None = None
         self._early: list[Event] | None = []
         self._backlog: list[str] = []
+        self.closed = False
+        self.last_sent = 0.0
 
     def push(self, event_id: int, message: str) -> None:
         """Queue a live event; never blocks: a full queue drops the connection instead."""
@@ -81,24 +85,38 @@ class Connection:
             if event_id > self.last_id:
                 self._put(event_id, message)
 
-    async def run(self, send: Callable[[str], Awaitable[None]], *, heartbeat: float) -> None:
-        """Send the backlog, then queued messages in order; a heartbeat when idle for a while."""
+    async def run(self, send: Callable[[str], Awaitable[None]]) -> None:
+        """Send the backlog, then queued messages in order, until closed or dropped."""
+        loop = asyncio.get_running_loop()
         backlog, self._backlog = self._backlog, []
         for message in backlog:
             await send(message)
+        self.last_sent = loop.time()
         queue = self.queue
-        while True:
+        while not (self.closed or self.overflowed):
             if not queue:
-                self._waiter = asyncio.get_running_loop().create_future()
+                self._waiter = loop.create_future()
                 try:
-                    async with asyncio.timeout(heartbeat):
-                        await self._waiter
-                except TimeoutError:
-                    await send(HEARTBEAT)
-                    continue
+                    await self._waiter
                 finally:
                     self._waiter = None
+                continue
             await send(queue.pop(0))
+            self.last_sent = loop.time()
+
+    def close(self) -> None:
+        """The socket is gone: run() returns."""
+        self.closed = True
+        self._wake()
+
+    def beat(self, *, idle_since: float) -> None:
+        """Queue a heartbeat if nothing was sent since then (and nothing waits to be)."""
+        if self.live and not self.queue and self.last_sent <= idle_since:
+            self._put(0, HEARTBEAT)
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def _put(self, event_id: int, message: str) -> None:
         if self.overflowed:
@@ -108,30 +126,49 @@ class Connection:
             log.warning("dropping a socket of %s: its send queue is full", self.channel)
             if self.on_overflow is not None:
                 self.on_overflow()
+            self._wake()
             return
         self.queue.append(message)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._wake()
         self.last_id = max(self.last_id, event_id)
 
 
 class Hub:
-    """Fans every bus message out to the local connections of its channel."""
+    """Fans every bus message out to the local connections of its channel, and keeps quiet
+    sockets alive with a heartbeat (one ticker for all, not a timer per socket)."""
 
-    def __init__(self, bus: Bus, *, fetch: Fetch) -> None:
+    def __init__(self, bus: Bus, *, fetch: Fetch, heartbeat_seconds: float = 20.0) -> None:
         self.bus = bus
         self._fetch = fetch
+        self._heartbeat = heartbeat_seconds
         self._members: dict[str, set[Connection]] = {}
         self._subscribed: set[str] = set()
         self._lock = asyncio.Lock()
+        self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Connect to the bus."""
+        """Connect to the bus; start the heartbeat."""
         await self.bus.connect(self.deliver, on_resume=self.catch_up)
+        self._ticker = asyncio.create_task(self._beat(), name="heartbeat")
 
     async def stop(self) -> None:
-        """Disconnect from the bus."""
+        """Stop the heartbeat; disconnect from the bus."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
         await self.bus.disconnect()
+
+    async def _beat(self) -> None:
+        # Many ticks per period: a socket's beat comes close to its due time, and the beats of
+        # thousands of sockets go out in small batches rather than a few big bursts.
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._heartbeat / 80)
+            idle_since = loop.time() - self._heartbeat
+            for members in list(self._members.values()):
+                for connection in members:
+                    connection.beat(idle_since=idle_since)
 
     @property
     def connections(self) -> int:

@@ -69,7 +69,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         async with sessions() as session:
             return await events.after(session, channel=channel, event_id=after)
 
-    hub = Hub(create_bus(settings.bus_url), fetch=fetch)
+    hub = Hub(
+        create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
+    )
     await hub.start()
     sender = _sender(settings)
     clock: Clock = app.state.clock

@@ -54,6 +54,31 @@ async def _replay(
     return replay, replay[-1][0] if replay else resume_from, False
 
 
+async def _write(websocket: WebSocket, connection: Connection) -> None:
+    """Send the connection's messages from this (the socket's own) task until the client goes
+    or the queue overflows. One task fewer per socket than a separate writer: an overflow
+    cancels this task to break a send stuck on a client that does not read."""
+    task = asyncio.current_task()
+    assert task is not None
+    connection.on_overflow = task.cancel
+    try:
+        await connection.run(websocket.send_text)
+    except asyncio.CancelledError:
+        if not connection.overflowed or task.uncancel() > 0:
+            raise  # a cancellation that is not ours
+    finally:
+        connection.on_overflow = None
+
+
+async def _read(websocket: WebSocket, connection: Connection) -> None:
+    """Wait for the client to go (a client says nothing else), then end the connection."""
+    try:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+    finally:
+        connection.close()
+
+
 class StreamPath:
     """ASGI middleware that hands `/ws` straight to the stream: a socket lives for hours, and
     every layer of routing it passed through would stay on its stack (memory per socket)."""
@@ -91,7 +116,7 @@ async def stream(websocket: WebSocket) -> None:
         return
 
     connection = Connection(principal.channel, maxsize=settings.ws_queue_size)
-    writer: asyncio.Task[None] | None = None
+    reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
         replay, head, truncated = await _replay(state.sessions, connection.channel, resume_from)
@@ -104,25 +129,13 @@ async def stream(websocket: WebSocket) -> None:
             "heartbeat": settings.ws_heartbeat_seconds,
         }
         connection.start(json.dumps(hello, separators=(",", ":")), replay, head=head)
-        writer = asyncio.create_task(
-            connection.run(websocket.send_text, heartbeat=settings.ws_heartbeat_seconds)
-        )
-        connection.on_overflow = writer.cancel
-        while not writer.done() and not connection.overflowed:
-            receive = asyncio.ensure_future(websocket.receive())
-            await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if not receive.done():
-                receive.cancel()
-                break
-            if receive.result()["type"] == "websocket.disconnect":
-                break
+        reader = asyncio.create_task(_read(websocket, connection))
+        await _write(websocket, connection)
     except WebSocketDisconnect:
         pass
     finally:
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+        if reader is not None:
+            reader.cancel()
         await hub.leave(connection)
         if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from notifier.bus import MemoryBus
-from notifier.hub import Connection, Event, Hub
+from notifier.hub import HEARTBEAT, Connection, Event, Hub
 
 
 def event(event_id: int) -> str:
@@ -33,7 +33,7 @@ async def collect(connection: Connection, sent: list[str], n: int) -> None:
         if len(sent) >= n:
             enough.set()
 
-    task = asyncio.create_task(connection.run(send, heartbeat=5))
+    task = asyncio.create_task(connection.run(send))
     async with asyncio.timeout(2):
         await enough.wait()
     task.cancel()
@@ -53,7 +53,7 @@ async def test_a_stuck_socket_is_dropped_and_never_slows_its_neighbours() -> Non
     async def blocked_send(message: str) -> None:
         await never.wait()
 
-    stuck_writer = asyncio.create_task(stuck.run(blocked_send, heartbeat=5))
+    stuck_writer = asyncio.create_task(stuck.run(blocked_send))
     sent: list[str] = []
     for i in range(1, 11):
         await hub.bus.publish(["group:1"], event(i))
@@ -112,4 +112,32 @@ async def test_a_channel_is_subscribed_while_it_has_sockets_and_only_then() -> N
     await bus.publish(["group:9"], event(2))
     assert len(sockets[9].queue) == 1
     assert hub.connections == 0
+    await hub.stop()
+
+
+async def test_a_quiet_socket_hears_a_heartbeat_and_a_busy_one_does_not() -> None:
+    hub = Hub(MemoryBus(), fetch=Stored().after, heartbeat_seconds=0.4)
+    await hub.start()
+    quiet, busy = Connection("group:1", maxsize=50), Connection("group:2", maxsize=50)
+    heard: dict[str, list[str]] = {"quiet": [], "busy": []}
+    writers = []
+    for name, connection in (("quiet", quiet), ("busy", busy)):
+        await hub.join(connection)
+        connection.start("hello", [], head=0)
+
+        async def send(message: str, into: list[str] = heard[name]) -> None:
+            into.append(message)
+
+        writers.append(asyncio.create_task(connection.run(send)))
+    for i in range(1, 11):  # the busy socket hears an event every 0.1 s for a second
+        await asyncio.sleep(0.1)
+        await hub.bus.publish(["group:2"], event(i))
+    await asyncio.sleep(0.05)
+    beats = heard["quiet"].count(HEARTBEAT)
+    assert 1 <= beats <= 3, f"one beat per 0.4 s of silence, not {beats} in 1 s"
+    assert HEARTBEAT not in heard["busy"]
+    quiet.close()
+    await asyncio.wait_for(writers[0], 1)
+    assert writers[0].done(), "a closed connection's writer returns"
+    writers[1].cancel()
     await hub.stop()

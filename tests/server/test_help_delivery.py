@@ -6,6 +6,8 @@ import asyncio
 from contextlib import AsyncExitStack
 
 import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
 
 from server.settings import Settings
 from tests.harness import Seed, Socket, press, running, stream
@@ -99,3 +101,28 @@ async def test_a_whole_group_connecting_at_once_hears_a_press_made_right_after(
         raised = (await press(base, seeded.households[group[-1]])).json()
         events = await asyncio.gather(*(s.next_event() for s in socks))
         assert {e["id"] for e in events} == {raised["event_id"]}
+
+
+async def test_a_socket_that_falls_behind_is_closed_with_1013_and_resumes_without_loss(
+    seeded: Seed, sqlite_url: str
+) -> None:
+    listener, first, second = seeded.group_of("B11-1-101")[:3]
+    settings = Settings(database_url=sqlite_url, ws_queue_size=2, outbox_poll_seconds=0.05)
+    async with running(settings) as base:
+        async with stream(base, seeded.households[listener]) as sock:
+            assert (await press(base, seeded.households[first])).status_code == 201
+            seen = await sock.next_event()
+            # A confirmed incident: three events at once, one more than the queue holds.
+            assert (await press(base, seeded.households[second])).status_code == 201
+            with pytest.raises(ConnectionClosed) as closed:
+                await sock.events_until(lambda _: False)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1013
+        async with stream(base, seeded.households[listener], last_event_id=seen["id"]) as again:
+            caught_up = await again.events_until(lambda got: len(got) >= 3)
+            assert [e["type"] for e in caught_up] == [
+                "alert.raised",
+                "alert.confirmed",
+                "alert.escalated",
+            ]
+            assert await again.silent()
