@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 
 SQLITE_BUSY = 5
+SQLITE_BUSY_RECOVERY = 261
 BUSY_RETRY_SECONDS = 0.002
 
 
@@ -49,7 +50,8 @@ class InlineConnection(aiosqlite.Connection):
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF != SQLITE_BUSY or loop.time() > deadline:
+                busy = error.sqlite_errorcode in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY)
+                if not busy or loop.time() > deadline:
                     raise
             await asyncio.sleep(BUSY_RETRY_SECONDS)
 

@@ -16,6 +16,7 @@ from server.settings import Settings
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+CLOSE_SECONDS = 1.0
 
 
 class Refused(Exception):
@@ -138,5 +139,8 @@ async def stream(websocket: WebSocket) -> None:
             reader.cancel()
         await hub.leave(connection)
         if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
+            # A client that does not read may never take the close frame either: give up on
+            # it after a moment, and uvicorn closes the transport when this returns.
             with contextlib.suppress(Exception):
-                await websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_event_id")
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_event_id")
