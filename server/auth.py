@@ -76,6 +76,7 @@ async def issue(
     return token
 
 
+# Columns in the order _resident_principal and _staff_principal take them.
 _CREDENTIAL = (
     select(
         Resident.id,
@@ -107,36 +108,18 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     row = (await session.execute(_CREDENTIAL, {"digest": _digest(token)})).one_or_none()
     if row is None:
         return None
-    resident_id, name, household_id, community_id, address, group_id, group_name, leader = row[:8]
-    if resident_id is not None and household_id is not None:
-        return _resident_principal(
-            community_id=community_id,
-            name=name,
-            resident_id=resident_id,
-            household_id=household_id,
-            address=address,
-            group_id=group_id,
-            group_name=group_name,
-            leader=leader,
-        )
-    staff_id, staff_community_id, staff_name, role = row[8:]
-    if staff_id is not None:
-        return Principal(
-            kind="staff",
-            community_id=staff_community_id,
-            name=staff_name,
-            staff_id=staff_id,
-            role=role,
-        )
+    if row[0] is not None and row[2] is not None:
+        return _resident_principal(*row[:8])
+    if row[8] is not None:
+        return _staff_principal(*row[8:])
     return None
 
 
 def _resident_principal(
-    *,
-    community_id: int,
-    name: str,
     resident_id: int,
+    name: str,
     household_id: int,
+    community_id: int,
     address: str,
     group_id: int | None,
     group_name: str | None,
@@ -152,6 +135,12 @@ def _resident_principal(
         group_id=group_id,
         group_name=group_name,
         group_leader=leader is not None and leader == household_id,
+    )
+
+
+def _staff_principal(staff_id: int, community_id: int, name: str, role: str) -> Principal:
+    return Principal(
+        kind="staff", community_id=community_id, name=name, staff_id=staff_id, role=role
     )
 
 
@@ -191,26 +180,20 @@ def of_resident(
 ) -> Principal:
     """The principal of a resident of a household (whose group's leader household is given)."""
     return _resident_principal(
-        community_id=household.community_id,
-        name=resident.name,
-        resident_id=resident.id,
-        household_id=household.id,
-        address=household.address,
-        group_id=household.group_id,
-        group_name=group_name,
-        leader=leader,
+        resident.id,
+        resident.name,
+        household.id,
+        household.community_id,
+        household.address,
+        household.group_id,
+        group_name,
+        leader,
     )
 
 
 def of_staff(staff: Staff) -> Principal:
     """The principal of a staff member."""
-    return Principal(
-        kind="staff",
-        community_id=staff.community_id,
-        name=staff.name,
-        staff_id=staff.id,
-        role=staff.role,
-    )
+    return _staff_principal(staff.id, staff.community_id, staff.name, staff.role)
 
 
 async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:

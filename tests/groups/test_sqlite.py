@@ -2,24 +2,45 @@
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from groups.db import create_engine
 
 
-async def test_a_write_waits_for_another_process_lock_while_the_loop_keeps_running(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "busy.db"
+@asynccontextmanager
+async def locked_by_another_process(
+    path: Path,
+) -> AsyncIterator[tuple[AsyncEngine, sqlite3.Connection]]:
+    """Our engine on a database whose write lock another connection holds (until it commits)."""
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     other = sqlite3.connect(path, isolation_level=None)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("create table t (n integer)"))
-        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        other.execute("BEGIN IMMEDIATE")
+        yield engine, other
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        await engine.dispose()
+
+
+async def insert(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("insert into t values (1)"))
+
+
+async def test_a_write_waits_for_another_process_lock_while_the_loop_keeps_running(
+    tmp_path: Path,
+) -> None:
+    async with locked_by_another_process(tmp_path / "busy.db") as (engine, other):
         ticks = 0
 
         async def tick() -> None:
@@ -29,41 +50,21 @@ async def test_a_write_waits_for_another_process_lock_while_the_loop_keeps_runni
                 await asyncio.sleep(0.001)
 
         ticker = asyncio.create_task(tick())
-
-        async def write() -> None:
-            async with engine.begin() as conn:
-                await conn.execute(text("insert into t values (1)"))
-
-        writer = asyncio.create_task(write())
+        writer = asyncio.create_task(insert(engine))
         await asyncio.sleep(0.1)
         assert not writer.done(), "the write must wait for the lock"
-        waited = ticks
-        assert waited >= 20, f"the loop stalled while waiting: {waited} ticks in 100 ms"
+        assert ticks >= 20, f"the loop stalled while waiting: {ticks} ticks in 100 ms"
         other.execute("COMMIT")
         await asyncio.wait_for(writer, 2)
         ticker.cancel()
         async with engine.connect() as conn:
             assert (await conn.execute(text("select count(*) from t"))).scalar() == 1
-    finally:
-        other.close()
-        await engine.dispose()
 
 
 async def test_a_lock_held_past_the_wait_fails_with_the_sqlite_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("groups.db.BUSY_SECONDS", 0.05)
-    path = tmp_path / "stuck.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("create table t (n integer)"))
-        other.execute("BEGIN IMMEDIATE")
+    async with locked_by_another_process(tmp_path / "stuck.db") as (engine, _):
         with pytest.raises(Exception, match="database is locked"):
-            async with engine.begin() as conn:
-                await conn.execute(text("insert into t values (1)"))
-        other.execute("ROLLBACK")
-    finally:
-        other.close()
-        await engine.dispose()
+            await insert(engine)

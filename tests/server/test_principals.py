@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from sqlalchemy import event, update
 
-from groups.db import create_engine, create_sessionmaker
+from groups.db import AsyncSession, create_engine, create_sessionmaker
 from groups.models import Household
 from server.auth import Principals
 from tests.harness import Seed
 
 
-def _credential_reads(statements: list[str]) -> Callable[..., None]:
-    def seen(*args: Any) -> None:
-        if "FROM credentials" in args[2]:
-            statements.append(args[2])
+class Reads:
+    """A session on the seeded database, and every credential read it made."""
 
-    return seen
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.count = 0
+
+    def seen(self, *args: Any) -> None:
+        if "FROM credentials" in args[2]:
+            self.count += 1
+
+
+@pytest.fixture
+async def reads(seeded: Seed, sqlite_url: str) -> AsyncIterator[Reads]:
+    engine = create_engine(sqlite_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            watched = Reads(session)
+            event.listen(engine.sync_engine, "before_cursor_execute", watched.seen)
+            yield watched
+    finally:
+        await engine.dispose()
 
 
 class Ticks:
@@ -32,53 +49,39 @@ class Ticks:
 
 
 async def test_a_known_token_is_asked_for_once_within_its_seconds(
-    seeded: Seed, sqlite_url: str
+    seeded: Seed, reads: Reads
 ) -> None:
-    engine = create_engine(sqlite_url)
-    statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", _credential_reads(statements))
     clock = Ticks()
     principals = Principals(seconds=5, clock=clock)
     token = seeded.households["B11-2-501"]
-    try:
-        async with create_sessionmaker(engine)() as session:
-            first = await principals.authenticate(session, token)
-            asked = len(statements)
-            again = await principals.authenticate(session, token)
-            assert first is not None
-            assert again == first
-            assert len(statements) == asked, "a fresh credential must not be asked for again"
+    first = await principals.authenticate(reads.session, token)
+    asked = reads.count
+    again = await principals.authenticate(reads.session, token)
+    assert first is not None
+    assert again == first
+    assert reads.count == asked, "a fresh credential must not be asked for again"
 
-            await session.execute(
-                update(Household).where(Household.id == first.household_id).values(group_id=None)
-            )
-            clock.now += 4.9
-            assert await principals.authenticate(session, token) == first
-            clock.now += 0.2
-            moved = await principals.authenticate(session, token)
-            assert moved is not None
-            assert moved.group_id is None, "after its seconds it is re-read"
-    finally:
-        await engine.dispose()
+    await reads.session.execute(
+        update(Household).where(Household.id == first.household_id).values(group_id=None)
+    )
+    clock.now += 4.9
+    assert await principals.authenticate(reads.session, token) == first
+    clock.now += 0.2
+    moved = await principals.authenticate(reads.session, token)
+    assert moved is not None
+    assert moved.group_id is None, "after its seconds it is re-read"
 
 
 async def test_unknown_tokens_are_not_remembered_and_zero_seconds_caches_nothing(
-    seeded: Seed, sqlite_url: str
+    seeded: Seed, reads: Reads
 ) -> None:
-    engine = create_engine(sqlite_url)
-    statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", _credential_reads(statements))
-    try:
-        async with create_sessionmaker(engine)() as session:
-            for principals in (Principals(seconds=5), Principals(seconds=0)):
-                before = len(statements)
-                for _ in range(2):
-                    assert await principals.authenticate(session, "tw_nobody") is None
-                assert len(statements) == before + 2
-            never = Principals(seconds=0)
-            before = len(statements)
-            for _ in range(2):
-                assert await never.authenticate(session, seeded.households["B11-2-501"])
-            assert len(statements) == before + 2
-    finally:
-        await engine.dispose()
+    for principals in (Principals(seconds=5), Principals(seconds=0)):
+        before = reads.count
+        for _ in range(2):
+            assert await principals.authenticate(reads.session, "tw_nobody") is None
+        assert reads.count == before + 2
+    never = Principals(seconds=0)
+    before = reads.count
+    for _ in range(2):
+        assert await never.authenticate(reads.session, seeded.households["B11-2-501"])
+    assert reads.count == before + 2
