@@ -1,5 +1,7 @@
 """The processes a run starts — its own Redis, the service under uvicorn — and their cleanup."""
 
+import asyncio
+import contextlib
 import os
 import resource
 import shutil
@@ -7,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -69,9 +72,10 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def start_server(
-    *, database_url: str, redis_url: str, log: Path
+    *, database_url: str, redis_url: str, log: Path, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The service under uvicorn in its own process; returns once GET /readyz says ok."""
+    """The service under uvicorn in its own process (or a supervisor of `workers` processes
+    sharing one port); returns once GET /readyz says ok."""
     port = free_port()
     env = {
         **os.environ,
@@ -95,6 +99,8 @@ def start_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        "--workers",
+        str(workers),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -150,3 +156,26 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@contextlib.contextmanager
+def fresh_postgres(server_dsn: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server at server_dsn (postgresql://…), dropped
+    afterwards; yields its SQLAlchemy URL."""
+    import asyncpg
+
+    name = f"tenwatch_bench_{os.getpid()}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    try:
+        base, _, _ = server_dsn.rpartition("/")
+        yield base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

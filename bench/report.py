@@ -39,7 +39,8 @@ def render(figures: dict[str, Any]) -> str:
         "",
         f"TenWatch delivery benchmark — {run['cpus']} CPUs, {run['households']} households in "
         f"{run['groups']} groups, {run['boards']} board sockets "
-        f"({run['sockets']} sockets, deflate {'on' if run['deflate'] else 'off'})",
+        f"({run['sockets']} sockets, deflate {'on' if run['deflate'] else 'off'}), "
+        f"{run['workers']} uvicorn worker{'s' if run['workers'] > 1 else ''} on {run['database']}",
         f"  press rate {run['rate']:g}/s for {run['duration']:g} s = {counts['presses']} presses"
         f" (open loop, latency from the scheduled time)",
         "",
@@ -58,7 +59,8 @@ def render(figures: dict[str, Any]) -> str:
     lines += [
         f"  server RSS {server['rss_before_mib']:.0f} MiB → {server['rss_after_mib']:.0f} MiB"
         f" with sockets: {server['kib_per_socket']:.1f} KiB per socket",
-        f"  server CPU during presses {server['cpu_percent']:.0f} % of one core",
+        f"  server CPU during presses {server['cpu_percent']:.0f} % of one core"
+        + (" (all workers)" if run["workers"] > 1 else ""),
         f"  client CPU during presses {client['cpu_percent']:.0f} % of one core"
         f"; generator lag max {client['generator_max_lag_ms']:.1f} ms"
         f"; {run['sockets']} sockets opened in {client['connect_seconds']:.1f} s",
@@ -67,8 +69,8 @@ def render(figures: dict[str, Any]) -> str:
         lines.append(
             "  ! the client process saturates a core: the figures are the generator's limit"
         )
-    if server["cpu_percent"] >= 90:
-        lines.append("  ! the server process saturates its core (one uvicorn worker)")
+    if server["cpu_percent"] >= 90 * run["workers"]:
+        lines.append("  ! the server's workers saturate their cores")
     targets = figures["targets"]
     lines += [
         "",
