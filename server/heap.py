@@ -5,7 +5,8 @@ Python starts one whenever the long-lived heap has grown by a quarter. Every sec
 collects the young generations and moves their survivors (open sockets, caches) into the
 permanent generation, which no automatic collection walks; so full collections stay small.
 Cycles that become garbage after being frozen wait for the hourly full collection: a closed
-socket leaves ≈ 6 KiB of them (measured), so 10 000 reconnections an hour hold ≈ 60 MB until then.
+socket leaves ≈ 6 KiB of them (measured), so 10 000 reconnections an hour hold ≈ 60 MB until then;
+requests in flight at a freeze leave ≈ 20 objects a freeze (measured at 100 presses/s).
 """
 
 import gc
