@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
 
 import httpx
@@ -126,3 +127,19 @@ async def test_a_socket_that_falls_behind_is_closed_with_1013_and_resumes_withou
                 "alert.escalated",
             ]
             assert await again.silent()
+
+
+async def test_a_quiet_socket_hears_heartbeats_at_the_pace_its_hello_announced(
+    seeded: Seed, sqlite_url: str
+) -> None:
+    settings = Settings(database_url=sqlite_url, ws_heartbeat_seconds=0.3)
+    async with running(settings) as base, stream(base, seeded.households["B11-1-101"]) as sock:
+        assert sock.hello["heartbeat"] == 0.3
+        started = asyncio.get_running_loop().time()
+        beats = []
+        async with asyncio.timeout(5):
+            while len(beats) < 3:
+                beats.append(json.loads(await sock.ws.recv()))
+        assert {b["type"] for b in beats} == {"heartbeat"}
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed >= 0.85, f"three beats of 0.3 s came in {elapsed:.2f} s: too fast"
