@@ -109,9 +109,12 @@ async def stream(websocket: WebSocket) -> None:
                 raise Refused("a valid credential is required (?token=… or Authorization)")
             if principal.kind == "resident" and principal.group_id is None:
                 raise Refused("your household is not in a group yet")
-            newest = await events.head(session)
-        if resume_from is not None and resume_from > newest:
-            raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
+            if resume_from is not None:
+                newest = await events.head(session)
+                if resume_from > newest:
+                    raise Refused(
+                        f"unknown last_event_id {resume_from}: the newest event is {newest}"
+                    )
     except Refused as exc:
         await websocket.close(POLICY_VIOLATION, str(exc))
         return

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from server.clock import ManualClock
-from server.settings import Settings
+from server.settings import Settings, get_settings
 from tests.harness import Seed, seed
 from tests.server.world import World
+
+SAMPLE = Path(__file__).parent.parent / "groups" / "data" / "sample.csv"
 
 
 @pytest.fixture
@@ -46,3 +51,12 @@ def world(request: pytest.FixtureRequest) -> World:
         ws_heartbeat_seconds=5,
     )
     return World(url, settings, asyncio.run(seed(url)), ManualClock())
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The `tenwatch` CLI on a fresh SQLite file."""
+    monkeypatch.setenv("TENWATCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from groups.db import create_engine, create_sessionmaker
@@ -14,16 +12,7 @@ from server import auth
 from server.auth import Principal
 from server.cli import app
 from server.settings import get_settings
-
-SAMPLE = Path(__file__).parent.parent / "groups" / "data" / "sample.csv"
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("TENWATCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+from tests.server.conftest import SAMPLE
 
 
 def test_an_admin_imports_a_register_and_sees_its_groups_and_leaders(runner: CliRunner) -> None:

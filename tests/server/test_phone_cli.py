@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from typer.testing import CliRunner
 
 from server.cli import app
-from server.settings import get_settings
-
-SAMPLE = Path(__file__).parent.parent / "groups" / "data" / "sample.csv"
-
-
-@pytest.fixture
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("TENWATCH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+from tests.server.conftest import SAMPLE
 
 
 def test_an_admin_adds_a_group_number_and_a_community_number_and_lists_them(
