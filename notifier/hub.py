@@ -17,6 +17,7 @@ Fetch = Callable[[str, int], Awaitable[Sequence[Event]]]
 """Reads the stored events of a channel after an id, oldest first."""
 
 HEARTBEAT = '{"type":"heartbeat"}'
+_LOOKS, _SLICES = 4, 20  # the heartbeat ticker: looks at each socket per period; slices per look
 
 
 class Connection:
@@ -111,7 +112,7 @@ class Connection:
 
     def beat(self, *, idle_since: float) -> None:
         """Queue a heartbeat if nothing was sent since then (and nothing waits to be)."""
-        if self.live and not self.queue and self.last_sent <= idle_since:
+        if self.live and not self.closed and not self.queue and self.last_sent <= idle_since:
             self._put(0, HEARTBEAT)
 
     def _wake(self) -> None:
@@ -160,14 +161,17 @@ class Hub:
         await self.bus.disconnect()
 
     async def _beat(self) -> None:
-        # Many ticks per period: a socket's beat comes close to its due time, and the beats of
-        # thousands of sockets go out in small batches rather than a few big bursts.
+        # Each socket is looked at four times a period, in small slices spread over the period,
+        # so a quiet socket's beat comes at most a quarter period late and thousands of sockets
+        # cost a few thousand cheap checks a second, not a full sweep every tick.
         loop = asyncio.get_running_loop()
+        pause = self._heartbeat / _LOOKS / _SLICES
         while True:
-            await asyncio.sleep(self._heartbeat / 80)
-            idle_since = loop.time() - self._heartbeat
-            for members in list(self._members.values()):
-                for connection in members:
+            everyone = [c for members in self._members.values() for c in members]
+            for start in range(_SLICES):
+                await asyncio.sleep(pause)
+                idle_since = loop.time() - self._heartbeat
+                for connection in everyone[start::_SLICES]:
                     connection.beat(idle_since=idle_since)
 
     @property

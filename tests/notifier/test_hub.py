@@ -141,3 +141,18 @@ async def test_a_quiet_socket_hears_a_heartbeat_and_a_busy_one_does_not() -> Non
     assert writers[0].done(), "a closed connection's writer returns"
     writers[1].cancel()
     await hub.stop()
+
+
+async def test_every_quiet_socket_of_many_hears_its_beat_within_a_quarter_period_late() -> None:
+    hub = Hub(MemoryBus(), fetch=Stored().after, heartbeat_seconds=0.4)
+    quiet = [Connection(f"group:{i % 7}", maxsize=5) for i in range(300)]
+    for connection in quiet:
+        await hub.join(connection)
+        connection.start("hello", [], head=0)
+        connection.last_sent = asyncio.get_running_loop().time()
+    await hub.start()
+    await asyncio.sleep(0.3)
+    assert not any(c.queue for c in quiet), "no beat before a period of silence"
+    await asyncio.sleep(0.4)
+    assert all(c.queue == [HEARTBEAT] for c in quiet), "each one beat by 1.25 periods, no more"
+    await hub.stop()
