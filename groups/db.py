@@ -1,13 +1,15 @@
 """Persistence plumbing shared by every package: the declarative base, engines, sessions."""
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event
+from sqlalchemy import BigInteger, ColumnDefault, DateTime, Integer, MetaData, Table, event, insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from groups import sqlite
@@ -34,6 +36,33 @@ def table_of(model: type[Base]) -> Table:
     """A mapped class's table, for Core statements that skip the session's unit of work (a bulk
     insert through the ORM costs several times the SQL it runs)."""
     return Base.metadata.tables[model.__tablename__]
+
+
+@functools.cache
+def _insert_of(table: Table) -> Insert:
+    return insert(table).returning(table.c.id)
+
+
+async def insert_one(session: AsyncSession, obj: Base) -> None:
+    """Store a new object (with an `id` key) by one INSERT … RETURNING instead of the unit of
+    work's flush, and keep it in the session as persistent: later changes to it flush as usual.
+    Unset columns take their Python defaults, so no attribute is left to load."""
+    table = table_of(type(obj))
+    values = {}
+    for column in table.c:
+        if column.key == "id":
+            continue
+        if column.key not in obj.__dict__:
+            default = column.default
+            value = None
+            if isinstance(default, ColumnDefault):
+                value = default.arg(None) if default.is_callable else default.arg
+            setattr(obj, column.key, value)
+        values[column.key] = getattr(obj, column.key)
+    connection = await session.connection()
+    obj.id = (await connection.execute(_insert_of(table), values)).scalar_one()  # type: ignore[attr-defined]
+    make_transient_to_detached(obj)
+    session.add(obj)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

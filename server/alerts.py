@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 
-from groups.db import AsyncSession
+from groups.db import AsyncSession, insert_one
 from groups.models import Group, Household, Resident, Staff
 from server import escalation, recipients, texts
 from server.auth import Principal
@@ -141,8 +141,7 @@ async def _raise(
         if principal.group_id is not None
         else ([], 0)
     )
-    session.add(alert)
-    await session.flush()
+    await insert_one(session, alert)
     households = alert.neighbours
     change = Change(alert, outcome="raised")
     event = await record(
