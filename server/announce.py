@@ -17,8 +17,7 @@ class Announcer:
         self._outbox = outbox
 
     async def __call__(self, change: Change) -> None:
-        """Publish every event of the change, then wake the outbox if texts were queued."""
-        for channels, message in change.published:
-            await self._hub.bus.publish(channels, message)
+        """Publish the change's events in one go, then wake the outbox if texts were queued."""
+        await self._hub.bus.publish_all(change.published)
         if change.texts:
             self._outbox.wake()

@@ -293,8 +293,8 @@ async def publish_failures(
     async with sessions() as session:
         change = await delivery_events(session, jobs=jobs, now=now)
         await session.commit()
-    for channels, message in change.published if change else []:
-        await bus.publish(channels, message)
+    if change is not None:
+        await bus.publish_all(change.published)
 
 
 # -- texts and call-out answers ---------------------------------------------------------------

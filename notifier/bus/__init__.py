@@ -1,10 +1,10 @@
 """The event bus: one small interface, backends chosen by URL (memory://, redis://)."""
 
-from notifier.bus.base import Bus, Deliver
+from notifier.bus.base import Bus, Deliver, Message
 from notifier.bus.memory import MemoryBus
 from notifier.bus.redis import RedisBus
 
-__all__ = ["Bus", "Deliver", "MemoryBus", "RedisBus", "create_bus"]
+__all__ = ["Bus", "Deliver", "MemoryBus", "Message", "RedisBus", "create_bus"]
 
 
 def create_bus(url: str) -> Bus:

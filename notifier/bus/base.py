@@ -6,6 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 Deliver = Callable[[str, str], None]
 """Called with (channel, message) for every message of a subscribed channel; never blocks."""
 
+Message = tuple[Sequence[str], str]
+"""A message and the channels it goes to."""
+
 OnResume = Callable[[], Awaitable[None]]
 """Called after the bus comes back from an outage, to fetch what may have been missed."""
 
@@ -29,6 +32,11 @@ class Bus(ABC):
     @abstractmethod
     async def publish(self, channels: Sequence[str], message: str) -> None:
         """Send message to every subscriber of channels, in every process; never raises."""
+
+    async def publish_all(self, messages: Sequence[Message]) -> None:
+        """Publish several messages in order (a backend may send them in one round trip)."""
+        for channels, message in messages:
+            await self.publish(channels, message)
 
     @abstractmethod
     async def subscribe(self, channel: str) -> None:

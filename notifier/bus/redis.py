@@ -11,7 +11,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from notifier.bus.base import Bus, Deliver, OnResume
+from notifier.bus.base import Bus, Deliver, Message, OnResume
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,24 @@ class RedisBus(Bus):
 
     async def publish(self, channels: Sequence[str], message: str) -> None:
         """Publish to Redis; deliver locally whatever Redis cannot bring back to us."""
+        await self.publish_all([(channels, message)])
+
+    async def publish_all(self, messages: Sequence[Message]) -> None:
+        """Publish several messages in one round trip, in order; if Redis fails, deliver them
+        to this process's sockets."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for channel in channels:
-                    pipe.publish(channel, message)
+                for channels, message in messages:
+                    for channel in channels:
+                        pipe.publish(channel, message)
                 await pipe.execute()
             self._publish_error = None
+            if self._conn is not None:
+                return  # our own listener brings them back to this process's sockets
         except ERRORS as exc:
             self._publish_error = f"redis publish failed: {exc}"
             log.warning("%s; delivering to this process's sockets only", self._publish_error)
-            self._deliver_locally(channels, message)
-            return
-        if self._conn is None:
+        for channels, message in messages:
             self._deliver_locally(channels, message)
 
     async def subscribe(self, channel: str) -> None:
