@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, or_, select
 
-from groups.db import AsyncSession
+from groups.db import AsyncSession, read
 from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Household, Staff
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -138,10 +138,10 @@ async def on_duty(
     """The patrol members on duty at an instant for an area: a household's grid (staff of no
     grid cover every grid), or the whole community."""
     rows = (
-        await session.execute(_ROSTER, {"community_id": community_id})
+        await read(session, _ROSTER, {"community_id": community_id})
         if household_id is None
-        else await session.execute(
-            _ROSTER_OF_AREA, {"community_id": community_id, "household_id": household_id}
+        else await read(
+            session, _ROSTER_OF_AREA, {"community_id": community_id, "household_id": household_id}
         )
     )
     staff: dict[int, tuple[Member, list[Shift], list[Override]]] = {}
@@ -152,7 +152,7 @@ async def on_duty(
             staff[staff_id][1].append(Shift(*hours))
     if not staff:
         return []
-    overrides = await session.execute(_OVERRIDES, {"ids": list(staff), "at": at})
+    overrides = await read(session, _OVERRIDES, {"ids": list(staff), "at": at})
     for staff_id, override_id, starts_at, ends_at, on in overrides:
         staff[staff_id][2].append(Override(override_id, starts_at, ends_at, on))
     return [

@@ -9,7 +9,7 @@ from typing import Literal
 
 from sqlalchemy import ColumnElement, bindparam, select
 
-from groups.db import AsyncSession
+from groups.db import AsyncSession, read
 from groups.models import Credential, Group, Household, Resident, Staff
 
 TOKEN_PREFIX = "tw_"
@@ -105,7 +105,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     """The principal a token speaks for, or None if the token is unknown or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = (await session.execute(_CREDENTIAL, {"digest": _digest(token)})).one_or_none()
+    row = (await read(session, _CREDENTIAL, {"digest": _digest(token)})).one_or_none()
     if row is None:
         return None
     if row[0] is not None and row[2] is not None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from groups.db import AsyncSession, utcnow
+from groups.db import AsyncSession, read, utcnow
 from groups.models import Community
 from server.models import EscalationPolicy
 
@@ -46,7 +46,7 @@ class Locked:
 
 
 _LOCK = (
-    select(Community.timezone, EscalationPolicy)
+    select(Community.timezone, *(getattr(EscalationPolicy, name) for name in FIELDS))
     .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
     .where(Community.id == bindparam("community_id"))
     .with_for_update(of=Community)
@@ -55,8 +55,9 @@ _LOCK = (
 
 async def lock(session: AsyncSession, community_id: int) -> Locked:
     """Lock the community's row for this transaction, so its events commit in id order."""
-    row = (await session.execute(_LOCK, {"community_id": community_id})).one()
-    return Locked(community_id=community_id, timezone=row[0], policy=_of(row[1]))
+    timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
+    policy = Policy(*stored) if stored[0] is not None else Policy()
+    return Locked(community_id=community_id, timezone=timezone, policy=policy)
 
 
 async def get(session: AsyncSession, *, community_id: int) -> Policy:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, insert, or_, select
 
 from groups import duty
-from groups.db import AsyncSession, table_of
+from groups.db import AsyncSession, read, table_of
 from groups.models import Household, Resident, Staff
 from notifier.models import OutboxMessage
 from server import texts
@@ -58,7 +58,7 @@ async def neighbours(
 ) -> tuple[list[Recipient], int]:
     """The residents of the given groups but the raising household, and how many households."""
     params = {"group_ids": list(group_ids), "exclude": exclude_household or 0}
-    rows = (await session.execute(_NEIGHBOURS, params)).all()
+    rows = (await read(session, _NEIGHBOURS, params)).all()
     return _residents(rows), len({row[2] for row in rows})
 
 
