@@ -108,8 +108,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, one connection and write-locking transactions."""
+def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, one connection and write-locking transactions. Without
+    autocheckpoint a SQLite commit never copies the log into the database (with its fsync, on
+    the event loop): the caller runs `sqlite.checkpoint` elsewhere."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -135,6 +137,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -71,6 +71,21 @@ class InlineConnection(aiosqlite.Connection):
             self._connection = None
 
 
+def checkpoint(path: str) -> tuple[int, int, int]:
+    """Copy the write-ahead log into the database without waiting for readers or writers (on a
+    connection of its own, so any thread may run it): (busy, frames in the log, frames copied)."""
+    connection = sqlite3.connect(path, timeout=0)
+    try:
+        busy, logged, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(busy), int(logged), int(copied)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode not in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY):
+            raise
+        return 1, -1, -1  # another connection is checkpointing
+    finally:
+        connection.close()
+
+
 def connector(path: str, *, busy_seconds: float) -> Callable[[], Any]:
     """An `async_creator` for SQLAlchemy: opens `path` as an `InlineConnection`."""
 

@@ -7,9 +7,10 @@ from typing import TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from groups.db import create_engine, create_sessionmaker
+from groups.db import create_engine, create_sessionmaker, is_sqlite
 from notifier.bus import create_bus
 from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
@@ -18,6 +19,7 @@ from server import events, phone
 from server.alerts import Forbidden, Invalid
 from server.announce import Announcer
 from server.auth import Principals
+from server.checkpoint import Checkpointer
 from server.clock import Clock, system_clock
 from server.escalation import Scheduler
 from server.heap import Heap
@@ -42,6 +44,7 @@ class State(TypedDict):
     announce: Announcer
     scheduler: Scheduler
     principals: Principals
+    checkpointer: Checkpointer | None
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -62,7 +65,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     """Open the database, the bus, the SMS sender, the outbox worker and the escalation
     scheduler; close them in reverse."""
     settings: Settings = app.state.settings
-    engine = create_engine(settings.database_url)
+    checkpointer = None
+    if is_sqlite(settings.database_url) and settings.sqlite_checkpoint_seconds > 0:
+        path = make_url(settings.database_url).database
+        if path and path != ":memory:":
+            checkpointer = Checkpointer(path, poll_seconds=settings.sqlite_checkpoint_seconds)
+    engine = create_engine(settings.database_url, autocheckpoint=checkpointer is None)
     sessions = create_sessionmaker(engine)
 
     async def fetch(channel: str, after: int) -> Sequence[Event]:
@@ -104,6 +112,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
     if settings.gc_freeze_seconds > 0:
         heap.start()
+    if checkpointer is not None:
+        checkpointer.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -122,8 +132,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             announce=announce,
             scheduler=scheduler,
             principals=Principals(seconds=settings.principal_cache_seconds),
+            checkpointer=checkpointer,
         )
     finally:
+        if checkpointer is not None:
+            await checkpointer.stop()
         await heap.stop()
         await scheduler.stop()
         await outbox.stop()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     """Texts and calls that may go at once before the rate applies."""
     principal_cache_seconds: float = 5.0
     """How long a checked credential is trusted without asking the database again (0: never)."""
+    sqlite_checkpoint_seconds: float = 1.0
+    """How often SQLite's log is copied into the database from a thread (0: by SQLite itself,
+    on the commit that fills it, on the event loop)."""
     gc_freeze_seconds: float = 1.0
     """How often long-lived objects are frozen out of the collector's way (0: never)."""
     gc_full_seconds: float = 3600.0

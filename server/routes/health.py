@@ -20,8 +20,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """The database, the bus, the outbox and the escalation scheduler: 200 ok, 200 degraded,
-    503 without a database."""
+    """The database, the bus, the outbox, the escalation scheduler (and SQLite's checkpoint):
+    200 ok, 200 degraded, 503 without a database."""
     body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
     try:
         async with request.state.sessions() as session:
@@ -38,6 +38,8 @@ async def readyz(request: Request) -> JSONResponse:
         "outbox": request.state.outbox,
         "scheduler": request.state.scheduler,
     }
+    if request.state.checkpointer is not None:
+        workers["checkpoint"] = request.state.checkpointer
     for name, worker in workers.items():
         body[name] = "ok" if worker.error is None else f"degraded: {worker.error}"
         if worker.error is not None and body["status"] == "ok":

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from groups.db import create_engine
+from groups.sqlite import checkpoint
 
 
 @asynccontextmanager
@@ -68,3 +69,31 @@ async def test_a_lock_held_past_the_wait_fails_with_the_sqlite_error(
     async with locked_by_another_process(tmp_path / "stuck.db") as (engine, _):
         with pytest.raises(Exception, match="database is locked"):
             await insert(engine)
+
+
+async def write_pages(engine: AsyncEngine, pages: int) -> None:
+    """One commit per page-sized row: each commit appends at least a page to the log."""
+    async with engine.begin() as conn:
+        await conn.execute(text("create table if not exists pages (b blob)"))
+    for _ in range(pages):
+        async with engine.begin() as conn:
+            await conn.execute(text("insert into pages values (zeroblob(4000))"))
+
+
+@pytest.mark.parametrize("autocheckpoint", [True, False])
+async def test_without_autocheckpoint_commits_leave_the_log_to_checkpoint(
+    tmp_path: Path, autocheckpoint: bool
+) -> None:
+    path = tmp_path / "wal.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", autocheckpoint=autocheckpoint)
+    try:
+        await write_pages(engine, 1200)
+        busy, logged, copied = checkpoint(str(path))
+        assert busy == 0
+        assert copied == logged, "nothing else was writing: the whole log is copied"
+        if autocheckpoint:
+            assert logged < 1200, "SQLite checkpointed on a commit past 1000 pages"
+        else:
+            assert logged > 1200, "no commit checkpointed: every frame waited for us"
+    finally:
+        await engine.dispose()
