@@ -9,13 +9,14 @@ busy database is waited for with `asyncio.sleep` instead of SQLite's sleeping bu
 import asyncio
 import sqlite3
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Literal
 
 import aiosqlite
 
 SQLITE_BUSY = 5
 SQLITE_BUSY_RECOVERY = 261
 BUSY_RETRY_SECONDS = 0.002
+CHECKPOINT_WAIT_SECONDS = 0.2
 
 
 class _Inline:
@@ -71,13 +72,16 @@ class InlineConnection(aiosqlite.Connection):
             self._connection = None
 
 
-def checkpoint(path: str) -> tuple[int, int, int]:
-    """Copy the write-ahead log into the database without waiting for readers or writers (on a
-    connection of its own, so any thread may run it): (busy, frames in the log, frames copied)."""
-    connection = sqlite3.connect(path, timeout=0)
+def checkpoint(path: str, mode: Literal["PASSIVE", "RESTART"]) -> tuple[int, int, int]:
+    """Copy the write-ahead log into the database on a connection of its own, so any thread may
+    run it: PASSIVE copies what it can without waiting for anyone; RESTART copies the rest and
+    lets the next write start the log afresh, once nobody is reading or writing (it waits up to
+    `CHECKPOINT_WAIT_SECONDS` for another process's write). Returns (busy, frames in the log,
+    frames copied)."""
+    connection = sqlite3.connect(path, timeout=CHECKPOINT_WAIT_SECONDS)
     try:
-        busy, logged, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return int(busy), int(logged), int(copied)
+        row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode not in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY):
             raise

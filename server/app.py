@@ -65,13 +65,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     """Open the database, the bus, the SMS sender, the outbox worker and the escalation
     scheduler; close them in reverse."""
     settings: Settings = app.state.settings
-    checkpointer = None
-    if is_sqlite(settings.database_url) and settings.sqlite_checkpoint_seconds > 0:
-        path = make_url(settings.database_url).database
-        if path and path != ":memory:":
-            checkpointer = Checkpointer(path, poll_seconds=settings.sqlite_checkpoint_seconds)
-    engine = create_engine(settings.database_url, autocheckpoint=checkpointer is None)
+    path = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
+    checkpoint = bool(path) and path != ":memory:" and settings.sqlite_checkpoint_seconds > 0
+    engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
     sessions = create_sessionmaker(engine)
+    checkpointer = (
+        Checkpointer(engine, str(path), poll_seconds=settings.sqlite_checkpoint_seconds)
+        if checkpoint
+        else None
+    )
 
     async def fetch(channel: str, after: int) -> Sequence[Event]:
         async with sessions() as session:

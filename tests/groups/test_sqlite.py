@@ -88,7 +88,7 @@ async def test_without_autocheckpoint_commits_leave_the_log_to_checkpoint(
     engine = create_engine(f"sqlite+aiosqlite:///{path}", autocheckpoint=autocheckpoint)
     try:
         await write_pages(engine, 1200)
-        busy, logged, copied = checkpoint(str(path))
+        busy, logged, copied = checkpoint(str(path), "RESTART")
         assert busy == 0
         assert copied == logged, "nothing else was writing: the whole log is copied"
         if autocheckpoint:
