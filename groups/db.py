@@ -5,15 +5,16 @@ from datetime import UTC, datetime
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import BigInteger, ColumnDefault, DateTime, Integer, MetaData, Table, event, insert
-from sqlalchemy.engine import Dialect, Result, make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
 
-from groups import sqlite
+from groups import direct, sqlite
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -61,8 +62,10 @@ async def insert_one(session: AsyncSession, obj: Base) -> None:
                 value = default.arg(None) if default.is_callable else default.arg
             setattr(obj, column.key, value)
         values[column.key] = getattr(obj, column.key)
-    connection = await session.connection()
-    obj.id = (await connection.execute(_insert_of(table), values)).scalar_one()  # type: ignore[attr-defined]
+    rows: direct.Rows[Any] = await direct.execute(
+        await session.connection(), _insert_of(table), values
+    )
+    obj.id = rows.scalar_one()  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
 
@@ -71,12 +74,19 @@ async def read(
     session: AsyncSession,
     statement: TypedReturnsRows[*_Ts],
     params: dict[str, Any] | None = None,
-) -> Result[*_Ts]:
+) -> direct.Rows[*_Ts]:
     """Run a select of plain columns on the session's connection, past the ORM's autoflush and
-    result machinery (tens of µs a statement): only for rows this transaction has not changed
-    in memory, which a read here would not see."""
-    connection = await session.connection()
-    return await connection.execute(statement, params)
+    result machinery (tens of µs a statement; on SQLite, past SQLAlchemy's execution too): only
+    for rows this transaction has not changed in memory, which a read here would not see."""
+    return await direct.execute(await session.connection(), statement, params)
+
+
+async def write(
+    session: AsyncSession, statement: Executable, rows: dict[str, Any] | list[dict[str, Any]]
+) -> direct.Rows[Any]:
+    """Run a Core insert of one row or many (each with the same keys) in the session's
+    transaction, past the unit of work; returns what it returns."""
+    return await direct.execute(await session.connection(), statement, rows)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

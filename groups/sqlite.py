@@ -8,7 +8,7 @@ busy database is waited for with `asyncio.sleep` instead of SQLite's sleeping bu
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, Literal
 
 import aiosqlite
@@ -55,6 +55,20 @@ class InlineConnection(aiosqlite.Connection):
                 if not busy or loop.time() > deadline:
                     raise
             await asyncio.sleep(BUSY_RETRY_SECONDS)
+
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run one statement here and now and fetch its rows (past aiosqlite's cursor)."""
+        return await self._execute(self._fetch, sql, parameters)  # type: ignore[no-any-return]
+
+    async def execute_many(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per parameter set, here and now."""
+        await self._execute(self._run_many, sql, parameters)
+
+    def _fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return self._conn.execute(sql, parameters).fetchall()
+
+    def _run_many(self, sql: str, parameters: Iterable[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, parameters).close()
 
     def __await__(self) -> Generator[Any, None, "InlineConnection"]:
         return self._connect().__await__()

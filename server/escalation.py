@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from groups.db import AsyncSession, table_of
+from groups.db import AsyncSession, table_of, write
 from groups.models import Group, Household
 from notifier.worker import Worker
 from server import recipients, texts
@@ -31,7 +31,8 @@ async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: 
     due = {PATROL: now + timedelta(seconds=policy.patrol_seconds)}
     if alert.neighbours and not alert.duress:
         due[QUORUM] = now + timedelta(seconds=policy.quorum_seconds)
-    await session.execute(
+    await write(
+        session,
         _INSERT_DEADLINES,
         [
             {"community_id": alert.community_id, "alert_id": alert.id, "kind": k, "due_at": at}

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select
 
-from groups.db import AsyncSession, table_of
+from groups.db import AsyncSession, table_of, write
 from server.auth import board_channel, group_channel
 from server.models import Alert, AlertEvent, AlertGroup, Audience
 
@@ -107,9 +107,8 @@ async def record(
         created_at=now,
         data={**summary(alert), **(data or {})},
     )
-    connection = await session.connection()
     values = {column: getattr(event, column) for column in _COLUMNS}
-    event.id = (await connection.execute(_INSERT, values)).scalar_one()
+    event.id = (await write(session, _INSERT, values)).scalar_one()
     channels: list[str] = []
     if audience != "board":
         channels += [group_channel(g) for g in await audience_groups(session, alert)]

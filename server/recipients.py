@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, insert, or_, select
 
 from groups import duty
-from groups.db import AsyncSession, read, table_of
+from groups.db import AsyncSession, read, table_of, write
 from groups.models import Household, Resident, Staff
 from notifier.models import OutboxMessage
 from server import texts
@@ -143,7 +143,7 @@ async def queue(
             }
         )
     if rows:
-        await (await session.connection()).execute(_INSERT_OUTBOX, rows)
+        await write(session, _INSERT_OUTBOX, rows)
     return len(rows)
 
 
