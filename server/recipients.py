@@ -48,7 +48,7 @@ _NEIGHBOURS = (
     )
 )
 _INSERT_OUTBOX = insert(table_of(OutboxMessage))
-_POLICE_OFFICE = select(Staff).where(
+_POLICE_OFFICE = select(Staff.phone, Staff.id).where(
     Staff.community_id == bindparam("community_id"), Staff.role == "police_office"
 )
 
@@ -78,7 +78,8 @@ async def patrol(
 
 async def police_office(session: AsyncSession, *, community_id: int) -> list[Recipient]:
     """The police office's contacts of a community."""
-    return _staff(await session.scalars(_POLICE_OFFICE, {"community_id": community_id}))
+    rows = await read(session, _POLICE_OFFICE, {"community_id": community_id})
+    return [Recipient(to=phone, staff_id=staff_id) for phone, staff_id in rows]
 
 
 async def leaders(session: AsyncSession, *, household: Household) -> list[Recipient]:
