@@ -2,9 +2,18 @@
 
 from datetime import datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
-from groups.db import AsyncSession, columns_of, insert_one, load
+from groups.db import (
+    AsyncSession,
+    columns_of,
+    connection_of,
+    insert_one,
+    load,
+    read,
+    table_of,
+    write,
+)
 from groups.models import Community
 
 
@@ -58,3 +67,13 @@ async def test_load_gives_persistent_objects_whose_changes_flush(session: AsyncS
     session.expunge_all()
     stored = (await session.execute(select(Community.name).order_by(Community.id))).scalars()
     assert list(stored) == ["东湖新社区", "西湖社区"]
+
+
+async def test_the_connection_follows_the_sessions_transactions(session: AsyncSession) -> None:
+    first = await connection_of(session)
+    assert await connection_of(session) is first
+    await write(session, insert(table_of(Community)), {"name": "东湖社区"})
+    await session.commit()
+    await write(session, insert(table_of(Community)), {"name": "西湖社区"})
+    await session.rollback()
+    assert await read(session, select(Community.name)) == [("东湖社区",)]
