@@ -1,6 +1,7 @@
 """Persistence plumbing shared by every package: the declarative base, engines, sessions."""
 
 import functools
+import weakref
 from datetime import UTC, datetime
 from typing import Any, TypeVar, TypeVarTuple
 
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -63,19 +64,22 @@ def _insert_of(table: Table) -> Insert:
     return insert(table).returning(table.c.id)
 
 
-_CONNECTION = "groups.db.connection"
+_connections: "weakref.WeakKeyDictionary[SessionTransaction, AsyncConnection]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def connection_of(session: AsyncSession) -> AsyncConnection:
     """The session's connection in its transaction (begun if need be), as `session.connection()`
-    gives, remembered for the transaction: asking the session again costs a greenlet hop."""
+    gives, remembered as long as the transaction lives (asking the session again costs a
+    greenlet hop), and no longer: a closed session keeps nothing alive."""
     transaction = session.sync_session.get_transaction()
-    held = session.info.get(_CONNECTION)
-    if held is not None and transaction is not None and held[0] is transaction:
-        connection: AsyncConnection = held[1]
-        return connection
-    connection = await session.connection()
-    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection)
+    connection = _connections.get(transaction) if transaction is not None else None
+    if connection is None:
+        connection = await session.connection()
+        transaction = session.sync_session.get_transaction()
+        assert transaction is not None
+        _connections[transaction] = connection
     return connection
 
 

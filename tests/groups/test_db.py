@@ -1,5 +1,7 @@
 """insert_one and load: rows stored or read past the ORM, then ordinary persistent objects."""
 
+import gc
+import weakref
 from datetime import datetime
 
 from sqlalchemy import event, insert, select
@@ -77,3 +79,12 @@ async def test_the_connection_follows_the_sessions_transactions(session: AsyncSe
     await write(session, insert(table_of(Community)), {"name": "西湖社区"})
     await session.rollback()
     assert await read(session, select(Community.name)) == [("东湖社区",)]
+
+
+async def test_a_closed_session_keeps_no_transaction_alive(session: AsyncSession) -> None:
+    await read(session, select(Community.name))
+    transaction = weakref.ref(session.sync_session.get_transaction())
+    assert transaction() is not None
+    await session.close()
+    gc.collect()
+    assert transaction() is None, "a socket holds its closed session for hours"
