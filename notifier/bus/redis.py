@@ -16,6 +16,9 @@ from notifier.bus.base import Bus, Deliver, Message, OnResume
 log = logging.getLogger(__name__)
 
 ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+SEPARATOR = "\x1e"
+"""Joins the messages of one publish_all that go to the same channel into one Redis message
+(a JSON text never holds this control character raw; RFC 7464 frames JSON texts with it)."""
 
 
 class RedisBus(Bus):
@@ -74,13 +77,19 @@ class RedisBus(Bus):
         await self.publish_all([(channels, message)])
 
     async def publish_all(self, messages: Sequence[Message]) -> None:
-        """Publish several messages in one round trip, in order; if Redis fails, deliver them
-        to this process's sockets."""
+        """Publish several messages in one round trip, in order, each channel's as one Redis
+        message; if Redis fails, deliver them to this process's sockets. A message may not
+        hold the SEPARATOR character."""
+        batches: dict[str, list[str]] = {}
+        for channels, message in messages:
+            if SEPARATOR in message:
+                raise ValueError("a bus message may not hold the \\x1e separator")
+            for channel in channels:
+                batches.setdefault(channel, []).append(message)
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for channels, message in messages:
-                    for channel in channels:
-                        pipe.publish(channel, message)
+                for channel, batch in batches.items():
+                    pipe.publish(channel, SEPARATOR.join(batch))
                 await pipe.execute()
             self._publish_error = None
             if self._conn is not None:
@@ -192,7 +201,9 @@ class RedisBus(Bus):
             pinged = False
             kind = reply[0]
             if kind == b"message" and self._deliver is not None:
-                self._deliver(reply[1].decode(), reply[2].decode())
+                channel = reply[1].decode()
+                for message in reply[2].decode().split(SEPARATOR):
+                    self._deliver(channel, message)
             elif kind == b"subscribe":
                 self._confirmed(reply[1].decode())
 
