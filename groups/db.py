@@ -31,6 +31,7 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
 
 from groups import direct, sqlite
 
@@ -229,8 +230,11 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a deferred read that later writes can fail with
-        # SQLITE_BUSY under WAL instead of waiting its turn.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLITE_BUSY under WAL instead of waiting its turn. Straight on our driver, past
+        # SQLAlchemy's execution machinery (≈ 40 µs of a transaction's ≈ 150).
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite.InlineConnection)
+        await_only(driver.fetch("BEGIN IMMEDIATE", ()))
 
     return engine
 
