@@ -43,6 +43,7 @@ async def _run(url: str, rate: float, duration: float) -> dict[str, Any]:
     await asyncio.sleep(0.2)
     gc.collect()
     gc.freeze()
+    gc.disable()  # as the clients do while they measure
     listener = asyncio.create_task(listen())
     t0 = time.perf_counter() + 0.05
     for i in range(total):
@@ -53,6 +54,7 @@ async def _run(url: str, rate: float, duration: float) -> dict[str, Any]:
         await publisher.publish(CHANNEL, f"{i} {padding}")
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(listener, timeout=5)
+    gc.enable()
     await pubsub.aclose()
     await publisher.aclose()
     await subscriber.aclose()
