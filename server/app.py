@@ -70,7 +70,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
     sessions = create_sessionmaker(engine)
     checkpointer = (
-        Checkpointer(engine, str(path), poll_seconds=settings.sqlite_checkpoint_seconds)
+        Checkpointer(
+            engine,
+            str(path),
+            poll_seconds=settings.sqlite_checkpoint_seconds,
+            restart_frames=settings.sqlite_restart_frames,
+        )
         if checkpoint
         else None
     )

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     sqlite_checkpoint_seconds: float = 1.0
     """How often SQLite's log is copied into the database from a thread (0: by SQLite itself,
     on the commit that fills it, on the event loop)."""
+    sqlite_restart_frames: int = 16384
+    """Pages SQLite's log may hold before the checkpoint starts it afresh (a pause of requests
+    of ≈ 10 ms; 16384 pages of 4 KiB = 64 MB)."""
     gc_freeze_seconds: float = 1.0
     """How often long-lived objects are frozen out of the collector's way (0: never)."""
     gc_full_seconds: float = 3600.0

@@ -3,17 +3,25 @@
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from groups.db import create_engine
 from server.app import create_app
+from server.checkpoint import Checkpointer
 from server.settings import Settings
 
 PAGE = 4096
 
 
-async def test_the_service_checkpoints_so_the_log_stops_growing(sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url, sqlite_checkpoint_seconds=0.01)
+async def write_pages(sqlite_url: str, *, restart_frames: int) -> int:
+    """3000 one-page commits through the service's engine; the log's size afterwards, in pages."""
+    settings = Settings(
+        database_url=sqlite_url,
+        sqlite_checkpoint_seconds=0.01,
+        sqlite_restart_frames=restart_frames,
+    )
     app = create_app(settings)
     wal = Path(str(make_url(sqlite_url).database) + "-wal")
     async with app.router.lifespan_context(app) as state:
@@ -29,5 +37,29 @@ async def test_the_service_checkpoints_so_the_log_stops_growing(sqlite_url: str)
             await asyncio.sleep(0.05)
         assert state["checkpointer"] is not None
         assert state["checkpointer"].error is None
-        size = (await asyncio.to_thread(wal.stat)).st_size
-        assert size < 1000 * PAGE, "3000 pages written, yet the log restarted"
+        return (await asyncio.to_thread(wal.stat)).st_size // PAGE
+
+
+async def test_the_service_checkpoints_so_the_log_stops_growing(sqlite_url: str) -> None:
+    assert await write_pages(sqlite_url, restart_frames=500) < 1000, "the log restarted"
+
+
+async def test_requests_are_paused_only_once_the_log_holds_restart_frames(
+    sqlite_url: str,
+) -> None:
+    engine = create_engine(sqlite_url, autocheckpoint=False)
+    path = str(make_url(sqlite_url).database)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("create table pages (b blob)"))
+        for _ in range(300):
+            async with engine.begin() as conn:
+                await conn.execute(text("insert into pages values (zeroblob(4000))"))
+        async with engine.connect():  # a request of ours, holding the one connection
+            small = Checkpointer(engine, path, poll_seconds=1, restart_frames=1000)
+            await asyncio.wait_for(small.step(), 5)  # copied beside the request
+            big = Checkpointer(engine, path, poll_seconds=1, restart_frames=100)
+            with pytest.raises(TimeoutError):  # waits for the request to finish
+                await asyncio.wait_for(big.step(), 0.5)
+    finally:
+        await engine.dispose()
