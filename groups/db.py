@@ -113,17 +113,18 @@ async def read(
     statement: TypedReturnsRows[*_Ts],
     params: dict[str, Any] | None = None,
 ) -> direct.Rows[*_Ts]:
-    """Run a select of plain columns on the session's connection, past the ORM's autoflush and
-    result machinery (tens of µs a statement; on SQLite, past SQLAlchemy's execution too): only
-    for rows this transaction has not changed in memory, which a read here would not see."""
+    """Run a select of plain columns, built once, on the session's connection, past the ORM's
+    autoflush and result machinery (tens of µs a statement; on SQLite, past SQLAlchemy's
+    execution too, `groups.direct`): only for rows this transaction has not changed in memory,
+    which a read here would not see."""
     return await direct.execute(await connection_of(session), statement, params)
 
 
 async def write(
     session: AsyncSession, statement: Executable, rows: dict[str, Any] | list[dict[str, Any]]
 ) -> direct.Rows[Any]:
-    """Run a Core insert of one row or many (each with the same keys) in the session's
-    transaction, past the unit of work; returns what it returns."""
+    """Run a Core insert, built once, of one row or many (each with the same keys) in the
+    session's transaction, past the unit of work; returns what it returns."""
     return await direct.execute(await connection_of(session), statement, rows)
 
 

@@ -68,12 +68,21 @@ class _Plan:
     compiled: SQLCompiler
 
 
-_plans: dict[tuple[ClauseElement, tuple[str, ...]], _Plan | None] = {}
+PLANS = 512
+"""Shapes kept compiled; past that the oldest is dropped. Statements are meant to be built once
+(module constants): one built per call would be compiled per call."""
+_plans: dict[tuple[ClauseElement, tuple[str, ...], str], _Plan | None] = {}
 _expanded: dict[tuple[_Plan, tuple[int, ...]], str] = {}
 
 
+def _keep(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= PLANS:
+        del cache[next(iter(cache))]
+    cache[key] = value
+
+
 def _plan(statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect) -> _Plan | None:
-    cache_key = (statement, keys)
+    cache_key = (statement, keys, dialect.name)
     if cache_key in _plans:
         return _plans[cache_key]
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
@@ -104,7 +113,7 @@ def _plan(statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect) -> 
             ),
             compiled=compiled,
         )
-    _plans[cache_key] = plan
+    _keep(_plans, cache_key, plan)
     return plan
 
 
@@ -136,7 +145,7 @@ def _arguments(plan: _Plan, params: Params) -> tuple[str, list[Any]] | None:
             (n for n in plan.names if n in plan.expanding), lengths, strict=True
         ):
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * length), 1)
-        _expanded[shape] = sql
+        _keep(_expanded, shape, sql)
     return sql, arguments
 
 

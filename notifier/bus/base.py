@@ -12,6 +12,17 @@ Message = tuple[Sequence[str], str]
 OnResume = Callable[[], Awaitable[None]]
 """Called after the bus comes back from an outage, to fetch what may have been missed."""
 
+SEPARATOR = "\x1e"
+"""No message may hold this character: a backend may join messages with it (a JSON text never
+holds it raw; RFC 7464 frames JSON texts with it)."""
+
+
+def check_message(message: str) -> None:
+    """Refuse a message that holds the SEPARATOR (ValueError): a caller's mistake, not the bus's
+    failure."""
+    if SEPARATOR in message:
+        raise ValueError("a bus message may not hold the \\x1e separator")
+
 
 class Bus(ABC):
     """Publish a message to channels; deliver messages of subscribed channels to one callback."""
@@ -31,7 +42,8 @@ class Bus(ABC):
 
     @abstractmethod
     async def publish(self, channels: Sequence[str], message: str) -> None:
-        """Send message to every subscriber of channels, in every process; never raises."""
+        """Send message to every subscriber of channels, in every process; never raises for the
+        bus's failures (a message holding the SEPARATOR is refused)."""
 
     async def publish_all(self, messages: Sequence[Message]) -> None:
         """Publish several messages in order (a backend may send them in one round trip)."""

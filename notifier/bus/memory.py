@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from notifier.bus.base import Bus, Deliver, OnResume
+from notifier.bus.base import Bus, Deliver, OnResume, check_message
 
 
 class MemoryBus(Bus):
@@ -23,6 +23,7 @@ class MemoryBus(Bus):
 
     async def publish(self, channels: Sequence[str], message: str) -> None:
         """Deliver message on each subscribed channel, synchronously."""
+        check_message(message)
         if self._deliver is None:
             return
         for channel in channels:

@@ -11,14 +11,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-from notifier.bus.base import Bus, Deliver, Message, OnResume
+from notifier.bus.base import SEPARATOR, Bus, Deliver, Message, OnResume, check_message
 
 log = logging.getLogger(__name__)
 
 ERRORS = (RedisError, OSError, asyncio.TimeoutError)
-SEPARATOR = "\x1e"
-"""Joins the messages of one publish_all that go to the same channel into one Redis message
-(a JSON text never holds this control character raw; RFC 7464 frames JSON texts with it)."""
 
 
 class RedisBus(Bus):
@@ -78,12 +75,10 @@ class RedisBus(Bus):
 
     async def publish_all(self, messages: Sequence[Message]) -> None:
         """Publish several messages in one round trip, in order, each channel's as one Redis
-        message; if Redis fails, deliver them to this process's sockets. A message may not
-        hold the SEPARATOR character."""
+        message (joined by SEPARATOR); if Redis fails, deliver them to this process's sockets."""
         batches: dict[str, list[str]] = {}
         for channels, message in messages:
-            if SEPARATOR in message:
-                raise ValueError("a bus message may not hold the \\x1e separator")
+            check_message(message)
             for channel in channels:
                 batches.setdefault(channel, []).append(message)
         try:

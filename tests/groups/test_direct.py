@@ -137,3 +137,15 @@ async def test_runs_in_the_sessions_transaction(session: AsyncSession) -> None:
     assert (await direct.execute(connection, count)).scalar_one() == 1
     await session.rollback()
     assert (await direct.execute(await session.connection(), count)).scalar_one() == 0
+
+
+async def test_compiled_shapes_are_bounded(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct, "PLANS", 3)
+    monkeypatch.setattr(direct, "_plans", {})
+    connection = await session.connection()
+    for n in range(6):  # a statement built per call: six shapes
+        rows = await direct.execute(connection, select(func.count() + n))
+        assert rows.scalar_one() == n + 1  # count() of the one row there is, plus n
+    assert len(direct._plans) <= 3

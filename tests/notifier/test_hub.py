@@ -6,6 +6,8 @@ import asyncio
 import json
 from collections.abc import Sequence
 
+import pytest
+
 from notifier.bus import MemoryBus
 from notifier.hub import HEARTBEAT, Connection, Event, Hub
 
@@ -156,3 +158,10 @@ async def test_every_quiet_socket_of_many_hears_its_beat_within_a_quarter_period
     await asyncio.sleep(0.4)
     assert all(c.queue == [HEARTBEAT] for c in quiet), "each one beat by 1.25 periods, no more"
     await hub.stop()
+
+
+async def test_the_memory_bus_refuses_the_separator_as_redis_does() -> None:
+    bus = MemoryBus()
+    await bus.connect(lambda channel, message: None)
+    with pytest.raises(ValueError, match="separator"):
+        await bus.publish(["group:1"], 'a\x1e{"id":1}')
