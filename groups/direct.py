@@ -10,6 +10,7 @@ statement. Any other database, and the few shapes this does not handle, take SQL
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVarTuple
 
 from sqlalchemy import ColumnDefault
@@ -54,18 +55,20 @@ class Rows(list[tuple[*_Ts]], Generic[*_Ts]):
         return row[0]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: a key of _expanded
 class _Plan:
     """One shape of a statement, compiled for SQLite: its SQL, where each parameter comes from
     and how it is converted, and how each result column is converted."""
 
     sql: str
-    names: tuple[str, ...]
-    binds: tuple[Processor, ...]
-    expanding: frozenset[str]
+    slots: tuple[tuple[str, Processor, bool, Any], ...]
+    """Each ? of the SQL in order: its parameter's name, converter, whether it is an IN list,
+    and the value bound in the statement (REQUIRED when the caller must give one)."""
     defaults: tuple[tuple[str, ColumnDefault], ...]
     results: tuple[Processor, ...]
-    compiled: SQLCompiler
+
+
+REQUIRED = object()
 
 
 PLANS = 512
@@ -95,55 +98,71 @@ def _plan(statement: ClauseElement, keys: tuple[str, ...], dialect: Dialect) -> 
             defaults.append((column.key, column.default))
         else:
             simple = False
-    if simple and compiled.positiontup is not None:
-        names = tuple(compiled.positiontup)
+    names = tuple(compiled.positiontup or ())
+    binds = [compiled.binds[name] for name in names]
+    if simple and compiled.positiontup is not None and not any(b.callable for b in binds):
+        expanding = {compiled.bind_names[b] for b in compiled.post_compile_params}
         columns = getattr(statement, "exported_columns", ())
         plan = _Plan(
             sql=compiled.string,
-            names=names,
-            binds=tuple(
-                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                for name in names
+            slots=tuple(
+                (
+                    name,
+                    bind.type.dialect_impl(dialect).bind_processor(dialect),
+                    name in expanding,
+                    REQUIRED if bind.required else bind.value,
+                )
+                for name, bind in zip(names, binds, strict=True)
             ),
-            expanding=frozenset(compiled.bind_names[b] for b in compiled.post_compile_params),
             defaults=tuple(defaults),
             results=tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
             ),
-            compiled=compiled,
         )
     _keep(_plans, cache_key, plan)
     return plan
 
 
-def _arguments(plan: _Plan, params: Params) -> tuple[str, list[Any]] | None:
+def _arguments(
+    plan: _Plan, params: Params, memo: dict[tuple[Processor, datetime], Any]
+) -> tuple[str, list[Any]] | None:
+    """The SQL and its arguments for one parameter set; None sends the statement to SQLAlchemy
+    (an empty IN list, which it renders specially, or a missing value, which it reports). The
+    memo converts each datetime once per statement: a batch's rows share the same instants."""
     if plan.defaults:
         params = dict(params)
         for key, default in plan.defaults:
             if key not in params:
                 params[key] = default.arg(None) if default.is_callable else default.arg
-    values = plan.compiled.construct_params(params)
     arguments: list[Any] = []
     lengths: list[int] = []
-    for name, process in zip(plan.names, plan.binds, strict=True):
-        value = values[name]
-        if name in plan.expanding:
+    for name, process, expanding, bound in plan.slots:
+        value = params.get(name, bound)
+        if value is REQUIRED:
+            return None
+        if expanding:
             if not value:
-                return None  # an empty IN list: SQLAlchemy renders it specially
+                return None
             lengths.append(len(value))
             arguments.extend(value if process is None else map(process, value))
+        elif process is None:
+            arguments.append(value)
+        elif type(value) is datetime:
+            instant = (process, value)
+            if instant not in memo:
+                memo[instant] = process(value)
+            arguments.append(memo[instant])
         else:
-            arguments.append(value if process is None else process(value))
+            arguments.append(process(value))
     if not lengths:
         return plan.sql, arguments
     shape = (plan, tuple(lengths))
     sql = _expanded.get(shape)
     if sql is None:
         sql = plan.sql
-        for name, length in zip(
-            (n for n in plan.names if n in plan.expanding), lengths, strict=True
-        ):
+        lists = (name for name, _, expanding, _ in plan.slots if expanding)
+        for name, length in zip(lists, lengths, strict=True):
             sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * length), 1)
         _keep(_expanded, shape, sql)
     return sql, arguments
@@ -180,7 +199,8 @@ async def execute(
         assert isinstance(statement, ClauseElement)
         keys = tuple(sets[0]) if isinstance(statement, Insert) else ()
         plan = _plan(statement, keys, connection.dialect)
-    prepared = [_arguments(plan, p) for p in sets] if plan is not None else []
+    memo: dict[tuple[Processor, datetime], Any] = {}
+    prepared = [_arguments(plan, p, memo) for p in sets] if plan is not None else []
     if plan is None or not all(prepared):
         result = await connection.execute(statement, params)
         return Rows(result.all() if result.returns_rows else [])

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, delete, event, func, insert, select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from groups import direct
@@ -149,3 +150,9 @@ async def test_compiled_shapes_are_bounded(
         rows = await direct.execute(connection, select(func.count() + n))
         assert rows.scalar_one() == n + 1  # count() of the one row there is, plus n
     assert len(direct._plans) <= 3
+
+
+async def test_a_missing_value_is_reported_as_sqlalchemy_reports_it(session: AsyncSession) -> None:
+    statement = select(Staff.name).where(Staff.id == bindparam("id"))
+    with pytest.raises(StatementError, match="required for bind parameter 'id'"):
+        await direct.execute(await session.connection(), statement, {})
