@@ -41,7 +41,8 @@ async def write_pages(sqlite_url: str, *, restart_frames: int) -> int:
 
 
 async def test_the_service_checkpoints_so_the_log_stops_growing(sqlite_url: str) -> None:
-    assert await write_pages(sqlite_url, restart_frames=500) < 1000, "the log restarted"
+    pages = await write_pages(sqlite_url, restart_frames=500)
+    assert pages < 1000, "without the worker (SQLite's own checkpoint off) it grows past 3000"
 
 
 async def test_requests_are_paused_only_once_the_log_holds_restart_frames(
