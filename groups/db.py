@@ -149,8 +149,8 @@ async def load(
     params: dict[str, Any] | None = None,
 ) -> list[_M]:
     """Objects of a mapped class from a `columns_of` select, run by `read` and put in the
-    session as if the ORM had loaded them (changes to them flush as usual): a tenth of the
-    ORM's loading cost. An object the session already holds is returned as it is."""
+    session as if the ORM had loaded them (changes to them flush as usual), past the ORM's
+    loading. An object the session already holds is returned as it is."""
     keys = _attributes(model)
     found = []
     for row in await read(session, statement, params):
