@@ -13,9 +13,11 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
+    bindparam,
     event,
     insert,
     select,
+    update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect, make_url
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -106,6 +109,34 @@ async def insert_one(session: AsyncSession, obj: Base) -> None:
     obj.id = rows.scalar_one()  # type: ignore[attr-defined]
     make_transient_to_detached(obj)
     session.add(obj)
+
+
+@functools.cache
+def _update_of(table: Table, keys: tuple[str, ...]) -> Executable:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("key_"))
+        .values({key: bindparam(f"new_{key}") for key in keys})
+    )
+
+
+async def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
+    """Change columns of a stored object by one UPDATE of its row instead of the unit of work's
+    flush (a flush of one changed row costs several times the SQL it runs); the object shows the
+    new values, with nothing left to flush for them. An object not yet stored takes them as
+    ordinary changes."""
+    if not sa_inspect(obj).persistent:
+        for key, value in values.items():
+            setattr(obj, key, value)
+        return
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    statement = _update_of(table_of(type(obj)), tuple(values))
+    await direct.execute(
+        await connection_of(session),
+        statement,
+        {"key_": obj.id, **{f"new_{key}": value for key, value in values.items()}},  # type: ignore[attr-defined]
+    )
 
 
 async def read(

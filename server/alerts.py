@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 
-from groups.db import AsyncSession, columns_of, insert_one, load
+from groups.db import AsyncSession, columns_of, insert_one, load, read, update_one
 from groups.models import Group, Household, Resident, Staff
 from server import escalation, recipients, texts
 from server.auth import Principal
@@ -141,7 +141,7 @@ async def _raise(
     await insert_one(session, alert)
     households = alert.neighbours
     change = Change(alert, outcome="raised")
-    event = await record(
+    event_id = await record(
         session,
         change,
         type="alert.raised",
@@ -165,7 +165,7 @@ async def _raise(
     change.texts = await recipients.queue(
         session,
         alert=alert,
-        event_id=event.id,
+        event_id=event_id,
         recipients=[*neighbours, *patrol],
         text=alarm_text,
         now=now,
@@ -177,8 +177,7 @@ async def _raise(
 async def _merge(
     session: AsyncSession, *, alert: Alert, principal: Principal, source: str, now: datetime
 ) -> Change:
-    alert.presses += 1
-    alert.updated_at = now
+    await update_one(session, alert, presses=alert.presses + 1, updated_at=now)
     change = Change(alert, outcome="merged")
     await record(
         session,
@@ -204,9 +203,8 @@ async def _confirm(
     """A second household of the group pressed: both alarms are one confirmed incident, which
     goes straight to the (already looked up) patrol."""
     alert = change.alert
-    alert.linked_alert_id = first.id
-    alert.confirmed = first.confirmed = True
-    first.updated_at = now
+    await update_one(session, alert, linked_alert_id=first.id, confirmed=True)
+    await update_one(session, first, confirmed=True, updated_at=now)
     await record(
         session,
         change,
@@ -287,6 +285,27 @@ def _view(principal: Principal, row: tuple[Alert, str, str, str]) -> AlertView:
     )
 
 
+_NAMES = select(
+    select(Group.name).where(Group.id == bindparam("group_id")).scalar_subquery(),
+    select(Resident.name).where(Resident.id == bindparam("resident_id")).scalar_subquery(),
+    select(Staff.name).where(Staff.id == bindparam("staff_id")).scalar_subquery(),
+)
+
+
+async def pressed(session: AsyncSession, *, principal: Principal, change: Change) -> AlertView:
+    """The alarm a resident's own press raised, joined or repeated, as that resident sees it."""
+    alert = change.alert
+    if change.outcome == "raised":
+        return AlertView(alert, principal.group_name, principal.name, taken_by=None, hidden=False)
+    params = {
+        "group_id": alert.group_id,
+        "resident_id": alert.raised_by_resident_id,
+        "staff_id": alert.taken_by_staff_id,
+    }
+    group, raised_by, taken_by = (await read(session, _NAMES, params)).one()
+    return AlertView(alert, group, raised_by, taken_by, hidden=alert.masked)
+
+
 async def list_open(session: AsyncSession, *, principal: Principal) -> list[AlertView]:
     """The open alarms the principal may see (its group's, or its whole community's)."""
     query = _visible(principal).where(Alert.status.in_(OPEN))
@@ -357,7 +376,7 @@ async def create_unidentified(
     session.add(alert)
     await session.flush()
     change = Change(alert, outcome="raised")
-    event = await record(
+    event_id = await record(
         session,
         change,
         type="alert.raised",
@@ -370,7 +389,7 @@ async def create_unidentified(
     change.texts = await recipients.queue(
         session,
         alert=alert,
-        event_id=event.id,
+        event_id=event_id,
         recipients=patrol,
         text=lambda r: texts.body(
             "patrol", language=r.language, address=caller, alert_type=alert_type

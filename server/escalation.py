@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from groups.db import AsyncSession, table_of, write
+from groups.db import AsyncSession, table_of, update_one, write
 from groups.models import Group, Household
 from notifier.worker import Worker
 from server import recipients, texts
@@ -80,8 +80,7 @@ async def to_patrol(
 ) -> None:
     """Alert the on-duty patrol (looked up unless given) again and the police office (never for
     a drill), as an event of the alarm; a duress alarm's escalation is shown on the board only."""
-    alert.patrol_cycles += 1
-    alert.updated_at = now
+    await update_one(session, alert, patrol_cycles=alert.patrol_cycles + 1, updated_at=now)
     people = (
         list(patrol)
         if patrol is not None
@@ -92,7 +91,7 @@ async def to_patrol(
     kind: texts.Kind = (
         "duress" if alert.duress else "confirmed" if reason == "confirmed" else "escalated"
     )
-    event = await record(
+    event_id = await record(
         session,
         change,
         alert=alert,
@@ -114,7 +113,7 @@ async def to_patrol(
         session,
         alert=alert,
         kind=kind,
-        event_id=event.id,
+        event_id=event_id,
         recipients=people,
         now=now,
         cycle=alert.patrol_cycles,
@@ -187,7 +186,7 @@ async def widen(
     names = list(
         await session.scalars(select(Group.name).where(Group.id.in_(group_ids)).order_by(Group.id))
     )
-    event = await record(
+    event_id = await record(
         session,
         change,
         alert=alert,
@@ -206,7 +205,7 @@ async def widen(
         },
     )
     change.texts += await recipients.tell(
-        session, alert=alert, kind="widened", event_id=event.id, recipients=people, now=now
+        session, alert=alert, kind="widened", event_id=event_id, recipients=people, now=now
     )
 
 

@@ -17,17 +17,33 @@ REPLAY_LIMIT = 1000
 
 def render(event: AlertEvent) -> str:
     """The event's wire form; its id comes first, and is what a client resumes from."""
-    return json.dumps(
+    return _wire(
+        event.id,
         {
-            "id": event.id,
             "type": event.type,
             "alert_id": event.alert_id,
             "community_id": event.community_id,
             "group_id": event.group_id,
-            "at": event.created_at.isoformat().replace("+00:00", "Z"),
+            "created_at": event.created_at,
             "actor": event.actor,
             "channel": event.channel,
             "data": event.data,
+        },
+    )
+
+
+def _wire(event_id: int, row: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "id": event_id,
+            "type": row["type"],
+            "alert_id": row["alert_id"],
+            "community_id": row["community_id"],
+            "group_id": row["group_id"],
+            "at": row["created_at"].isoformat().replace("+00:00", "Z"),
+            "actor": row["actor"],
+            "channel": row["channel"],
+            "data": row["data"],
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -74,7 +90,6 @@ async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
 
 
 _TABLE = table_of(AlertEvent)
-_COLUMNS = tuple(c.name for c in _TABLE.c if c.name != "id")
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
@@ -89,35 +104,34 @@ async def record(
     data: dict[str, Any] | None = None,
     audience: Audience = "all",
     alert: Alert | None = None,
-) -> AlertEvent:
+) -> int:
     """Store one event of an alarm (the change's own unless another is given) and queue its
-    publication on the channels of its audience. Once a raiser under duress has been shown the
-    alarm cancelled, its group hears no more of it."""
+    publication on the channels of its audience; returns the event's id. Once a raiser under
+    duress has been shown the alarm cancelled, its group hears no more of it."""
     alert = alert or change.alert
     if alert.masked and audience == "all":
         audience = "board"
-    event = AlertEvent(
-        alert_id=alert.id,
-        community_id=alert.community_id,
-        group_id=alert.group_id,
-        type=type,
-        actor=actor,
-        channel=channel,
-        audience=audience,
-        created_at=now,
-        data={**summary(alert), **(data or {})},
-    )
-    values = {column: getattr(event, column) for column in _COLUMNS}
-    event.id = (await write(session, _INSERT, values)).scalar_one()
+    row = {
+        "alert_id": alert.id,
+        "community_id": alert.community_id,
+        "group_id": alert.group_id,
+        "type": type,
+        "actor": actor,
+        "channel": channel,
+        "audience": audience,
+        "data": {**summary(alert), **(data or {})},
+        "created_at": now,
+    }
+    event_id: int = (await write(session, _INSERT, row)).scalar_one()
     channels: list[str] = []
     if audience != "board":
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
     if audience != "group":
         channels.append(board_channel(alert.community_id))
-    change.published.append((tuple(channels), render(event)))
+    change.published.append((tuple(channels), _wire(event_id, row)))
     if change.event_id is None:
-        change.event_id = event.id
-    return event
+        change.event_id = event_id
+    return event_id
 
 
 def _in_channel(channel: str) -> ColumnElement[bool]:

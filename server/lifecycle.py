@@ -204,7 +204,7 @@ async def escalate(
     alert.updated_at = now
     police = await recipients.police_office(session, community_id=alert.community_id)
     change = Change(alert, outcome="escalated")
-    event = await record(
+    event_id = await record(
         session,
         change,
         type="alert.escalated",
@@ -214,7 +214,7 @@ async def escalate(
         data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
     )
     change.texts += await recipients.tell(
-        session, alert=alert, kind="police", event_id=event.id, recipients=police, now=now
+        session, alert=alert, kind="police", event_id=event_id, recipients=police, now=now
     )
     return change
 
@@ -242,7 +242,7 @@ async def resolve(
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     await escalation.settle(session, alert_id=alert.id, now=now)
     change = Change(alert, outcome="resolved")
-    event = await record(
+    event_id = await record(
         session,
         change,
         type="alert.resolved",
@@ -265,7 +265,7 @@ async def resolve(
     change.texts += await all_clear(
         session,
         alert=alert,
-        event_id=event.id,
+        event_id=event_id,
         outcome=outcome,
         now=now,
         residents=residents_told,
@@ -321,11 +321,11 @@ async def cancel(
         alert.closed_at = alert.updated_at = now
         await escalation.settle(session, alert_id=alert.id, now=now)
         change = Change(alert, outcome="cancelled")
-        event = await record(
+        event_id = await record(
             session, change, type="alert.cancelled", actor=_actor(principal), channel="app", now=now
         )
         change.texts += await all_clear(
-            session, alert=alert, event_id=event.id, outcome="cancelled", now=now
+            session, alert=alert, event_id=event_id, outcome="cancelled", now=now
         )
     if late:
         change.outcome, change.detail = "too_late", window_closed(locked.policy.cancel_seconds)
@@ -354,7 +354,7 @@ async def _under_duress(
     duress and the patrol and the police office are alerted at once."""
     change = Change(alert, outcome="cancelled")
     if shown:
-        event = await record(
+        event_id = await record(
             session,
             change,
             type="alert.cancelled",
@@ -365,7 +365,7 @@ async def _under_duress(
             data={"status": "cancelled"},
         )
         change.texts += await all_clear(
-            session, alert=alert, event_id=event.id, outcome="cancelled", now=now, staff=False
+            session, alert=alert, event_id=event_id, outcome="cancelled", now=now, staff=False
         )
     alert.duress, alert.masked = True, shown
     alert.updated_at = now

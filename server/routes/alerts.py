@@ -66,13 +66,9 @@ async def create(
     )
     await session.commit()
     await announce(change)
-    if change.outcome == "raised":  # the raiser's own new alarm: nothing to read back
-        shown = alerts.AlertView(
-            change.alert, principal.group_name, principal.name, taken_by=None, hidden=False
-        )
-    else:
+    if change.outcome != "raised":
         response.status_code = 200
-        shown = await view(session, principal, change.alert.id)
+    shown = await alerts.pressed(session, principal=principal, change=change)
     out = step(change, shown)
     return Raised(**out.model_dump(), neighbours=change.alert.neighbours)
 

@@ -1,4 +1,5 @@
-"""insert_one and load: rows stored or read past the ORM, then ordinary persistent objects."""
+"""insert_one, update_one and load: rows stored or read past the ORM, then ordinary persistent
+objects."""
 
 import gc
 import weakref
@@ -14,6 +15,7 @@ from groups.db import (
     load,
     read,
     table_of,
+    update_one,
     write,
 )
 from groups.models import Community
@@ -69,6 +71,53 @@ async def test_load_gives_persistent_objects_whose_changes_flush(session: AsyncS
     session.expunge_all()
     stored = (await session.execute(select(Community.name).order_by(Community.id))).scalars()
     assert list(stored) == ["东湖新社区", "西湖社区"]
+
+
+async def test_update_one_writes_the_row_and_leaves_nothing_to_flush(
+    session: AsyncSession,
+) -> None:
+    community = Community(name="东湖社区")
+    await insert_one(session, community)
+    other = Community(name="西湖社区")
+    await insert_one(session, other)
+    statements: list[str] = []
+    engine = session.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    community.name = "东湖新社区"  # an ordinary change beside it still flushes
+    await update_one(session, community, timezone="Asia/Urumqi")
+    assert community.timezone == "Asia/Urumqi"
+    assert [s.split()[0].upper() for s in statements] == ["UPDATE"]
+    assert "timezone" in statements[0]
+    assert "name" not in statements[0]
+    await session.commit()
+    assert [s.split()[0].upper() for s in statements] == ["UPDATE", "UPDATE"]
+    assert "name" in statements[1]
+    assert "timezone" not in statements[1], "timezone is written already"
+
+    session.expunge_all()
+    stored = await read(session, select(Community.name, Community.timezone).order_by(Community.id))
+    assert stored == [("东湖新社区", "Asia/Urumqi"), ("西湖社区", "Asia/Shanghai")]
+
+
+async def test_update_one_of_a_new_object_is_an_ordinary_change(session: AsyncSession) -> None:
+    community = Community(name="东湖社区")
+    session.add(community)
+    await update_one(session, community, timezone="Asia/Urumqi")
+    await session.commit()
+    session.expunge_all()
+    stored = await read(session, select(Community.name, Community.timezone))
+    assert stored == [("东湖社区", "Asia/Urumqi")]
+
+
+async def test_update_one_is_undone_by_a_rollback(session: AsyncSession) -> None:
+    community = Community(name="东湖社区")
+    session.add(community)
+    await session.commit()
+    await update_one(session, community, timezone="Asia/Urumqi")
+    await session.rollback()
+    session.expunge_all()
+    assert await read(session, select(Community.timezone)) == [("Asia/Shanghai",)]
 
 
 async def test_the_connection_follows_the_sessions_transactions(session: AsyncSession) -> None:

@@ -367,13 +367,25 @@ async def test_a_retried_press_with_the_same_idempotency_key_gets_the_same_alarm
         assert retry.json()["outcome"] == "repeated"
         assert retry.json()["alert"]["presses"] == 1
         assert (retry.json()["event_id"], retry.json()["texts"]) == (None, 0)
+        alert_id = first.json()["alert"]["id"]
+        taken = await call(
+            base, world.seed.staff["patrol_member"], "POST", f"/api/alerts/{alert_id}/take"
+        )
+        assert taken.status_code == 200
         other = await call(
             base, token, "POST", "/api/alerts", json={}, headers={"Idempotency-Key": "press-2"}
         )
         assert other.json()["outcome"] == "merged"
-        alert_id = first.json()["alert"]["id"]
+        shown = (await call(base, token, "GET", f"/api/alerts/{alert_id}")).json()
+        assert other.json()["alert"] == {k: v for k, v in shown.items() if k != "responses"}
+        assert other.json()["alert"]["taken_by"] is not None
+        assert other.json()["alert"]["group"] is not None
         timeline = (await call(base, token, "GET", f"/api/alerts/{alert_id}/timeline")).json()
-        assert [e["type"] for e in timeline] == ["alert.raised", "alert.pressed"]
+        assert [e["type"] for e in timeline] == [
+            "alert.raised",
+            "alert.acknowledged",
+            "alert.pressed",
+        ]
 
 
 async def test_the_patrol_can_go_on_scene_or_resolve_straight_from_open(world: World) -> None:
