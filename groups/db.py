@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -93,16 +94,17 @@ async def insert_one(session: AsyncSession, obj: Base) -> None:
     Unset columns take their Python defaults, so no attribute is left to load."""
     table = table_of(type(obj))
     values = {}
+    held = obj.__dict__  # the object's loaded state: new, so nothing to record as history
     for column in table.c:
         if column.key == "id":
             continue
-        if column.key not in obj.__dict__:
+        if column.key not in held:
             default = column.default
             value = None
             if isinstance(default, ColumnDefault):
                 value = default.arg(None) if default.is_callable else default.arg
-            setattr(obj, column.key, value)
-        values[column.key] = getattr(obj, column.key)
+            held[column.key] = value
+        values[column.key] = held[column.key]
     rows: direct.Rows[Any] = await direct.execute(
         await connection_of(session), _insert_of(table), values
     )
@@ -190,7 +192,8 @@ async def load(
         if held is not None:
             found.append(held)
             continue
-        obj = model(**values)
+        obj = manager_of_class(model).new_instance()  # as the ORM's loading does: no __init__
+        obj.__dict__.update(values)
         make_transient_to_detached(obj)
         session.add(obj)
         found.append(obj)
