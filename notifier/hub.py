@@ -20,6 +20,21 @@ HEARTBEAT = '{"type":"heartbeat"}'
 _LOOKS, _SLICES = 4, 20  # the heartbeat ticker: looks at each socket per period; slices per look
 
 
+_PREFIX = '{"id":'
+
+
+def event_id_of(message: str) -> int:
+    """An event's id, read off the front of its JSON text where the wire form puts it (a message
+    reaches every process, and parsing all of it for the id cost more than the rest of its
+    fan-out to one socket); any other layout is parsed whole."""
+    if message.startswith(_PREFIX):
+        end = message.find(",", len(_PREFIX))
+        digits = message[len(_PREFIX) : end]
+        if end > 0 and digits.isdigit():
+            return int(digits)
+    return int(json.loads(message)["id"])
+
+
 class Connection:
     """One socket's side of the hub: a bounded send queue and the last event id it was given.
 
@@ -198,7 +213,7 @@ class Hub:
         members = self._members.get(channel)
         if not members:
             return
-        event_id = int(json.loads(message)["id"])
+        event_id = event_id_of(message)
         for connection in tuple(members):
             connection.push(event_id, message)
 

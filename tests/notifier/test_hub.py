@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from notifier.bus import MemoryBus
-from notifier.hub import HEARTBEAT, Connection, Event, Hub
+from notifier.hub import HEARTBEAT, Connection, Event, Hub, event_id_of
 
 
 def event(event_id: int) -> str:
@@ -165,3 +165,28 @@ async def test_the_memory_bus_refuses_the_separator_as_redis_does() -> None:
     await bus.connect(lambda channel, message: None)
     with pytest.raises(ValueError, match="separator"):
         await bus.publish(["group:1"], 'a\x1e{"id":1}')
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ('{"id":42,"type":"alert.raised","data":{"id":7}}', 42),  # the wire form: id first
+        ('{"type":"alert.raised","id":43}', 43),
+        ('{"id": 44, "type": "alert.raised"}', 44),
+        ('{"id":45}', 45),
+    ],
+)
+def test_an_events_id_is_read_whatever_its_layout(message: str, expected: int) -> None:
+    assert event_id_of(message) == expected
+
+
+async def test_a_stored_events_wire_form_gives_its_id_off_the_front() -> None:
+    from datetime import UTC, datetime
+
+    from server.events import render
+    from server.models import AlertEvent
+
+    at = datetime(2026, 11, 29, tzinfo=UTC)
+    wire = render(AlertEvent(id=9876, type="t", alert_id=1, community_id=2, created_at=at, data={}))
+    assert wire.startswith('{"id":9876,')
+    assert event_id_of(wire) == 9876
