@@ -83,6 +83,8 @@ async def create(
     if own is not None:
         change = await _merge(session, alert=own, principal=principal, source=source, now=now)
     else:
+        window = timedelta(seconds=locked.policy.confirm_seconds)
+        first = next((a for a in open_alerts if now - a.created_at <= window), None)
         change, patrol = await _raise(
             session,
             locked=locked,
@@ -91,9 +93,8 @@ async def create(
             source=source,
             now=now,
             drill_label=drill_label,
+            confirms=first,
         )
-        window = timedelta(seconds=locked.policy.confirm_seconds)
-        first = next((a for a in open_alerts if now - a.created_at <= window), None)
         if first is not None:
             await _confirm(session, change, locked=locked, first=first, now=now, patrol=patrol)
     if idempotency_key is not None:
@@ -117,6 +118,7 @@ async def _raise(
     source: str,
     now: datetime,
     drill_label: str | None,
+    confirms: Alert | None,
 ) -> tuple[Change, list[recipients.Recipient]]:
     alert = Alert(
         community_id=principal.community_id,
@@ -128,6 +130,8 @@ async def _raise(
         source=source,
         drill=drill_label is not None,
         drill_label=drill_label,
+        confirmed=confirms is not None,
+        linked_alert_id=confirms.id if confirms is not None else None,
         created_at=now,
         updated_at=now,
     )
@@ -200,10 +204,10 @@ async def _confirm(
     now: datetime,
     patrol: list[recipients.Recipient],
 ) -> None:
-    """A second household of the group pressed: both alarms are one confirmed incident, which
-    goes straight to the (already looked up) patrol."""
+    """A second household of the group pressed (its alarm raised as confirmed, linked to the
+    first): both alarms are one confirmed incident, which goes straight to the (already looked
+    up) patrol."""
     alert = change.alert
-    await update_one(session, alert, linked_alert_id=first.id, confirmed=True)
     await update_one(session, first, confirmed=True, updated_at=now)
     await record(
         session,

@@ -1,5 +1,6 @@
 """What the phones are told, in Chinese and English: alarms, escalations and the all-clear."""
 
+import functools
 from typing import Literal
 
 Kind = Literal[
@@ -75,6 +76,7 @@ _EN = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # an alarm texts each neighbour the same words
 def body(
     kind: Kind,
     *,
