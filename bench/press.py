@@ -1,0 +1,275 @@
+"""`python -m bench.press`: what one press costs the service itself, in-process and repeatable.
+
+The app runs with its lifespan in this process (SQLite on disk, the in-process bus, no sockets)
+and random households press help through raw ASGI calls, without an HTTP client or server in
+between. The background workers are held still (the outbox and the scheduler are stopped once
+started, the heap worker is off, SQLite checkpoints on commit), so each run does the same work
+(the texts a press queues are stored, not sent). It
+prints the CPU time per press; `--callgrind` counts the instructions per press under valgrind,
+which give the same figure on a busy machine and a quiet one (within ≈ 0.2 %). `--against REV`
+measures a git revision the same way in the same run (a worktree of it) and prints the ratio.
+
+    .venv/bin/python -m bench.press                          # ≈ 20 s
+    .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 3 min
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.types import Message
+
+ROOT = Path(__file__).resolve().parent.parent
+STILL = {
+    "TENWATCH_GC_FREEZE_SECONDS": "0",
+    "TENWATCH_SQLITE_CHECKPOINT_SECONDS": "0",
+    "TENWATCH_REDIS_URL": "",
+}
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.press", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--households", type=int, default=10_000, help="households seeded")
+    parser.add_argument("--presses", type=int, default=1000, help="presses measured")
+    parser.add_argument("--warm", type=int, default=300, help="presses before measuring")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    parser.add_argument("--against", metavar="REV", help="measure this git revision too")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one child's run
+    return parser.parse_args()
+
+
+class App:
+    """The service's ASGI app with its lifespan running, called without a server."""
+
+    def __init__(self) -> None:
+        from server.app import create_app
+        from server.settings import Settings
+
+        self.app = create_app(Settings())
+        self.state: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Run the lifespan's startup."""
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
+        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
+        await self._lifespan("startup")
+        await self.state["outbox"].stop()  # its texts wait in the outbox: no time-driven work
+        await self.state["scheduler"].stop()
+
+    async def stop(self) -> None:
+        """Run the lifespan's shutdown."""
+        await self._lifespan("shutdown")
+
+    async def _lifespan(self, phase: str) -> None:
+        await self._inbox.put({"type": f"lifespan.{phase}"})
+        answer = await self._outbox.get()
+        if answer["type"] != f"lifespan.{phase}.complete":
+            raise RuntimeError(f"lifespan {phase} failed: {answer}")
+
+    async def post(self, path: str, token: str, body: bytes) -> int:
+        """POST a JSON body as the token's holder; returns the status."""
+        headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", b"Bearer " + token.encode()),
+        ]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": dict(self.state),
+        }
+        sent: list[Message] = []
+        requests = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> Message:
+            if requests:
+                return requests.pop()
+            await asyncio.Event().wait()  # a request never disconnects
+            raise AssertionError
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        return int(sent[0]["status"])
+
+
+async def _measure(args: argparse.Namespace, toggle: Callable[[str], None]) -> dict[str, Any]:
+    from bench.seed import seed
+
+    workdir = Path(tempfile.mkdtemp(prefix="tenwatch-press-"))
+    try:
+        url = f"sqlite+aiosqlite:///{workdir / 'press.db'}"
+        seeded = await seed(url, households=args.households, boards=5)
+        os.environ.update({**STILL, "TENWATCH_DATABASE_URL": url})
+        app = App()
+        await app.start()
+        rng = random.Random(1)
+        body = json.dumps({"type": "help"}).encode()
+        statuses: dict[int, int] = {}
+        times: list[float] = []
+
+        async def press() -> None:
+            token = seeded.households[rng.randrange(len(seeded.households))][0]
+            status = await app.post("/api/alerts", token, body)
+            statuses[status] = statuses.get(status, 0) + 1
+
+        for _ in range(args.warm):
+            await press()
+        statuses.clear()
+        toggle("on")
+        started = time.process_time()
+        for _ in range(args.presses):
+            before = time.thread_time()
+            await press()
+            times.append(time.thread_time() - before)
+        cpu = time.process_time() - started
+        toggle("off")
+        await app.stop()
+        if set(statuses) - {200, 201}:
+            raise RuntimeError(f"presses failed: {statuses}")
+        return {
+            "cpu_ms": 1000 * cpu / args.presses,
+            "median_ms": 1000 * statistics.median(times),
+            "statuses": statuses,
+        }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One measurement in this process; prints its figures as JSON."""
+
+    def toggle(state: str) -> None:
+        if args.callgrind:
+            subprocess.run(
+                ["callgrind_control", "-i", state, str(os.getpid())],
+                check=True,
+                capture_output=True,
+            )
+
+    print(json.dumps(asyncio.run(_measure(args, toggle))))
+
+
+def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Measure the code at `where` in a fresh process (under valgrind when counting)."""
+    command = [  # this file as a script, importing the service from `where`
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--json",
+        f"--households={args.households}",
+        f"--presses={args.presses}",
+        f"--warm={args.warm}",
+    ]
+    out = None
+    if args.callgrind:
+        out = Path(tempfile.mkdtemp(prefix="tenwatch-callgrind-")) / "out"
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            *command,
+            "--callgrind",
+        ]
+    env = {**os.environ, "PYTHONPATH": str(where)}
+    done = subprocess.run(command, cwd=where, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the measurement at {where} failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if out is not None:
+        figures["instructions"] = _instructions(out) / args.presses
+        shutil.rmtree(out.parent, ignore_errors=True)
+    return figures
+
+
+def _instructions(out: Path) -> int:
+    counts = {}
+    for line in out.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            name, value = line.split()[:2]
+            counts[name] = int(value)
+    if not any(counts.values()):
+        raise RuntimeError(f"no instruction count in {out}")
+    return counts.get("totals:") or counts["summary:"]
+
+
+def _report(name: str, figures: dict[str, Any]) -> str:
+    line = f"{name:>12}: {figures['cpu_ms']:.3f} ms CPU a press (median {figures['median_ms']:.3f})"
+    if "instructions" in figures:
+        line += f", {figures['instructions'] / 1e6:.3f} M instructions a press"
+    return line + f"; answers {figures['statuses']}"
+
+
+def main() -> int:
+    """Measure this checkout (and a revision, if asked) and print the figures."""
+    args = _arguments()
+    if args.json:
+        _child(args)
+        return 0
+    if args.callgrind and shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt install valgrind)", file=sys.stderr)
+        return 2
+    runs = {"this checkout": ROOT}
+    worktree = None
+    if args.against:
+        worktree = Path(tempfile.mkdtemp(prefix="tenwatch-against-"))
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(worktree), args.against],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        runs = {args.against: worktree, **runs}
+    try:
+        print(
+            f"{args.presses} presses of {args.households} households after {args.warm} to warm up"
+        )
+        figures = {}
+        for name, where in runs.items():
+            figures[name] = _run(where, args)
+            print(_report(name, figures[name]), flush=True)
+        if args.against:
+            key = "instructions" if args.callgrind else "cpu_ms"
+            ratio = figures["this checkout"][key] / figures[args.against][key]
+            print(f"this checkout / {args.against}: {ratio:.3f} ({key})")
+    finally:
+        if worktree is not None:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(worktree)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
