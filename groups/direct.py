@@ -179,8 +179,9 @@ def _convert(plan: _Plan, rows: list[Any]) -> list[Any]:
 
 
 def _announce(connection: Connection, sql: str, parameters: Any, *, many: bool) -> None:
-    if connection._has_events or connection.engine._has_events:
-        for listener in connection.dispatch.before_cursor_execute:
+    listeners = connection.dispatch.before_cursor_execute
+    if listeners:
+        for listener in listeners:
             listener(connection, None, sql, parameters, None, many)
 
 
@@ -191,7 +192,10 @@ async def execute(
 ) -> Rows[*_Ts]:
     """Run a Core statement in the connection's transaction and fetch its rows (a list of
     parameter sets runs it once per set)."""
-    sets = list(params) if isinstance(params, Sequence) else [params or {}]
+    if params is None or type(params) is dict:
+        sets: list[Params] = [params or {}]
+    else:
+        sets = list(params) if isinstance(params, Sequence) else [params]
     sync = connection.sync_connection
     driver = sync.connection.driver_connection if sync is not None else None
     plan = None
@@ -200,6 +204,13 @@ async def execute(
         keys = tuple(sets[0]) if isinstance(statement, Insert) else ()
         plan = _plan(statement, keys, connection.dialect)
     memo: dict[tuple[Processor, datetime], Any] = {}
+    if plan is not None and len(sets) == 1:
+        one = _arguments(plan, sets[0], memo)
+        if one is not None:
+            assert sync is not None
+            assert isinstance(driver, InlineConnection)
+            _announce(sync, one[0], one[1], many=False)
+            return Rows(_convert(plan, await driver.fetch(*one)))
     prepared = [_arguments(plan, p, memo) for p in sets] if plan is not None else []
     if plan is None or not all(prepared):
         result = await connection.execute(statement, params)
