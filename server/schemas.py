@@ -1,7 +1,7 @@
 """The API's shapes of an alarm and of what a step of its life set in motion."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
@@ -92,15 +92,21 @@ class Step(BaseModel):
     event_id: int | None = Field(None, description="The first event the step wrote.")
     texts: int = Field(0, description="Texts queued by the step.")
 
+    @classmethod
+    def of(cls, change: Change, view: AlertView, **extra: Any) -> Self:
+        """The API form of a committed change (with a subclass's extra fields)."""
+        return cls(
+            alert=AlertOut.of(view),
+            outcome=change.outcome,
+            event_id=change.event_id,
+            texts=change.texts,
+            **extra,
+        )
+
 
 def step(change: Change, view: AlertView) -> Step:
     """The API form of a committed change."""
-    return Step(
-        alert=AlertOut.of(view),
-        outcome=change.outcome,
-        event_id=change.event_id,
-        texts=change.texts,
-    )
+    return Step.of(change, view)
 
 
 class EventOut(BaseModel):

@@ -11,7 +11,7 @@ from server.auth import Principal
 from server.deps import Announce, CurrentPrincipal, Now, Session
 from server.lifecycle import NotFound
 from server.models import AlertType, Audience
-from server.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step, step
+from server.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -69,8 +69,7 @@ async def create(
     if change.outcome != "raised":
         response.status_code = 200
     shown = await alerts.pressed(session, principal=principal, change=change)
-    out = step(change, shown)
-    return Raised(**out.model_dump(), neighbours=change.alert.neighbours)
+    return Raised.of(change, shown, neighbours=change.alert.neighbours)
 
 
 @router.get("/alerts", response_model=list[AlertOut])
