@@ -69,6 +69,16 @@ def _insert_of(table: Table) -> Insert:
     return insert(table).returning(table.c.id)
 
 
+@functools.cache
+def _defaults_of(table: Table) -> tuple[tuple[str, ColumnDefault | None], ...]:
+    """Each column but the key, with its Python default if it has one."""
+    return tuple(
+        (column.key, column.default if isinstance(column.default, ColumnDefault) else None)
+        for column in table.c
+        if column.key != "id"
+    )
+
+
 _connections: "weakref.WeakKeyDictionary[SessionTransaction, AsyncConnection]" = (
     weakref.WeakKeyDictionary()
 )
@@ -95,16 +105,13 @@ async def insert_one(session: AsyncSession, obj: Base) -> None:
     table = table_of(type(obj))
     values = {}
     held = obj.__dict__  # the object's loaded state: new, so nothing to record as history
-    for column in table.c:
-        if column.key == "id":
-            continue
-        if column.key not in held:
-            default = column.default
+    for key, default in _defaults_of(table):
+        if key not in held:
             value = None
-            if isinstance(default, ColumnDefault):
+            if default is not None:
                 value = default.arg(None) if default.is_callable else default.arg
-            held[column.key] = value
-        values[column.key] = held[column.key]
+            held[key] = value
+        values[key] = held[key]
     rows: direct.Rows[Any] = await direct.execute(
         await connection_of(session), _insert_of(table), values
     )
