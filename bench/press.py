@@ -3,14 +3,14 @@
 The app runs with its lifespan in this process (SQLite on disk, the in-process bus, no sockets)
 and random households press help through raw ASGI calls, without an HTTP client or server in
 between. The background workers are held still (the outbox and the scheduler are stopped once
-started, the heap worker is off, SQLite checkpoints on commit), so each run does the same work
-(the texts a press queues are stored, not sent). It
-prints the CPU time per press; `--callgrind` counts the instructions per press under valgrind,
-which give the same figure on a busy machine and a quiet one (within ≈ 0.2 %). `--against REV`
-measures a git revision the same way in the same run (a worktree of it) and prints the ratio.
+started, the heap worker is off, SQLite checkpoints on commit), so each run does the same work:
+the texts a press queues are stored, not sent. It prints the CPU time per press; `--callgrind`
+counts the instructions per press under valgrind, which give the same figure on a busy machine
+and a quiet one (within ≈ 0.2 %). `--against REV` measures a git revision the same way in the
+same run (a worktree of it, with this file's harness) and prints the ratio.
 
-    .venv/bin/python -m bench.press                          # ≈ 20 s
-    .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 3 min
+    .venv/bin/python -m bench.press                                # ≈ 15 s
+    .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 4 min
 """
 
 import argparse
@@ -241,12 +241,17 @@ def main() -> int:
     worktree = None
     if args.against:
         worktree = Path(tempfile.mkdtemp(prefix="tenwatch-against-"))
-        subprocess.run(
+        added = subprocess.run(
             ["git", "worktree", "add", "--detach", str(worktree), args.against],
             cwd=ROOT,
-            check=True,
             capture_output=True,
+            text=True,
+            check=False,
         )
+        if added.returncode != 0:
+            shutil.rmtree(worktree, ignore_errors=True)
+            print(f"no worktree of {args.against}: {added.stderr.strip()}", file=sys.stderr)
+            return 2
         runs = {args.against: worktree, **runs}
     try:
         print(
