@@ -11,7 +11,7 @@ statement. Any other database, and the few shapes this does not handle, take SQL
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVarTuple
+from typing import Any, Generic, TypeVarTuple, cast
 
 from sqlalchemy import ColumnDefault
 from sqlalchemy.engine import Connection, Dialect
@@ -204,7 +204,7 @@ async def execute(
         keys = tuple(sets[0]) if isinstance(statement, Insert) else ()
         plan = _plan(statement, keys, connection.dialect)
     memo: dict[tuple[Processor, datetime], Any] = {}
-    if plan is not None and len(sets) == 1:
+    if plan is not None and len(sets) == 1:  # most statements: past the batch's bookkeeping
         one = _arguments(plan, sets[0], memo)
         if one is not None:
             assert sync is not None
@@ -217,7 +217,7 @@ async def execute(
         return Rows(result.all() if result.returns_rows else [])
     assert sync is not None
     assert isinstance(driver, InlineConnection)
-    statements = [p for p in prepared if p is not None]
+    statements = cast(list[tuple[str, list[Any]]], prepared)  # none is None: checked above
     if len(statements) > 1 and not plan.results and len({sql for sql, _ in statements}) == 1:
         sql, arguments = statements[0][0], [a for _, a in statements]
         _announce(sync, sql, arguments, many=True)

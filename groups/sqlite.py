@@ -45,21 +45,19 @@ class InlineConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode not in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY):
-                raise
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._busy_seconds
+        deadline = None  # set when the database is first found busy
         while True:
-            await asyncio.sleep(BUSY_RETRY_SECONDS)
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as error:
-                busy = error.sqlite_errorcode in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY)
-                if not busy or loop.time() > deadline:
+                if error.sqlite_errorcode not in (SQLITE_BUSY, SQLITE_BUSY_RECOVERY):
                     raise
+                now = asyncio.get_running_loop().time()
+                if deadline is None:
+                    deadline = now + self._busy_seconds
+                elif now > deadline:
+                    raise
+            await asyncio.sleep(BUSY_RETRY_SECONDS)
 
     async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Run one statement here and now and fetch its rows (past aiosqlite's cursor)."""

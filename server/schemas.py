@@ -104,11 +104,6 @@ class Step(BaseModel):
         )
 
 
-def step(change: Change, view: AlertView) -> Step:
-    """The API form of a committed change."""
-    return Step.of(change, view)
-
-
 class EventOut(BaseModel):
     """One step of an alarm's timeline."""
 

@@ -17,7 +17,7 @@ from server.deps import Announce, CurrentPrincipal, Now, Session
 from server.lifecycle import NotFound
 from server.models import AlertType
 from server.routes.alerts import view
-from server.schemas import Step, step
+from server.schemas import Step
 
 router = APIRouter(prefix="/api", tags=["admin"])
 
@@ -71,7 +71,7 @@ async def start_drill(
     )
     await session.commit()
     await announce(change)
-    return step(change, await view(session, principal, change.alert.id))
+    return Step.of(change, await view(session, principal, change.alert.id))
 
 
 class PinChange(BaseModel):

@@ -10,7 +10,7 @@ from server.deps import Announce, CurrentPrincipal, Now, Session
 from server.events import Change
 from server.models import Answer, Outcome
 from server.routes.alerts import view
-from server.schemas import AlertOut, Step, step
+from server.schemas import AlertOut, Step
 
 router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
 
@@ -46,7 +46,7 @@ async def _done(
     """Commit the step, set it in motion, and show the alarm as the principal sees it now."""
     await session.commit()
     await announce(change)
-    return step(change, await view(session, principal, change.alert.id))
+    return Step.of(change, await view(session, principal, change.alert.id))
 
 
 @router.post("/responses", response_model=Step)
