@@ -6,6 +6,7 @@ target is `--sockets 10000 --rate 500 --duration 20`. See bench/README.md.
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import subprocess
@@ -46,6 +47,12 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="uvicorn worker processes (the target: one)"
+    )
+    parser.add_argument(
+        "--hollow",
+        action="store_true",
+        help="serve bench.hollow instead: the same stack with no storage and no alarm logic, the"
+        " floor under the service's own work",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
     return parser.parse_args()
@@ -125,12 +132,13 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         floor_result = _expect(conn, "done", process, args.duration + 30)
         process.join(10)
 
-        print("starting the service …")
+        print("starting the hollow service …" if args.hollow else "starting the service …")
         server, base = procs.start_server(
             database_url=database_url,
             redis_url=redis_url,
             log=workdir / "server.log",
             workers=args.workers,
+            **(_hollow(seeded, workdir) if args.hollow else {}),
         )
         served = psutil.Process(server.pid)
         rss_before = _rss_mib(served)
@@ -187,6 +195,17 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             workdir.rmdir()
 
 
+def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:
+    """How to start bench.hollow on the seeded credentials: each token's channel (and a
+    household's board) in a file it reads."""
+    board = f"board:{seeded.community_id}"
+    tokens = {token: [f"group:{group}", board] for token, group in seeded.households}
+    tokens.update({token: [board] for token in seeded.boards})
+    path = workdir / "hollow-tokens.json"
+    path.write_text(json.dumps(tokens))
+    return {"app": "bench.hollow:create_app", "env": {"TENWATCH_HOLLOW_TOKENS": str(path)}}
+
+
 def _figures(
     args: argparse.Namespace,
     seeded: Any,
@@ -219,6 +238,7 @@ def _figures(
             "deflate": not args.no_deflate,
             "phones": not args.no_phones,
             "workers": args.workers,
+            "hollow": args.hollow,
             "database": "postgresql" if args.postgres else "sqlite",
             "seed_seconds": seed_seconds,
         },

@@ -72,22 +72,29 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def start_server(
-    *, database_url: str, redis_url: str, log: Path, workers: int = 1
+    *,
+    database_url: str,
+    redis_url: str,
+    log: Path,
+    workers: int = 1,
+    app: str = "server.app:create_app",
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The service under uvicorn in its own process (or a supervisor of `workers` processes
-    sharing one port); returns once GET /readyz says ok."""
+    """The service (or another app factory) under uvicorn in its own process (or a supervisor
+    of `workers` processes sharing one port); returns once GET /readyz says ok."""
     port = free_port()
     env = {
         **os.environ,
         "TENWATCH_DATABASE_URL": database_url,
         "TENWATCH_REDIS_URL": redis_url,
+        **(env or {}),
     }
     command = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "server.app:create_app",
+        app,
         "--ws",
         "websockets-sansio",
         "--ws-per-message-deflate",

@@ -40,7 +40,8 @@ def render(figures: dict[str, Any]) -> str:
         f"TenWatch delivery benchmark — {run['cpus']} CPUs, {run['households']} households in "
         f"{run['groups']} groups, {run['boards']} board sockets "
         f"({run['sockets']} sockets, deflate {'on' if run['deflate'] else 'off'}), "
-        f"{run['workers']} uvicorn worker{'s' if run['workers'] > 1 else ''} on {run['database']}",
+        f"{run['workers']} uvicorn worker{'s' if run['workers'] > 1 else ''} on {run['database']}"
+        + (" — HOLLOW: the stack without the service (bench.hollow)" if run.get("hollow") else ""),
         f"  press rate {run['rate']:g}/s for {run['duration']:g} s = {counts['presses']} presses"
         f" (open loop, latency from the scheduled time)",
         "",
