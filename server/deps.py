@@ -17,8 +17,13 @@ bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch t
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for this request; the route commits."""
-    async with request.state.sessions() as session:
+    # Closed here rather than by `async with`, whose exit runs the close in a task of its own
+    # so a cancellation cannot cut it short: FastAPI already shields a dependency's exit.
+    session: AsyncSession = request.state.sessions()
+    try:
         yield session
+    finally:
+        await session.close()
 
 
 async def get_announce(request: Request) -> Announcer:
