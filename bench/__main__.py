@@ -55,7 +55,10 @@ def _arguments() -> argparse.Namespace:
         " floor under the service's own work",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.hollow and args.workers != 1:
+        parser.error("--hollow runs one worker (its event ids are counted in its process)")
+    return args
 
 
 def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeout: float) -> Any:

@@ -2,11 +2,11 @@
 
 The same uvicorn and flags, a press route of the same shape (a bearer credential, a validated
 body, a response model), the same hub, Redis bus, socket writer and collector worker
-(`server.heap`), and no database and no alarm
-logic: a press publishes one event of the real wire form to its group and its board. What a run
-costs here is the floor under the service's own work at that rate. The credentials come from a
-JSON file (`TENWATCH_HOLLOW_TOKENS`: token → its channel, and a household's board) that the
-bench writes from its seed.
+(`server.heap`), and no database and no alarm logic: a press publishes one event of the real
+wire form to its group and its board. What a run costs here is the floor under the service's
+own work at that rate. The credentials come from a JSON file (`TENWATCH_HOLLOW_TOKENS`: token →
+its channel, and a household's board) that the bench writes from its seed. Event ids are
+counted in the process, so it runs as one worker.
 """
 
 import asyncio
@@ -46,20 +46,16 @@ class Raised(BaseModel):
     status: str
 
 
-def _holder(request: Request, credentials: HTTPAuthorizationCredentials | None) -> list[str]:
-    channels: dict[str, list[str]] = request.app.state.tokens
-    found = channels.get(credentials.credentials) if credentials is not None else None
-    if found is None:
-        raise HTTPException(401, "unknown credential")
-    return found
-
-
 async def get_holder(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> list[str]:
     """The channels a press by this credential reaches: its group's and its board's."""
-    return _holder(request, credentials)
+    tokens: dict[str, list[str]] = request.app.state.tokens
+    found = tokens.get(credentials.credentials) if credentials is not None else None
+    if found is None:
+        raise HTTPException(401, "unknown credential")
+    return found
 
 
 def create_app() -> FastAPI:
