@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
 
-from groups.db import AsyncSession, table_of, write
+from groups.db import AsyncSession, read, table_of, write
 from server.auth import board_channel, group_channel
 from server.models import Alert, AlertEvent, AlertGroup, Audience
 
@@ -134,38 +134,55 @@ async def record(
     return event_id
 
 
-def _in_channel(channel: str) -> ColumnElement[bool]:
+_IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms widened to it
+    or_(
+        AlertEvent.group_id == bindparam("ident"),
+        AlertEvent.alert_id.in_(
+            select(AlertGroup.alert_id).where(AlertGroup.group_id == bindparam("ident"))
+        ),
+    ),
+    AlertEvent.audience != "board",
+)
+_IN_BOARD = and_(AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != "group")
+_AFTER = {
+    scope: select(AlertEvent)
+    .where(within, AlertEvent.id > bindparam("after"))
+    .order_by(AlertEvent.id)
+    .limit(bindparam("limit"))
+    for scope, within in (("group", _IN_GROUP), ("board", _IN_BOARD))
+}
+_HEAD: dict[str | None, Select[int]] = {
+    None: select(func.max(AlertEvent.id)),
+    "group": select(func.max(AlertEvent.id)).where(_IN_GROUP),
+    "board": select(func.max(AlertEvent.id)).where(_IN_BOARD),
+}
+
+
+def _scope(channel: str) -> tuple[str, int]:
     scope, _, ident = channel.partition(":")
-    if scope == "group":
-        widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == int(ident))
-        return and_(
-            or_(AlertEvent.group_id == int(ident), AlertEvent.alert_id.in_(widened)),
-            AlertEvent.audience != "board",
-        )
-    if scope == "board":
-        return and_(AlertEvent.community_id == int(ident), AlertEvent.audience != "group")
-    raise ValueError(f"unknown channel {channel!r}")
+    if scope not in ("group", "board") or not ident.isdigit():
+        raise ValueError(f"unknown channel {channel!r}")
+    return scope, int(ident)
 
 
 async def after(
     session: AsyncSession, *, channel: str, event_id: int, limit: int = REPLAY_LIMIT
 ) -> Sequence[tuple[int, str]]:
     """The events of a channel newer than event_id, oldest first, rendered."""
-    rows = await session.scalars(
-        select(AlertEvent)
-        .where(_in_channel(channel), AlertEvent.id > event_id)
-        .order_by(AlertEvent.id)
-        .limit(limit)
-    )
+    scope, ident = _scope(channel)
+    rows = await session.scalars(_AFTER[scope], {"ident": ident, "after": event_id, "limit": limit})
     return [(row.id, render(row)) for row in rows]
 
 
 async def head(session: AsyncSession, *, channel: str | None = None) -> int:
-    """The newest event id of a channel (of all channels when none is given), 0 if none."""
-    query = select(func.max(AlertEvent.id))
-    if channel is not None:
-        query = query.where(_in_channel(channel))
-    return int(await session.scalar(query) or 0)
+    """The newest event id of a channel (of all channels when none is given), 0 if none; its
+    statements are built once and run past the ORM (`read`): a socket's handshake asks."""
+    if channel is None:
+        newest = (await read(session, _HEAD[None])).scalar_one()
+    else:
+        scope, ident = _scope(channel)
+        newest = (await read(session, _HEAD[scope], {"ident": ident})).scalar_one()
+    return int(newest or 0)
 
 
 async def of_alert(
