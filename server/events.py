@@ -144,8 +144,9 @@ _IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms wi
     AlertEvent.audience != "board",
 )
 _IN_BOARD = and_(AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != "group")
+_WIRE = ("type", "alert_id", "community_id", "group_id", "created_at", "actor", "channel", "data")
 _AFTER = {
-    scope: select(AlertEvent)
+    scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in _WIRE))
     .where(within, AlertEvent.id > bindparam("after"))
     .order_by(AlertEvent.id)
     .limit(bindparam("limit"))
@@ -168,10 +169,11 @@ def _scope(channel: str) -> tuple[str, int]:
 async def after(
     session: AsyncSession, *, channel: str, event_id: int, limit: int = REPLAY_LIMIT
 ) -> Sequence[tuple[int, str]]:
-    """The events of a channel newer than event_id, oldest first, rendered."""
+    """The events of a channel newer than event_id, oldest first, rendered (read past the ORM:
+    a resuming socket's handshake asks)."""
     scope, ident = _scope(channel)
-    rows = await session.scalars(_AFTER[scope], {"ident": ident, "after": event_id, "limit": limit})
-    return [(row.id, render(row)) for row in rows]
+    rows = await read(session, _AFTER[scope], {"ident": ident, "after": event_id, "limit": limit})
+    return [(row[0], _wire(row[0], dict(zip(_WIRE, row[1:], strict=True)))) for row in rows]
 
 
 async def head(session: AsyncSession, *, channel: str | None = None) -> int:

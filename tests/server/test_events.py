@@ -14,7 +14,9 @@ async def _event(session: AsyncSession, alert: Alert, audience: str = "all") -> 
         community_id=alert.community_id,
         group_id=alert.group_id,
         type="alert.raised",
+        actor="resident:1",
         audience=audience,
+        data={"status": "open", "household": "B11-1-301", "by": "李磊"},
     )
     session.add(event)
     await session.flush()
@@ -52,6 +54,10 @@ async def test_head_and_after_follow_groups_widened_alarms_and_audiences(
     assert await after(f"board:{community.id}") == [first, other, duress, last]
     assert await after(f"board:{community.id}", other) == [duress, last]
     assert await after(f"board:{community.id}", limit=1) == [first]
+    replayed = dict(await events.after(session, channel=f"board:{community.id}", event_id=0))
+    stored = await session.get(AlertEvent, duress)
+    assert stored is not None
+    assert replayed[duress] == events.render(stored)  # the wire form live events have
     assert await events.head(session, channel=f"group:{a.id}") == shown
     assert await events.head(session, channel=f"group:{b.id}") == shown
     assert await events.head(session, channel=f"group:{c.id}") == last
