@@ -159,7 +159,7 @@ class Hub:
         self._heartbeat = heartbeat_seconds
         self._members: dict[str, set[Connection]] = {}
         self._subscribed: set[str] = set()
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
         self._ticker: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -227,8 +227,13 @@ class Hub:
                     connection.fill(events)
 
     async def _sync(self, channel: str) -> None:
-        # One lock: concurrent joins and leaves of a channel must not race its subscription.
-        async with self._lock:
+        # A lock per channel: its joins and leaves must not race its subscription, and other
+        # channels' subscriptions (a round trip each) need not wait for it, as thousands of
+        # sockets reconnecting at once would.
+        if channel in self._members and channel in self._subscribed:
+            return  # a join of a channel in force, or a leave of one of its several sockets
+        lock = self._locks.setdefault(channel, asyncio.Lock())
+        async with lock:
             wanted, held = channel in self._members, channel in self._subscribed
             if wanted and not held:
                 await self.bus.subscribe(channel)

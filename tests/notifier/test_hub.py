@@ -117,6 +117,58 @@ async def test_a_channel_is_subscribed_while_it_has_sockets_and_only_then() -> N
     await hub.stop()
 
 
+class SlowBus(MemoryBus):
+    """A bus whose subscriptions take a round trip, counting how many are under way at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscribed: set[str] = set()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def subscribe(self, channel: str) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        await super().subscribe(channel)
+        self.subscribed.add(channel)
+        self.in_flight -= 1
+
+    async def unsubscribe(self, channel: str) -> None:
+        await super().unsubscribe(channel)
+        self.subscribed.discard(channel)
+
+
+async def test_channels_subscribe_side_by_side_and_a_join_returns_once_in_force() -> None:
+    bus = SlowBus()
+    hub = Hub(bus, fetch=Stored().after)
+    await hub.start()
+    sockets = [Connection(f"group:{i % 20}", maxsize=5) for i in range(60)]
+
+    async def join(socket: Connection) -> None:
+        await hub.join(socket)
+        assert socket.channel in bus.subscribed  # in force before join returns
+
+    await asyncio.gather(*(join(s) for s in sockets))
+    assert bus.most_in_flight == 20  # one subscription a channel, all under way together
+    assert bus.subscribed == {f"group:{i}" for i in range(20)}
+    await hub.stop()
+
+
+async def test_a_socket_that_leaves_while_its_channel_subscribes_leaves_it_unsubscribed() -> None:
+    bus = SlowBus()
+    hub = Hub(bus, fetch=Stored().after)
+    await hub.start()
+    socket = Connection("group:7", maxsize=5)
+    joining = asyncio.create_task(hub.join(socket))
+    await asyncio.sleep(0)  # the join's subscription is under way
+    await hub.leave(socket)
+    await joining
+    assert bus.subscribed == set()
+    assert hub.connections == 0
+    await hub.stop()
+
+
 async def test_a_quiet_socket_hears_a_heartbeat_and_a_busy_one_does_not() -> None:
     hub = Hub(MemoryBus(), fetch=Stored().after, heartbeat_seconds=0.4)
     await hub.start()
