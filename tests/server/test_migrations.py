@@ -1,7 +1,9 @@
 """The migrations build the schema the models describe, on SQLite and PostgreSQL."""
 
+import uuid
 from typing import Any
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,6 +13,7 @@ import groups.models  # noqa: F401  (every table in the metadata)
 import notifier.models  # noqa: F401
 import server.models  # noqa: F401
 from groups.db import Base, create_engine
+from server.migrate import upgrade
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -27,3 +30,34 @@ async def test_migrated_schema_matches_the_models(db_url: str) -> None:
     finally:
         await engine.dispose()
     assert differences == []
+
+
+@pytest.mark.postgres
+async def test_0003_clears_a_leader_naming_no_household_and_adds_the_key(
+    postgres_server: str,
+) -> None:
+    name = f"tenwatch_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    try:
+        url = f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
+        await upgrade(url, "0002_phone")
+        db = await asyncpg.connect(f"{base}/{name}")
+        try:
+            await db.execute(
+                "INSERT INTO communities (name, timezone, created_at) VALUES ('c', 'UTC', now())"
+            )
+            await db.execute(
+                "INSERT INTO groups (community_id, name, leader_household_id, created_at)"
+                " VALUES (1, 'g', 999, now())"
+            )
+            await upgrade(url)
+            assert await db.fetchval("SELECT leader_household_id FROM groups") is None
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                await db.execute("UPDATE groups SET leader_household_id = 999")
+        finally:
+            await db.close()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

@@ -26,7 +26,8 @@ def upgrade() -> None:
         return
     op.execute(
         "UPDATE groups SET leader_household_id = NULL WHERE leader_household_id IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM households WHERE households.id = leader_household_id)"
+        " AND NOT EXISTS"
+        " (SELECT 1 FROM households WHERE households.id = groups.leader_household_id)"
     )
     op.create_foreign_key(
         NAME, "groups", "households", ["leader_household_id"], ["id"], ondelete="SET NULL"
