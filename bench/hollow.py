@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from notifier.bus import create_bus
 from notifier.hub import Connection, Hub
 from server.heap import Heap
+from server.routes.stream import _read, _write
 
 QUEUE = 64
 HEARTBEAT_SECONDS = 20.0
@@ -126,16 +127,9 @@ async def stream(websocket: WebSocket) -> None:
     hello = {"type": "hello", "channel": connection.channel, "last_event_id": 0}
     connection.start(json.dumps(hello, separators=(",", ":")), [], head=0)
 
-    async def read() -> None:
-        try:
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass
-        finally:
-            connection.close()
-
-    reader = asyncio.create_task(read())
+    reader = asyncio.create_task(_read(websocket, connection))  # the service's own loop
     try:
-        await connection.run(websocket.send_text)
+        await _write(websocket, connection)
     except WebSocketDisconnect:
         pass
     finally:

@@ -15,21 +15,13 @@ from server.models import Alert, AlertEvent, AlertGroup, Audience
 REPLAY_LIMIT = 1000
 
 
+_WIRE = ("type", "alert_id", "community_id", "group_id", "created_at", "actor", "channel", "data")
+"""The columns of a stored event its wire form is made of, besides its id."""
+
+
 def render(event: AlertEvent) -> str:
     """The event's wire form; its id comes first, and is what a client resumes from."""
-    return _wire(
-        event.id,
-        {
-            "type": event.type,
-            "alert_id": event.alert_id,
-            "community_id": event.community_id,
-            "group_id": event.group_id,
-            "created_at": event.created_at,
-            "actor": event.actor,
-            "channel": event.channel,
-            "data": event.data,
-        },
-    )
+    return _wire(event.id, {key: getattr(event, key) for key in _WIRE})
 
 
 def _wire(event_id: int, row: dict[str, Any]) -> str:
@@ -144,7 +136,6 @@ _IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms wi
     AlertEvent.audience != "board",
 )
 _IN_BOARD = and_(AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != "group")
-_WIRE = ("type", "alert_id", "community_id", "group_id", "created_at", "actor", "channel", "data")
 _AFTER = {
     scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in _WIRE))
     .where(within, AlertEvent.id > bindparam("after"))
