@@ -2,7 +2,7 @@
 
 The same uvicorn and flags, a press route of the same shape (a bearer credential, a validated
 body, a response model), the same hub, Redis bus, socket writer and collector worker
-(`server.heap`), and no database and no alarm logic: a press publishes one event of the real
+(`server.runtime.heap`), and no database and no alarm logic: a press publishes one event of the real
 wire form to its group and its board. What a run costs here is the floor under the service's
 own work at that rate. The credentials come from a JSON file (`TENWATCH_HOLLOW_TOKENS`: token →
 its channel, and a household's board) that the bench writes from its seed. Event ids are
@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict
 
 from notifier.bus import create_bus
 from notifier.hub import Connection, Hub
-from server.heap import Heap
-from server.routes.stream import _read, _write
+from server.runtime.heap import Heap
+from server.web.routes.stream import _read, _write
 
 QUEUE = 64
 HEARTBEAT_SECONDS = 20.0

@@ -55,8 +55,8 @@ class App:
     """The service's ASGI app with its lifespan running, called without a server."""
 
     def __init__(self) -> None:
-        from server.app import create_app
         from server.settings import Settings
+        from server.web.app import create_app
 
         self.app = create_app(Settings())
         self.state: dict[str, Any] = {}

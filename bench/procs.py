@@ -77,7 +77,7 @@ def start_server(
     redis_url: str,
     log: Path,
     workers: int = 1,
-    app: str = "server.app:create_app",
+    app: str = "server.web.app:create_app",
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The service (or another app factory) under uvicorn in its own process (or a supervisor

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from groups import importer
-from groups.db import create_engine, create_sessionmaker
 from groups.models import Community, Household, Resident, Staff
-from server import auth
+from server import accounts
 from server.migrate import upgrade
+from storage.db import create_engine, create_sessionmaker
 
 COMMUNITY = "bench 压测社区"
 UNITS_PER_BUILDING = 4
@@ -61,13 +61,13 @@ async def seed(url: str, *, households: int, boards: int, phones: bool = True) -
                 .order_by(Household.id)
             )
             for resident_id, group_id in rows.all():
-                token = await auth.issue(
+                token = await accounts.issue(
                     session, community_id=community_id, resident_id=resident_id
                 )
                 seeded.households.append((token, group_id))
             for staff_id in (await session.scalars(select(Staff.id).order_by(Staff.id))).all():
                 seeded.boards.append(
-                    await auth.issue(session, community_id=community_id, staff_id=staff_id)
+                    await accounts.issue(session, community_id=community_id, staff_id=staff_id)
                 )
             await session.commit()
     finally:

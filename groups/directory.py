@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from groups.address import Address, parse_address
-from groups.db import AsyncSession
 from groups.grouping import Candidate, Join, NewGroup, choose_leader, partition, place
 from groups.models import (
     RESIDENT_ROLES,
@@ -24,6 +23,7 @@ from groups.models import (
     Resident,
     Staff,
 )
+from storage.db import AsyncSession
 
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 

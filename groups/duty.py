@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, or_, select
 
-from groups.db import AsyncSession, read
 from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Household, Staff
+from storage.db import AsyncSession, read
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")

@@ -20,7 +20,6 @@ from typing import TextIO
 from sqlalchemy import select
 
 from groups.address import Address, parse_address
-from groups.db import AsyncSession
 from groups.directory import (
     NewResident,
     check_name,
@@ -31,6 +30,7 @@ from groups.directory import (
     regroup,
 )
 from groups.models import RESIDENT_ROLES, STAFF_ROLES, Community, Household, Staff
+from storage.db import AsyncSession
 
 COLUMNS = ("address", "name", "phone", "grid", "roles")
 Progress = Callable[[int, int], None]

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from groups.db import Base, UTCDateTime, utcnow
+from storage.db import Base, UTCDateTime, utcnow
 
 RESIDENT_ROLES = frozenset({"stairwell_leader", "building_leader", "grid_manager"})
 STAFF_ROLES = frozenset(

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from groups.db import Base, BigId, UTCDateTime, utcnow
+from storage.db import Base, BigId, UTCDateTime, utcnow
 
 PENDING = "pending"
 SENDING = "sending"

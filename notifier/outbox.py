@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from groups.db import utcnow
 from notifier.models import (
     FAILED,
     PENDING,
@@ -29,6 +28,7 @@ from notifier.models import (
 )
 from notifier.sms.base import Channel, SendError, SendResult, SmsSender
 from notifier.worker import Worker
+from storage.db import utcnow
 
 log = logging.getLogger(__name__)
 

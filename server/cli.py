@@ -14,10 +14,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from groups import directory, duty, importer, pins
-from groups.db import AsyncSession, create_engine, create_sessionmaker, utcnow
-from server import demo, policy
+from server import demo
+from server.alarms import policy
 from server.migrate import upgrade
 from server.settings import get_settings
+from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
 token_app = typer.Typer(help="Issue credentials for residents and patrol members.")
@@ -71,7 +72,7 @@ def serve(
             f"  household PINs: cancel {demo.DEMO_PIN}, duress {demo.DEMO_DURESS_PIN}; "
             "the patrol is on duty around the clock"
         )
-    from server.app import create_app
+    from server.web.app import create_app
 
     uvicorn.run(
         create_app(settings),

@@ -5,9 +5,9 @@ import io
 from sqlalchemy import select
 
 from groups import duty, importer, pins
-from groups.db import AsyncSession
 from groups.models import PATROL_ROLES, Community, Household, Resident, Staff
-from server import auth
+from server import accounts
+from storage.db import AsyncSession
 
 DEMO_COMMUNITY = "丰乐社区 demo"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -66,7 +66,7 @@ async def resident_token(
     if resident is None:
         who = f"resident {name}" if name else "resident"
         raise LookupError(f"no {who} at {address} in {community}")
-    return await auth.issue(session, community_id=found.id, resident_id=resident.id)
+    return await accounts.issue(session, community_id=found.id, resident_id=resident.id)
 
 
 async def staff_token(session: AsyncSession, *, community: str, phone: str) -> str:
@@ -77,7 +77,7 @@ async def staff_token(session: AsyncSession, *, community: str, phone: str) -> s
     )
     if staff is None:
         raise LookupError(f"no staff member with phone {phone} in {community}")
-    return await auth.issue(session, community_id=found.id, staff_id=staff.id)
+    return await accounts.issue(session, community_id=found.id, staff_id=staff.id)
 
 
 DEMO_PIN, DEMO_DURESS_PIN = "1234", "9999"

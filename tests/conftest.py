@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from groups.db import AsyncSession, create_engine, create_sessionmaker
 from server.migrate import upgrade
+from storage.db import AsyncSession, create_engine, create_sessionmaker
 from tests.services import shared_postgres, shared_redis
 
 pytest_plugins = ["tests.fake_twilio"]

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
 from groups import importer
-from groups.db import create_engine, create_sessionmaker
 from groups.models import Community, Household, Resident, Staff
-from server import auth
-from server.app import create_app
-from server.clock import Clock, system_clock
+from server import accounts
 from server.demo import DEMO_COMMUNITY, demo_csv
+from server.runtime.clock import Clock, system_clock
 from server.settings import Settings
+from server.web.app import create_app
+from storage.db import create_engine, create_sessionmaker
 
 
 @dataclass
@@ -58,14 +58,14 @@ async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
             )
             for address, group_id, resident_id in rows:
                 if address not in result.households:
-                    result.households[address] = await auth.issue(
+                    result.households[address] = await accounts.issue(
                         session, community_id=found.id, resident_id=resident_id
                     )
                     result.groups[address] = group_id
             for staff in await session.scalars(select(Staff).where(Staff.community_id == found.id)):
                 result.staff.setdefault(
                     staff.role,
-                    await auth.issue(session, community_id=found.id, staff_id=staff.id),
+                    await accounts.issue(session, community_id=found.id, staff_id=staff.id),
                 )
             await session.commit()
             return result

@@ -25,7 +25,7 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
                 "-m",
                 "uvicorn",
                 "--factory",
-                "server.app:create_app",
+                "server.web.app:create_app",
                 "--host",
                 "127.0.0.1",
                 "--port",

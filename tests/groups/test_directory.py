@@ -3,7 +3,6 @@
 import pytest
 from sqlalchemy import func, select
 
-from groups.db import AsyncSession
 from groups.directory import (
     GroupRoster,
     NewResident,
@@ -17,6 +16,7 @@ from groups.directory import (
     remove_household,
 )
 from groups.models import Group, Household
+from storage.db import AsyncSession
 
 
 async def build(session: AsyncSession, units: dict[tuple[str, int], int]) -> int:

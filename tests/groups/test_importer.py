@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from groups.db import AsyncSession
 from groups.directory import get_or_create_community, list_groups
 from groups.importer import ImportFailed, RowError, import_csv
 from groups.models import Community, Grid, Household, Resident, Staff
+from storage.db import AsyncSession
 
 SAMPLE = Path(__file__).parent / "data" / "sample.csv"
 HEADER = "address,name,phone,grid,roles\n"

@@ -235,8 +235,8 @@ def test_an_events_id_is_read_whatever_its_layout(message: str, expected: int) -
 async def test_a_stored_events_wire_form_gives_its_id_off_the_front() -> None:
     from datetime import UTC, datetime
 
-    from server.events import render
-    from server.models import AlertEvent
+    from server.alarms.events import render
+    from server.alarms.models import AlertEvent
 
     at = datetime(2026, 11, 29, tzinfo=UTC)
     wire = render(AlertEvent(id=9876, type="t", alert_id=1, community_id=2, created_at=at, data={}))

@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from groups.db import create_engine, create_sessionmaker, utcnow
 from groups.models import Community
 from notifier.models import PENDING, SENDING, SENT, OutboxMessage
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms.console import ConsoleSender
+from storage.db import create_engine, create_sessionmaker, utcnow
 
 
 async def test_a_batch_takes_stale_jobs_then_the_earliest_due(db_url: str) -> None:

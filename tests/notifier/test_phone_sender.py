@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from groups.db import utcnow
 from notifier.models import moves_forward
 from notifier.outbox import RateLimiter, callback_url
 from notifier.sms import ConsoleSender, SendError, create_sender
 from notifier.sms.twilio import TwilioSender
+from storage.db import utcnow
 from tests.fake_twilio import FakeTwilio
 
 FROM = "+15005550006"

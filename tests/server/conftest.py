@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from server.clock import ManualClock
+from server.runtime.clock import ManualClock
 from server.settings import Settings, get_settings
 from tests.harness import Seed, seed
 from tests.server.world import World

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select, update
 
 from groups import directory
-from groups.db import create_engine, create_sessionmaker
 from groups.models import Household, Resident
 from notifier.models import OutboxMessage
-from server.clock import Clock, system_clock
-from server.models import Alert, AlertEvent
+from server.alarms.models import Alert, AlertEvent
+from server.runtime.clock import Clock, system_clock
 from server.settings import Settings
+from storage.db import create_engine, create_sessionmaker
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, running
 

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from groups.db import create_engine
-from server.app import create_app
-from server.checkpoint import Checkpointer
+from server.runtime.checkpoint import Checkpointer
 from server.settings import Settings
+from server.web.app import create_app
+from storage.db import create_engine
 
 PAGE = 4096
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from groups.db import create_engine, create_sessionmaker
-from server import auth
-from server.auth import Principal
+from server import accounts
+from server.accounts import Principal
 from server.cli import app
 from server.settings import get_settings
+from storage.db import create_engine, create_sessionmaker
 from tests.server.conftest import SAMPLE
 
 
@@ -62,7 +62,7 @@ async def who(token: str) -> Principal | None:
     engine = create_engine(get_settings().database_url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await auth.authenticate(session, token)
+            return await accounts.authenticate(session, token)
     finally:
         await engine.dispose()
 

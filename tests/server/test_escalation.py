@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from groups.duty import WEEKDAYS
 from notifier.models import OutboxMessage
-from server.models import AlertDeadline
+from server.alarms.models import AlertDeadline
 from tests.harness import call, press, rows, running, stream
 from tests.server.world import POLICE, RAISER, World, texts_to
 

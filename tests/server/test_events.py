@@ -2,10 +2,10 @@
 
 import pytest
 
-from groups.db import AsyncSession
 from groups.models import Community, Group
-from server import events
-from server.models import Alert, AlertEvent, AlertGroup
+from server.alarms import events
+from server.alarms.models import Alert, AlertEvent, AlertGroup
+from storage.db import AsyncSession
 
 
 async def _event(session: AsyncSession, alert: Alert, audience: str = "all") -> int:

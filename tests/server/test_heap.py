@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from server.heap import Heap
+from server.runtime.heap import Heap
 
 
 class Node:

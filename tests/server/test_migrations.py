@@ -11,9 +11,9 @@ from sqlalchemy.engine import Connection
 
 import groups.models  # noqa: F401  (every table in the metadata)
 import notifier.models  # noqa: F401
-import server.models  # noqa: F401
-from groups.db import Base, create_engine
+import server.alarms.models  # noqa: F401
 from server.migrate import upgrade
+from storage.db import Base, create_engine
 
 
 def _differences(connection: Connection) -> list[Any]:

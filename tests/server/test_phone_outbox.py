@@ -17,11 +17,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from groups.db import create_engine, create_sessionmaker, utcnow
 from groups.models import Household, Resident, Staff
 from notifier.models import FAILED, SENDING, SENT, OutboxMessage
-from server import texts
-from server.clock import ManualClock
+from server.alarms import texts
+from server.runtime.clock import ManualClock
+from storage.db import create_engine, create_sessionmaker, utcnow
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, poll_until, press, stream
 from tests.server.phone_support import (
@@ -92,7 +92,7 @@ def app_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], 
     port = free_port()
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app"),
+            *(sys.executable, "-m", "uvicorn", "--factory", "server.web.app:create_app"),
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
         ],
         env={**os.environ, **env},

@@ -7,7 +7,7 @@ from html import unescape
 
 import pytest
 
-from server.phone import parse_command
+from server.phone.inbound import parse_command
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, press, stream
 from tests.server.phone_support import (

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from groups.db import AsyncSession, create_engine, create_sessionmaker
 from groups.models import Household
-from server.auth import Principals
+from server.accounts import Principals
+from storage.db import AsyncSession, create_engine, create_sessionmaker
 from tests.harness import Seed
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from groups.db import create_engine, create_sessionmaker, utcnow
 from notifier.models import SENT
-from server import alerts, auth
+from server import accounts
+from server.alarms import press as pressing
+from storage.db import create_engine, create_sessionmaker, utcnow
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, poll_until, press, running
 from tests.server.phone_support import FROM, outbox_of, phone_settings
@@ -36,9 +37,9 @@ async def test_texts_stored_by_a_process_that_died_are_sent_when_one_starts(
 ) -> None:
     engine = create_engine(sqlite_url)
     async with create_sessionmaker(engine)() as session:
-        principal = await auth.authenticate(session, seeded.households["B11-2-501"])
+        principal = await accounts.authenticate(session, seeded.households["B11-2-501"])
         assert principal is not None
-        raised = await alerts.create(
+        raised = await pressing.create(
             session, principal=principal, alert_type="medical", now=utcnow()
         )
         await session.commit()  # the press was answered here; then the process died

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from notifier.models import OutboxMessage
-from server.clock import ManualClock
+from server.runtime.clock import ManualClock
 from server.settings import Settings
 from tests.harness import Seed, call, rows
 

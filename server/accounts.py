@@ -1,0 +1,223 @@
+"""Credentials: bearer tokens the admin CLI issues, each speaking for one resident or staff."""
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import ColumnElement, bindparam, select
+
+from groups.models import Credential, Group, Household, Resident, Staff
+from storage.db import AsyncSession, read
+
+TOKEN_PREFIX = "tw_"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a resident of a household, or a staff member of a community."""
+
+    kind: Literal["resident", "staff"]
+    community_id: int
+    name: str
+    resident_id: int | None = None
+    household_id: int | None = None
+    address: str | None = None
+    group_id: int | None = None
+    group_name: str | None = None
+    group_leader: bool = False
+    staff_id: int | None = None
+    role: str | None = None
+
+    @property
+    def channel(self) -> str:
+        """The one stream this principal may hear: its group's, or its community's board."""
+        if self.kind == "resident":
+            return group_channel(self.group_id or 0)
+        return board_channel(self.community_id)
+
+
+def group_channel(group_id: int) -> str:
+    """The bus channel of a ten-household group."""
+    return f"group:{group_id}"
+
+
+def board_channel(community_id: int) -> str:
+    """The bus channel of a community's board."""
+    return f"board:{community_id}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    resident_id: int | None = None,
+    staff_id: int | None = None,
+) -> str:
+    """Create a credential for one resident or staff member; returns the token (shown once)."""
+    if (resident_id is None) == (staff_id is None):
+        raise ValueError("a credential speaks for exactly one resident or one staff member")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    session.add(
+        Credential(
+            token_hash=_digest(token),
+            community_id=community_id,
+            resident_id=resident_id,
+            staff_id=staff_id,
+        )
+    )
+    await session.flush()
+    return token
+
+
+# Columns in the order _resident_principal and _staff_principal take them.
+_CREDENTIAL = (
+    select(
+        Resident.id,
+        Resident.name,
+        Household.id,
+        Household.community_id,
+        Household.address,
+        Household.group_id,
+        Group.name,
+        Group.leader_household_id,
+        Staff.id,
+        Staff.community_id,
+        Staff.name,
+        Staff.role,
+    )
+    .select_from(Credential)
+    .outerjoin(Resident, Credential.resident_id == Resident.id)
+    .outerjoin(Household, Resident.household_id == Household.id)
+    .outerjoin(Group, Household.group_id == Group.id)
+    .outerjoin(Staff, Credential.staff_id == Staff.id)
+    .where(Credential.token_hash == bindparam("digest"), Credential.revoked_at.is_(None))
+)
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The principal a token speaks for, or None if the token is unknown or revoked."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    row = (await read(session, _CREDENTIAL, {"digest": _digest(token)})).one_or_none()
+    if row is None:
+        return None
+    if row[0] is not None and row[2] is not None:
+        return _resident_principal(*row[:8])
+    if row[8] is not None:
+        return _staff_principal(*row[8:])
+    return None
+
+
+def _resident_principal(
+    resident_id: int,
+    name: str,
+    household_id: int,
+    community_id: int,
+    address: str,
+    group_id: int | None,
+    group_name: str | None,
+    leader: int | None,
+) -> Principal:
+    return Principal(
+        kind="resident",
+        community_id=community_id,
+        name=name,
+        resident_id=resident_id,
+        household_id=household_id,
+        address=address,
+        group_id=group_id,
+        group_name=group_name,
+        group_leader=leader is not None and leader == household_id,
+    )
+
+
+def _staff_principal(staff_id: int, community_id: int, name: str, role: str) -> Principal:
+    return Principal(
+        kind="staff", community_id=community_id, name=name, staff_id=staff_id, role=role
+    )
+
+
+class Principals:
+    """Tokens authenticated in the last few seconds: a press costs no credential query. Only
+    known tokens are kept, so a newly issued one works at once; a change to who a token speaks
+    for (a household regrouped) shows within `seconds`."""
+
+    def __init__(
+        self, *, seconds: float, size: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seconds = seconds
+        self._size = size
+        self._clock = clock
+        self._known: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
+        """The principal a token speaks for, from memory while fresh, else from the database."""
+        now = self._clock()
+        cached = self._known.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = await authenticate(session, token)
+        if principal is not None and self._seconds > 0:
+            if len(self._known) >= self._size:
+                self._known = {k: v for k, v in self._known.items() if v[0] > now}
+                if len(self._known) >= self._size:
+                    self._known.clear()
+            self._known[token] = (now + self._seconds, principal)
+        else:
+            self._known.pop(token, None)
+        return principal
+
+
+def of_resident(
+    resident: Resident, household: Household, group_name: str | None, leader: int | None = None
+) -> Principal:
+    """The principal of a resident of a household (whose group's leader household is given)."""
+    return _resident_principal(
+        resident.id,
+        resident.name,
+        household.id,
+        household.community_id,
+        household.address,
+        household.group_id,
+        group_name,
+        leader,
+    )
+
+
+def of_staff(staff: Staff) -> Principal:
+    """The principal of a staff member."""
+    return _staff_principal(staff.id, staff.community_id, staff.name, staff.role)
+
+
+async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:
+    """A principal for the first resident of a household (for presses made on its behalf)."""
+    return await _resident(session, Household.id == household_id)
+
+
+async def for_resident(session: AsyncSession, *, resident_id: int) -> Principal | None:
+    """The principal of one resident."""
+    return await _resident(session, Resident.id == resident_id)
+
+
+async def _resident(session: AsyncSession, where: ColumnElement[bool]) -> Principal | None:
+    row = (
+        await session.execute(
+            select(Resident, Household, Group.name, Group.leader_household_id)
+            .join(Household, Resident.household_id == Household.id)
+            .outerjoin(Group, Household.group_id == Group.id)
+            .where(where)
+            .order_by(Resident.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    resident, household, group_name, leader = row
+    return of_resident(resident, household, group_name, leader)

@@ -1,0 +1,431 @@
+"""The alarm's life after the press: neighbours answer, the patrol takes it, goes on scene and
+resolves it, or the raiser cancels it (under duress, only seemingly). Every step is validated
+against the alarm's state and stored as an event; the caller commits, then announces."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+
+from groups import pins
+from groups.models import Household, Resident, Staff
+from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
+from server.accounts import Principal
+from server.alarms import escalation, recipients
+from server.alarms.events import Change, record
+from server.alarms.models import OPEN, OUTCOMES, Alert, AlertGroup, AlertResponse
+from server.alarms.policy import Locked, lock
+from server.errors import Conflict, Forbidden, Invalid, NotFound
+from storage.db import AsyncSession
+
+
+def _actor(principal: Principal) -> str:
+    if principal.kind == "resident":
+        return f"resident:{principal.resident_id}"
+    return f"staff:{principal.staff_id}"
+
+
+async def _load(
+    session: AsyncSession, *, principal: Principal, alert_id: int
+) -> tuple[Locked, Alert]:
+    locked = await lock(session, principal.community_id)
+    alert = await session.get(Alert, alert_id, populate_existing=True)
+    if alert is None or alert.community_id != principal.community_id:
+        raise NotFound(f"no alarm {alert_id} in your scope")
+    if principal.kind == "resident" and alert.group_id != principal.group_id:
+        widened = await session.get(AlertGroup, (alert.id, principal.group_id or 0))
+        if widened is None:
+            raise NotFound(f"no alarm {alert_id} in your scope")
+    return locked, alert
+
+
+def _staff_only(principal: Principal, action: str) -> None:
+    if principal.kind != "staff":
+        raise Forbidden(f"only the patrol, the grid manager or the police office can {action}")
+
+
+def _closed(alert: Alert, action: str) -> Conflict:
+    return Conflict(f"alarm {alert.id} is {alert.status}; it can't be {action}")
+
+
+async def respond(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    alert_id: int,
+    answer: str,
+    now: datetime,
+    channel: str = "app",
+) -> Change:
+    """A neighbour household answers: coming, can't, or called 110 (a later answer replaces)."""
+    if principal.kind != "resident" or principal.household_id is None:
+        raise Forbidden("only a neighbour household can answer an alarm")
+    if answer not in ("coming", "cant", "called_110"):
+        raise Invalid("answer coming, cant or called_110")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if alert.household_id == principal.household_id:
+        raise Forbidden("this is your own household's alarm")
+    if not alert.is_open or alert.masked:
+        status = "cancelled" if alert.masked else alert.status
+        raise Conflict(f"alarm {alert.id} is {status}; it takes no more answers")
+    row = await session.scalar(
+        select(AlertResponse).where(
+            AlertResponse.alert_id == alert.id,
+            AlertResponse.household_id == principal.household_id,
+        )
+    )
+    if row is None:
+        row = AlertResponse(alert_id=alert.id, household_id=principal.household_id)
+        session.add(row)
+    row.resident_id, row.answer, row.channel, row.created_at = (
+        principal.resident_id,
+        answer,
+        channel,
+        now,
+    )
+    await session.flush()
+    alert.coming = (
+        await session.scalar(
+            select(func.count()).where(
+                AlertResponse.alert_id == alert.id, AlertResponse.answer == "coming"
+            )
+        )
+        or 0
+    )
+    alert.updated_at = now
+    change = Change(alert, outcome=answer)
+    await record(
+        session,
+        change,
+        type="alert.response",
+        actor=_actor(principal),
+        channel=channel,
+        now=now,
+        data={
+            "responder": principal.address,
+            "name": principal.name,
+            "answer": answer,
+            "coming": alert.coming,
+            "neighbours": alert.neighbours,
+        },
+    )
+    return change
+
+
+async def answerable(session: AsyncSession, *, principal: Principal) -> Alert | None:
+    """The newest open alarm a resident can answer (of its group, or widened to it)."""
+    if principal.kind != "resident" or principal.group_id is None:
+        return None
+    widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == principal.group_id)
+    return await session.scalar(
+        select(Alert)
+        .where(
+            or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)),
+            Alert.status.in_(OPEN),
+            Alert.masked.is_(False),
+            Alert.household_id != principal.household_id,
+        )
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+
+
+async def take(
+    session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
+) -> Change:
+    """A patrol member takes (acknowledges) an open alarm; escalation stops. One taker wins."""
+    _staff_only(principal, "take an alarm")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if alert.status in ("acknowledged", "on_scene"):
+        taker = await session.scalar(select(Staff.name).where(Staff.id == alert.taken_by_staff_id))
+        raise Conflict(f"alarm {alert.id} was already taken by {taker or 'someone'}")
+    if alert.status != "open":
+        raise _closed(alert, "taken")
+    alert.status, alert.taken_by_staff_id, alert.taken_at = "acknowledged", principal.staff_id, now
+    alert.updated_at = now
+    await escalation.settle(session, alert_id=alert.id, now=now)
+    change = Change(alert, outcome="acknowledged")
+    await record(
+        session,
+        change,
+        type="alert.acknowledged",
+        actor=_actor(principal),
+        channel="app",
+        now=now,
+        data={"taken_by": principal.name},
+    )
+    return change
+
+
+async def arrive(
+    session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
+) -> Change:
+    """A patrol member is on scene (taking the alarm if nobody had)."""
+    _staff_only(principal, "mark an alarm on scene")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if alert.status == "on_scene":
+        raise Conflict(f"alarm {alert.id} is already on scene")
+    if alert.status not in ("open", "acknowledged"):
+        raise _closed(alert, "marked on scene")
+    if alert.status == "open":
+        alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
+        await escalation.settle(session, alert_id=alert.id, now=now)
+    alert.status, alert.on_scene_at, alert.updated_at = "on_scene", now, now
+    change = Change(alert, outcome="on_scene")
+    await record(
+        session,
+        change,
+        type="alert.on_scene",
+        actor=_actor(principal),
+        channel="app",
+        now=now,
+        data={"by": principal.name},
+    )
+    return change
+
+
+async def escalate(
+    session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
+) -> Change:
+    """A patrol member calls in the police office (not for a drill, not once it is closed)."""
+    _staff_only(principal, "escalate an alarm")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if not alert.is_open:
+        raise _closed(alert, "escalated")
+    if alert.drill:
+        raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
+    alert.updated_at = now
+    police = await recipients.police_office(session, community_id=alert.community_id)
+    change = Change(alert, outcome="escalated")
+    event_id = await record(
+        session,
+        change,
+        type="alert.escalated",
+        actor=_actor(principal),
+        channel="app",
+        now=now,
+        data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
+    )
+    change.texts += await recipients.tell(
+        session, alert=alert, kind="police", event_id=event_id, recipients=police, now=now
+    )
+    return change
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    alert_id: int,
+    outcome: str,
+    note: str | None,
+    now: datetime,
+) -> Change:
+    """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
+    _staff_only(principal, "resolve an alarm")
+    if outcome not in OUTCOMES:
+        raise Invalid(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if not alert.is_open:
+        raise _closed(alert, "resolved")
+    residents_told = not alert.masked
+    alert.status, alert.outcome, alert.note = "resolved", outcome, note
+    alert.closed_at = alert.updated_at = now
+    if alert.taken_by_staff_id is None:
+        alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
+    await escalation.settle(session, alert_id=alert.id, now=now)
+    change = Change(alert, outcome="resolved")
+    event_id = await record(
+        session,
+        change,
+        type="alert.resolved",
+        actor=_actor(principal),
+        channel="app",
+        now=now,
+        data={"outcome": outcome, "by": principal.name},
+    )
+    if note:  # what the patrol writes down stays with the patrol
+        await record(
+            session,
+            change,
+            type="alert.note",
+            actor=_actor(principal),
+            channel="app",
+            now=now,
+            audience="board",
+            data={"note": note},
+        )
+    change.texts += await all_clear(
+        session,
+        alert=alert,
+        event_id=event_id,
+        outcome=outcome,
+        now=now,
+        residents=residents_told,
+        staff=True,
+    )
+    return change
+
+
+async def cancel(
+    session: AsyncSession, *, principal: Principal, alert_id: int, pin: str, now: datetime
+) -> Change:
+    """The raiser cancels with the household PIN inside the cancel window (a false alarm). The
+    duress PIN answers exactly the same, but keeps the alarm open for the patrol and the police.
+    Outcome: cancelled; too_late once the window has closed; wrong_pin (the attempt is counted
+    and shown on the board; after MAX_PIN_FAILURES the alarm takes no more PINs)."""
+    if principal.kind != "resident":
+        raise Forbidden("only the household that raised the alarm can cancel it")
+    locked, alert = await _load(session, principal=principal, alert_id=alert_id)
+    if alert.household_id != principal.household_id:
+        raise Forbidden("only the household that raised the alarm can cancel it")
+    household = await session.get(Household, alert.household_id)
+    assert household is not None
+    if household.pin_hash is None:
+        raise Conflict("this household has no PIN yet; set one, or ask the patrol to close it")
+    if alert.pin_failures >= MAX_PIN_FAILURES:
+        raise Conflict("too many wrong PINs for this alarm; the patrol will close it")
+    real, duress = await pins.check(pin, household.pin_hash, household.duress_pin_hash)
+    if not (real or duress):
+        alert.pin_failures += 1
+        change = Change(alert, outcome="wrong_pin", detail="wrong PIN")
+        await record(
+            session,
+            change,
+            type="alert.pin_failed",
+            actor=_actor(principal),
+            channel="app",
+            now=now,
+            audience="board",
+            data={"failures": alert.pin_failures},
+        )
+        return change
+    if not alert.is_open or alert.masked:
+        raise Conflict(f"alarm {alert.id} is already closed")
+    late = now - alert.created_at > timedelta(seconds=locked.policy.cancel_seconds)
+    if duress and not alert.duress:
+        change = await _under_duress(
+            session, locked=locked, alert=alert, actor=_actor(principal), now=now, shown=not late
+        )
+    elif late or duress:
+        raise Conflict(window_closed(locked.policy.cancel_seconds))
+    else:
+        alert.status, alert.outcome = "cancelled", "false_alarm"
+        alert.closed_at = alert.updated_at = now
+        await escalation.settle(session, alert_id=alert.id, now=now)
+        change = Change(alert, outcome="cancelled")
+        event_id = await record(
+            session, change, type="alert.cancelled", actor=_actor(principal), channel="app", now=now
+        )
+        change.texts += await all_clear(
+            session, alert=alert, event_id=event_id, outcome="cancelled", now=now
+        )
+    if late:
+        change.outcome, change.detail = "too_late", window_closed(locked.policy.cancel_seconds)
+    return change
+
+
+MAX_PIN_FAILURES = 5
+
+
+def window_closed(seconds: int) -> str:
+    """What a raiser is told once the cancel window has closed."""
+    return f"the cancel window ({seconds} s) has closed; the patrol will close this alarm"
+
+
+async def _under_duress(
+    session: AsyncSession,
+    *,
+    locked: Locked,
+    alert: Alert,
+    actor: str,
+    now: datetime,
+    shown: bool,
+) -> Change:
+    """The group is shown what a cancel looks like (when it would have been one: inside the
+    window; outside it the alarm goes on looking open to them, as it would); the board sees
+    duress and the patrol and the police office are alerted at once."""
+    change = Change(alert, outcome="cancelled")
+    if shown:
+        event_id = await record(
+            session,
+            change,
+            type="alert.cancelled",
+            actor=actor,
+            channel="app",
+            now=now,
+            audience="group",
+            data={"status": "cancelled"},
+        )
+        change.texts += await all_clear(
+            session, alert=alert, event_id=event_id, outcome="cancelled", now=now, staff=False
+        )
+    alert.duress, alert.masked = True, shown
+    alert.updated_at = now
+    await escalation.settle(session, alert_id=alert.id, now=now, kinds=(escalation.QUORUM,))
+    await record(
+        session,
+        change,
+        type="alert.duress",
+        actor="system",
+        channel="app",
+        now=now,
+        data={"duress": True},
+    )
+    await escalation.to_patrol(
+        session, change, locked=locked, alert=alert, now=now, reason="duress"
+    )
+    return change
+
+
+async def all_clear(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    event_id: int,
+    outcome: str,
+    now: datetime,
+    residents: bool = True,
+    staff: bool = True,
+) -> int:
+    """Withdraw the alarm's texts not yet sent, and text all clear to everyone already texted
+    about it (residents, staff, or both); returns how many texts are queued."""
+    whose = []
+    if residents:
+        whose.append(OutboxMessage.resident_id.is_not(None))
+    if staff:
+        whose.append(OutboxMessage.staff_id.is_not(None))
+    if not whose:
+        return 0
+    mine = (OutboxMessage.alert_id == alert.id, or_(*whose))
+    await session.execute(
+        update(OutboxMessage).where(*mine, OutboxMessage.status == PENDING).values(status=WITHDRAWN)
+    )
+    rows = (
+        await session.execute(
+            select(
+                OutboxMessage.to,
+                OutboxMessage.resident_id,
+                OutboxMessage.staff_id,
+                Household.language,
+            )
+            .outerjoin(Resident, OutboxMessage.resident_id == Resident.id)
+            .outerjoin(Household, Resident.household_id == Household.id)
+            .where(
+                *mine, OutboxMessage.status.in_((SENDING, SENT)), OutboxMessage.event_id < event_id
+            )
+            .order_by(OutboxMessage.id)
+        )
+    ).all()
+    people = [
+        recipients.Recipient(to=to, language=language or "zh", resident_id=rid, staff_id=sid)
+        for to, rid, sid, language in rows
+    ]
+    return await recipients.tell(
+        session,
+        alert=alert,
+        kind="all_clear",
+        event_id=event_id,
+        recipients=people,
+        now=now,
+        outcome=outcome,
+    )

@@ -1,0 +1,295 @@
+"""Raising an alarm: a press becomes a stored alarm (or joins the household's open one), its
+event, its SMS jobs and its deadlines — all in one transaction the caller commits."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, select
+
+from groups.models import Group
+from server.accounts import Principal
+from server.alarms import escalation, recipients, texts
+from server.alarms.events import Change, record
+from server.alarms.models import ALERT_TYPES, OPEN, Alert, IdempotencyKey
+from server.alarms.policy import Locked, lock
+from server.errors import Forbidden, Invalid
+from storage.db import AsyncSession, columns_of, insert_one, load, update_one
+
+
+def _open(scope: ColumnElement[bool]) -> Select[Any]:
+    return (
+        columns_of(Alert)
+        .where(
+            scope,
+            Alert.status.in_(OPEN),
+            Alert.masked.is_(False),
+            Alert.drill == bindparam("drill"),
+        )
+        .order_by(Alert.id)
+    )
+
+
+_OPEN_OF_GROUP = _open(Alert.group_id == bindparam("group_id"))
+_OPEN_OF_HOUSEHOLD = _open(Alert.household_id == bindparam("household_id"))
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    alert_type: str,
+    now: datetime,
+    address: str | None = None,
+    source: str = "app",
+    idempotency_key: str | None = None,
+    drill_label: str | None = None,
+) -> Change:
+    """Press help for the principal's own household. A repeat of a keyed press returns its alarm;
+    a press while the household's alarm is open joins it; a second household of the group within
+    the confirm window makes a confirmed incident. Outcome: raised, merged or repeated."""
+    if alert_type not in ALERT_TYPES:
+        raise Invalid(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+    if principal.kind != "resident" or principal.household_id is None:
+        raise Forbidden("only a resident can raise an alarm for their household")
+    if address is not None and address != principal.address:
+        raise Forbidden("a resident can raise an alarm only for their own household")
+    assert principal.resident_id is not None
+
+    locked = await lock(session, principal.community_id)
+    if idempotency_key is not None:
+        known = await session.get(IdempotencyKey, (principal.resident_id, idempotency_key))
+        if known is not None:
+            alert = await session.get(Alert, known.alert_id)
+            assert alert is not None
+            return Change(alert, outcome="repeated")
+
+    drill = drill_label is not None
+    of_group = principal.group_id is not None
+    open_alerts = await load(
+        session,
+        Alert,
+        _OPEN_OF_GROUP if of_group else _OPEN_OF_HOUSEHOLD,
+        {"group_id": principal.group_id, "household_id": principal.household_id, "drill": drill},
+    )
+    own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
+    if own is not None:
+        change = await _merge(session, alert=own, principal=principal, source=source, now=now)
+    else:
+        window = timedelta(seconds=locked.policy.confirm_seconds)
+        first = next((a for a in open_alerts if now - a.created_at <= window), None)
+        change, patrol = await _raise(
+            session,
+            locked=locked,
+            principal=principal,
+            alert_type=alert_type,
+            source=source,
+            now=now,
+            drill_label=drill_label,
+            confirms=first,
+        )
+        if first is not None:
+            await _confirm(session, change, locked=locked, first=first, now=now, patrol=patrol)
+    if idempotency_key is not None:
+        session.add(
+            IdempotencyKey(
+                resident_id=principal.resident_id,
+                key=idempotency_key,
+                alert_id=change.alert.id,
+                created_at=now,
+            )
+        )
+    return change
+
+
+async def _raise(
+    session: AsyncSession,
+    *,
+    locked: Locked,
+    principal: Principal,
+    alert_type: str,
+    source: str,
+    now: datetime,
+    drill_label: str | None,
+    confirms: Alert | None,
+) -> tuple[Change, list[recipients.Recipient]]:
+    alert = Alert(
+        community_id=principal.community_id,
+        group_id=principal.group_id,
+        household_id=principal.household_id,
+        raised_by_resident_id=principal.resident_id,
+        address=principal.address,
+        type=alert_type,
+        source=source,
+        drill=drill_label is not None,
+        drill_label=drill_label,
+        confirmed=confirms is not None,
+        linked_alert_id=confirms.id if confirms is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+    neighbours, alert.neighbours = (
+        await recipients.neighbours(
+            session, group_ids=[principal.group_id], exclude_household=principal.household_id
+        )
+        if principal.group_id is not None
+        else ([], 0)
+    )
+    await insert_one(session, alert)
+    households = alert.neighbours
+    change = Change(alert, outcome="raised")
+    event_id = await record(
+        session,
+        change,
+        type="alert.raised",
+        actor=f"resident:{principal.resident_id}",
+        channel=source,
+        now=now,
+        data={"raised_by": principal.name, "group": principal.group_name, "neighbours": households},
+    )
+
+    def alarm_text(r: recipients.Recipient) -> str:
+        kind: texts.Kind = "alarm" if r.resident_id is not None else "patrol"
+        return texts.body(
+            kind,
+            language=r.language,
+            address=alert.address or "?",
+            alert_type=alert_type,
+            drill=alert.drill,
+        )
+
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
+        session,
+        alert=alert,
+        event_id=event_id,
+        recipients=[*neighbours, *patrol],
+        text=alarm_text,
+        now=now,
+    )
+    await escalation.schedule(session, alert=alert, locked=locked, now=now)
+    return change, patrol
+
+
+async def _merge(
+    session: AsyncSession, *, alert: Alert, principal: Principal, source: str, now: datetime
+) -> Change:
+    await update_one(session, alert, presses=alert.presses + 1, updated_at=now)
+    change = Change(alert, outcome="merged")
+    await record(
+        session,
+        change,
+        type="alert.pressed",
+        actor=f"resident:{principal.resident_id}",
+        channel=source,
+        now=now,
+        data={"presses": alert.presses, "by": principal.name},
+    )
+    return change
+
+
+async def _confirm(
+    session: AsyncSession,
+    change: Change,
+    *,
+    locked: Locked,
+    first: Alert,
+    now: datetime,
+    patrol: list[recipients.Recipient],
+) -> None:
+    """A second household of the group pressed (its alarm raised as confirmed, linked to the
+    first): both alarms are one confirmed incident, which goes straight to the (already looked
+    up) patrol."""
+    alert = change.alert
+    await update_one(session, first, confirmed=True, updated_at=now)
+    await record(
+        session,
+        change,
+        alert=first,
+        type="alert.confirmed",
+        actor="system",
+        channel="system",
+        now=now,
+        data={"by_household": alert.address, "linked_alert_id": alert.id},
+    )
+    await escalation.to_patrol(
+        session, change, locked=locked, alert=alert, now=now, reason="confirmed", patrol=patrol
+    )
+
+
+async def start_drill(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    label: str,
+    alert_type: str,
+    now: datetime,
+    household: Principal | None = None,
+) -> Change:
+    """Start a labelled drill: a group leader for its own household, an admin for any household
+    (given as the principal of one of its residents)."""
+    if principal.kind == "staff":
+        if principal.role != "admin":
+            raise Forbidden("only an admin or a group leader can start a drill")
+        if household is None:
+            raise Invalid("name the household the drill is for")
+        target = household
+    else:
+        if not principal.group_leader:
+            raise Forbidden("only an admin or the group's leader can start a drill")
+        target = principal
+    return await create(
+        session, principal=target, alert_type=alert_type, now=now, source="drill", drill_label=label
+    )
+
+
+async def create_unidentified(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    group_id: int | None,
+    caller: str,
+    source: str,
+    now: datetime,
+    alert_type: str = "help",
+) -> Change:
+    """An alarm from a phone no household is registered with: never refused. It goes on the
+    called number's group (or the community's) board with the caller's number to call back,
+    and to the on-duty patrol at once (there is no address for neighbours to go to)."""
+    if alert_type not in ALERT_TYPES:
+        raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+    locked = await lock(session, community_id)
+    group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
+    alert = Alert(
+        community_id=community_id,
+        group_id=group_id,
+        type=alert_type,
+        source=source,
+        caller=caller,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(alert)
+    await session.flush()
+    change = Change(alert, outcome="raised")
+    event_id = await record(
+        session,
+        change,
+        type="alert.raised",
+        actor=f"phone:{caller}",
+        channel=source,
+        now=now,
+        data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
+    )
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
+        session,
+        alert=alert,
+        event_id=event_id,
+        recipients=patrol,
+        text=lambda r: texts.body(
+            "patrol", language=r.language, address=caller, alert_type=alert_type
+        ),
+        now=now,
+    )
+    await escalation.schedule(session, alert=alert, locked=locked, now=now)
+    return change

@@ -1,0 +1,122 @@
+"""Alarms as people read them: what a principal may see, with the names it is read by."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
+
+from groups.models import Group, Household, Resident, Staff
+from server.accounts import Principal
+from server.alarms.events import Change
+from server.alarms.models import OPEN, Alert, AlertGroup, AlertResponse
+from server.errors import NotFound
+from storage.db import AsyncSession, read
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alarm with the names a person reads it by; `hidden` when the principal must be shown
+    a duress alarm as cancelled (the raiser and its group); `board` for staff, who see notes."""
+
+    alert: Alert
+    group: str | None
+    raised_by: str | None
+    taken_by: str | None
+    hidden: bool
+    board: bool = False
+
+
+def _visible(principal: Principal) -> Select[Alert, str, str, str]:
+    query = (
+        select(Alert, Group.name, Resident.name, Staff.name)
+        .outerjoin(Group, Alert.group_id == Group.id)
+        .outerjoin(Resident, Alert.raised_by_resident_id == Resident.id)
+        .outerjoin(Staff, Alert.taken_by_staff_id == Staff.id)
+        .where(Alert.community_id == principal.community_id)
+    )
+    if principal.kind == "resident":
+        widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == principal.group_id)
+        query = query.where(or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)))
+    return query
+
+
+def _view(principal: Principal, row: tuple[Alert, str, str, str]) -> AlertView:
+    alert, group, raised_by, taken_by = row
+    return AlertView(
+        alert=alert,
+        group=group,
+        raised_by=raised_by,
+        taken_by=taken_by,
+        hidden=principal.kind == "resident" and alert.masked,
+        board=principal.kind == "staff",
+    )
+
+
+_NAMES = select(
+    select(Group.name).where(Group.id == bindparam("group_id")).scalar_subquery(),
+    select(Resident.name).where(Resident.id == bindparam("resident_id")).scalar_subquery(),
+    select(Staff.name).where(Staff.id == bindparam("staff_id")).scalar_subquery(),
+)
+
+
+async def pressed(session: AsyncSession, *, principal: Principal, change: Change) -> AlertView:
+    """The alarm a resident's own press raised, joined or repeated, as that resident sees it."""
+    alert = change.alert
+    if change.outcome == "raised":
+        return AlertView(alert, principal.group_name, principal.name, taken_by=None, hidden=False)
+    params = {
+        "group_id": alert.group_id,
+        "resident_id": alert.raised_by_resident_id,
+        "staff_id": alert.taken_by_staff_id,
+    }
+    group, raised_by, taken_by = (await read(session, _NAMES, params)).one()
+    return AlertView(alert, group, raised_by, taken_by, hidden=alert.masked)
+
+
+async def list_open(session: AsyncSession, *, principal: Principal) -> list[AlertView]:
+    """The open alarms the principal may see (its group's, or its whole community's)."""
+    query = _visible(principal).where(Alert.status.in_(OPEN))
+    if principal.kind == "resident":
+        query = query.where(Alert.masked.is_(False))
+    rows = await session.execute(query.order_by(Alert.id.desc()).limit(200))
+    return [_view(principal, row) for row in rows]
+
+
+async def list_closed(
+    session: AsyncSession, *, principal: Principal, since: datetime
+) -> list[AlertView]:
+    """The alarms closed since a time that the principal may see, newest first."""
+    closed: ColumnElement[bool] = Alert.status.not_in(OPEN)
+    if principal.kind == "resident":
+        closed = or_(closed, Alert.masked.is_(True))
+    query = _visible(principal).where(closed, Alert.updated_at >= since)
+    rows = await session.execute(query.order_by(Alert.updated_at.desc()).limit(100))
+    return [_view(principal, row) for row in rows]
+
+
+async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView | None:
+    """One alarm, if the principal may see it."""
+    row = (await session.execute(_visible(principal).where(Alert.id == alert_id))).first()
+    return _view(principal, row) if row is not None else None
+
+
+async def one(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView:
+    """One alarm the principal may see; NotFound when it is not in its scope."""
+    found = await get(session, principal=principal, alert_id=alert_id)
+    if found is None:
+        raise NotFound(f"no alarm {alert_id} in your scope")
+    return found
+
+
+async def responses(
+    session: AsyncSession, *, alert_id: int
+) -> list[tuple[str, str | None, str, str]]:
+    """The neighbours' answers to an alarm: (household, name, answer, channel), oldest first."""
+    rows = await session.execute(
+        select(Household.address, Resident.name, AlertResponse.answer, AlertResponse.channel)
+        .join(Household, AlertResponse.household_id == Household.id)
+        .outerjoin(Resident, AlertResponse.resident_id == Resident.id)
+        .where(AlertResponse.alert_id == alert_id)
+        .order_by(AlertResponse.created_at, AlertResponse.id)
+    )
+    return [(h, n, a, c) for h, n, a, c in rows]

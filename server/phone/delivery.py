@@ -1,0 +1,101 @@
+"""Delivery on the board: how each text or call of an alarm went, as a board-only event."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from groups.models import Household, Resident, Staff
+from notifier.bus import Bus
+from notifier.models import FAILED, OutboxMessage
+from server.alarms.events import Change, record
+from server.alarms.models import Alert
+from server.alarms.policy import lock
+from storage.db import AsyncSession
+
+BOARD_STATUSES = frozenset(
+    {
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "read",
+        "in-progress",
+        "answered",
+        "completed",
+        "busy",
+        "no-answer",
+        "canceled",
+    }
+)
+"""Delivery statuses worth a line on the board; queued, ringing and the like are not."""
+
+
+def mask(phone: str) -> str:
+    """A phone number with its middle hidden: +86138****0001."""
+    return phone[:-8] + "****" + phone[-4:] if len(phone) > 10 else phone
+
+
+async def delivery_events(
+    session: AsyncSession, *, jobs: Sequence[OutboxMessage], now: datetime
+) -> Change | None:
+    """Store one board event per job of an alarm, saying how its text or call went
+    ("B11-1-302: delivered"); the caller commits, then announces the change."""
+    jobs = [job for job in jobs if job.alert_id is not None]
+    if not jobs:
+        return None
+    residents = {job.resident_id for job in jobs if job.resident_id is not None}
+    staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
+    addresses = await session.execute(
+        select(Resident.id, Household.address)
+        .join(Household, Resident.household_id == Household.id)
+        .where(Resident.id.in_(residents))
+    )
+    names: dict[int | None, str] = dict(addresses.all())
+    staff_names = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
+    staff: dict[int | None, str] = dict(staff_names.all())
+    for community_id in sorted({job.community_id for job in jobs}):
+        await lock(session, community_id)  # events of one community commit in id order
+    change: Change | None = None
+    for job in jobs:
+        alert = await session.get(Alert, job.alert_id)
+        if alert is None:
+            continue
+        change = change or Change(alert, outcome="delivery")
+        recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
+        status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
+        await record(
+            session,
+            change,
+            alert=alert,
+            type="alert.delivery",
+            actor="twilio",
+            channel=job.channel,
+            now=now,
+            audience="board",
+            data={
+                "recipient": recipient,
+                "to": mask(job.to),
+                "channel": job.channel,
+                "delivery": status,
+                "error_code": job.error_code,
+                "text": f"{recipient}: {status}",
+            },
+        )
+    return change
+
+
+async def publish_failures(
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    jobs: Sequence[OutboxMessage],
+    *,
+    now: datetime,
+) -> None:
+    """Put texts and calls that failed for good on the board (the outbox worker's hook)."""
+    async with sessions() as session:
+        change = await delivery_events(session, jobs=jobs, now=now)
+        await session.commit()
+    if change is not None:
+        await bus.publish_all(change.published)

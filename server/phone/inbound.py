@@ -1,0 +1,313 @@
+"""The phone as a help button: who is calling or texting, what they ask, and what we answer.
+
+A call or a text to an alarm number raises an alarm for the caller's household, found by the
+caller's number; an unknown caller's alarm goes on the number's group (or community) board with
+the number to call back. Texts also answer an open alarm. Every webhook is signed by Twilio
+(`X-Twilio-Signature`, checked against `TENWATCH_PUBLIC_BASE_URL`); answers are TwiML.
+"""
+
+import logging
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from twilio.request_validator import RequestValidator
+
+from groups import directory
+from groups.models import AlarmNumber, Staff
+from notifier.models import InboundMessage, OutboxMessage
+from server import accounts
+from server.accounts import Principal
+from server.alarms import lifecycle, press
+from server.alarms.events import Change
+from server.alarms.models import Answer
+from server.errors import Conflict, Forbidden, NotFound
+from server.phone import twiml
+from server.phone.twiml import Language
+from storage.db import AsyncSession, utcnow
+
+log = logging.getLogger(__name__)
+
+Command = Literal["help", "one", "coming", "cant", "called_110"]
+
+ANSWERS: dict[Command, Answer] = {
+    "one": "coming",
+    "coming": "coming",
+    "cant": "cant",
+    "called_110": "called_110",
+}
+"""The answer a text gives to an open alarm ("1" is "coming" only when there is one)."""
+
+DIGIT_TYPES = {"1": "help", "2": "medical", "3": "fire", "4": "intrusion"}
+"""What a caller presses for the alarm type; anything else (or nothing) is help."""
+
+_WORDS: dict[str, Command] = {
+    "HELP": "help",
+    "SOS": "help",
+    "救命": "help",
+    "求助": "help",
+    "1": "one",
+    "来": "coming",
+    "COMING": "coming",
+    "COME": "coming",
+    "2": "cant",
+    "不能": "cant",
+    "CANT": "cant",
+    "CANNOT": "cant",
+    "3": "called_110",
+    "110": "called_110",
+    "已报警": "called_110",
+}
+
+# -- signatures -----------------------------------------------------------------------------
+
+
+def public_url(base: str, *, path: str, query: str = "") -> str:
+    """The URL Twilio requested, as it sees us: the public base, the path and the query."""
+    return base.rstrip("/") + path + (f"?{query}" if query else "")
+
+
+def signed(
+    *, auth_token: str | None, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """Whether `signature` is Twilio's signature of this URL and form, made with our token."""
+    if not auth_token or not signature:
+        return False
+    valid: bool = RequestValidator(auth_token).validate(url, dict(params), signature)
+    return valid
+
+
+# -- who is calling, what they ask ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called or texted which number: a resident (as a principal) or an unknown phone."""
+
+    phone: str
+    number: AlarmNumber | None
+    principal: Principal | None
+    language: Language
+
+    @property
+    def known(self) -> bool:
+        """Whether the phone is registered to a household."""
+        return self.principal is not None
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """The caller's language, or both (Chinese first) for a caller we do not know."""
+        return (self.language,) if self.known else ("zh", "en")
+
+
+def language_of(code: str | None) -> Language:
+    """Our language for a household's language code: English for en*, else Chinese."""
+    return "en" if (code or "").lower().startswith("en") else "zh"
+
+
+async def find_caller(session: AsyncSession, *, phone: str, to: str) -> Caller:
+    """The household a phone belongs to, preferring one in the called number's group, and the
+    alarm number called (None when `to` is no alarm number)."""
+    number = await directory.find_alarm_number(session, number=to)
+    matches = await directory.find_by_phone(
+        session, phone=phone, community_id=number.community_id if number else None
+    )
+    if number is not None and number.group_id is not None:
+        matches.sort(key=lambda m: m.household.group_id != number.group_id)
+    if not matches:
+        return Caller(phone=phone, number=number, principal=None, language="zh")
+    match = matches[0]
+    return Caller(
+        phone=phone,
+        number=number,
+        principal=accounts.of_resident(match.resident, match.household, match.group_name),
+        language=language_of(match.household.language),
+    )
+
+
+def parse_command(text: str) -> Command | None:
+    """The command a text means (HELP, SOS, 救命, 1 / 来, 2 / 不能, 3 / 110 …), or None."""
+    word = unicodedata.normalize("NFKC", text).strip().upper().replace("'", "").replace("’", "")
+    word = word.strip(" .!?。！？，,")
+    return _WORDS.get(word)
+
+
+def alert_type_for(digits: str | None) -> str:
+    """The alarm type a pressed digit names; none or any other digit is help."""
+    return DIGIT_TYPES.get((digits or "").strip()[:1], "help")
+
+
+# -- the inbound log: each call or text acted on once -------------------------------------------
+
+
+async def logged(
+    session: AsyncSession,
+    *,
+    sid: str,
+    channel: str,
+    phone: str,
+    to: str,
+    body: str | None = None,
+) -> tuple[InboundMessage, bool]:
+    """The log row of one call or text (locked), and whether it is new (not a retried webhook).
+
+    Twilio may deliver the same webhook twice at once: the insert skips a SID already there,
+    so the second copy waits on the first's row lock and then finds it, instead of failing."""
+    values = {
+        "provider_sid": sid,
+        "channel": channel,
+        "from_number": phone,
+        "to_number": to,
+        "body": body,
+        "created_at": utcnow(),
+    }
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
+    added = await session.execute(
+        insert(InboundMessage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["provider_sid"])
+    )
+    row = await session.scalar(
+        select(InboundMessage).where(InboundMessage.provider_sid == sid).with_for_update()
+    )
+    assert row is not None
+    return row, bool(getattr(added, "rowcount", 0))
+
+
+async def raise_alarm(
+    session: AsyncSession, *, caller: Caller, alert_type: str, source: str, now: datetime
+) -> Change | None:
+    """Raise the caller's alarm: for their household (joining its open alarm, as a press does),
+    or as an unidentified caller on the called number's board. None only when neither is known
+    (no household, no alarm number)."""
+    if caller.principal is not None:
+        return await press.create(
+            session, principal=caller.principal, alert_type=alert_type, source=source, now=now
+        )
+    if caller.number is None:
+        return None
+    return await press.create_unidentified(
+        session,
+        community_id=caller.number.community_id,
+        group_id=caller.number.group_id,
+        caller=caller.phone,
+        source=source,
+        now=now,
+        alert_type=alert_type,
+    )
+
+
+def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
+    """The TwiML of one call-out job: its body said, 1 answered at /twilio/voice/answer."""
+    action = public_url(public_base_url, path="/twilio/voice/answer", query=f"job={job.id}")
+    return twiml.voice_callout(body=job.body, action=action)
+
+
+# -- texts and call-out answers ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextReply:
+    """What a text did: the reply to send back, and the change to announce."""
+
+    text: str | None
+    change: Change | None = None
+
+
+async def handle_text(
+    session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
+) -> TextReply:
+    """Act on one text to an alarm number; the caller commits, then announces."""
+    command = parse_command(body)
+    languages = caller.languages
+    if command is None:
+        return TextReply(twiml.sms_text("commands", languages=languages))
+    open_alarm = None
+    if caller.principal is not None and command != "help":
+        open_alarm = await lifecycle.answerable(session, principal=caller.principal)
+    if command == "help" or (command == "one" and open_alarm is None):
+        change = await raise_alarm(session, caller=caller, alert_type="help", source="sms", now=now)
+        if change is None:
+            return TextReply(twiml.sms_text("no_number", languages=languages))
+        row.alert_id = change.alert.id
+        key = "raised" if caller.known else "raised_unknown"
+        return TextReply(twiml.sms_text(key, languages=languages), change)
+    if caller.principal is None or open_alarm is None:
+        return TextReply(
+            twiml.sms_text("nothing_to_answer", languages=languages)
+            + "\n"
+            + twiml.sms_text("commands", languages=languages)
+        )
+    answer = ANSWERS[command]
+    try:
+        change = await lifecycle.respond(
+            session,
+            principal=caller.principal,
+            alert_id=open_alarm.id,
+            answer=answer,
+            now=now,
+            channel="sms",
+        )
+    except (Conflict, NotFound, Forbidden):
+        return TextReply(twiml.sms_text("nothing_to_answer", languages=languages))
+    row.alert_id = open_alarm.id
+    return TextReply(
+        twiml.sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CalloutAnswer:
+    """What a called person's digit did."""
+
+    coming: bool
+    language: Language
+    change: Change | None = None
+
+
+async def principal_of(
+    session: AsyncSession, *, resident_id: int | None, staff_id: int | None
+) -> Principal | None:
+    """The principal of an outbox job's recipient: a resident, or a staff member."""
+    if resident_id is not None:
+        return await accounts.for_resident(session, resident_id=resident_id)
+    member = await session.get(Staff, staff_id) if staff_id is not None else None
+    return accounts.of_staff(member) if member is not None else None
+
+
+async def answer_callout(
+    session: AsyncSession, *, job_id: int, digits: str, now: datetime
+) -> CalloutAnswer:
+    """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
+    alarm). The caller commits, then announces."""
+    job = await session.get(OutboxMessage, job_id)
+    if job is None or job.channel != "voice" or job.alert_id is None:
+        return CalloutAnswer(coming=False, language="zh")
+    language = twiml.language_of_text(job.body)
+    if digits.strip()[:1] != "1":
+        return CalloutAnswer(coming=False, language=language)
+    principal = await principal_of(session, resident_id=job.resident_id, staff_id=job.staff_id)
+    if principal is None:
+        return CalloutAnswer(coming=False, language=language)
+    try:
+        if principal.kind == "resident":
+            change = await lifecycle.respond(
+                session,
+                principal=principal,
+                alert_id=job.alert_id,
+                answer="coming",
+                now=now,
+                channel="voice",
+            )
+        else:
+            change = await lifecycle.take(
+                session, principal=principal, alert_id=job.alert_id, now=now
+            )
+    except (Conflict, NotFound, Forbidden):
+        return CalloutAnswer(coming=False, language=language)
+    return CalloutAnswer(coming=True, language=language, change=change)

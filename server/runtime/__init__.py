@@ -1,0 +1,1 @@
+"""Process plumbing: the clock, the unit of work that publishes, the heap, the checkpoint."""

@@ -1,0 +1,1 @@
+"""The web: the app factory and its lifespan, dependencies, schemas, routes and pages."""

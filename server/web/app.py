@@ -1,0 +1,177 @@
+"""The app factory and its lifespan, which owns every client the service uses."""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from notifier.bus import create_bus
+from notifier.hub import Event, Hub
+from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.sms import SmsSender, create_sender
+from server.accounts import Principals
+from server.alarms import events
+from server.alarms.escalation import Scheduler
+from server.errors import Refusal
+from server.phone import delivery, inbound
+from server.runtime.announce import Announcer
+from server.runtime.checkpoint import Checkpointer
+from server.runtime.clock import Clock, system_clock
+from server.runtime.heap import Heap
+from server.settings import Settings, get_settings
+from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
+from storage.db import create_engine, create_sessionmaker, is_sqlite
+
+log = logging.getLogger(__name__)
+
+
+class State(TypedDict):
+    """What the lifespan yields; routes read it from request.state."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    hub: Hub
+    sender: SmsSender
+    outbox: OutboxWorker
+    clock: Clock
+    announce: Announcer
+    scheduler: Scheduler
+    principals: Principals
+    checkpointer: Checkpointer | None
+
+
+def _sender(settings: Settings) -> SmsSender:
+    token = settings.twilio_auth_token
+    return create_sender(
+        settings.sms_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=token.get_secret_value() if token else None,
+        from_=settings.twilio_from,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        voice_from=settings.twilio_voice_from,
+        api_url=settings.twilio_api_url,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+    """Open the database, the bus, the SMS sender, the outbox worker and the escalation
+    scheduler; close them in reverse."""
+    settings: Settings = app.state.settings
+    path = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
+    checkpoint = bool(path) and path != ":memory:" and settings.sqlite_checkpoint_seconds > 0
+    engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
+    sessions = create_sessionmaker(engine)
+    checkpointer = (
+        Checkpointer(
+            engine,
+            str(path),
+            poll_seconds=settings.sqlite_checkpoint_seconds,
+            restart_frames=settings.sqlite_restart_frames,
+        )
+        if checkpoint
+        else None
+    )
+
+    async def fetch(channel: str, after: int) -> Sequence[Event]:
+        async with sessions() as session:
+            return await events.after(session, channel=channel, event_id=after)
+
+    hub = Hub(
+        create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
+    )
+    await hub.start()
+    sender = _sender(settings)
+    clock: Clock = app.state.clock
+    outbox = OutboxWorker(
+        sessions,
+        sender,
+        policy=OutboxPolicy(
+            poll_seconds=settings.outbox_poll_seconds,
+            batch_size=settings.outbox_batch_size,
+            lease_seconds=settings.outbox_lease_seconds,
+            concurrency=settings.sms_concurrency,
+            status_callback=(
+                inbound.public_url(settings.public_base_url, path="/twilio/status")
+                if settings.sms_url == "twilio://"
+                else None
+            ),
+            rate_per_second=settings.sms_rate_per_second,
+            rate_burst=settings.sms_rate_burst,
+        ),
+        on_failed=lambda jobs: delivery.publish_failures(sessions, hub.bus, jobs, now=clock()),
+        render_call=lambda job: inbound.voice_callout(
+            job, public_base_url=settings.public_base_url
+        ),
+        clock=clock,
+    )
+    outbox.start()
+    announce = Announcer(hub, outbox)
+    scheduler = Scheduler(
+        sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
+    )
+    scheduler.start()
+    heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
+    if settings.gc_freeze_seconds > 0:
+        heap.start()
+    if checkpointer is not None:
+        checkpointer.start()
+    log.info(
+        "TenWatch ready: database %s, bus %s, sms %s",
+        engine.url.render_as_string(hide_password=True),
+        settings.bus_url,
+        settings.sms_url,
+    )
+    try:
+        yield State(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            hub=hub,
+            sender=sender,
+            outbox=outbox,
+            clock=clock,
+            announce=announce,
+            scheduler=scheduler,
+            principals=Principals(seconds=settings.principal_cache_seconds),
+            checkpointer=checkpointer,
+        )
+    finally:
+        if checkpointer is not None:
+            await checkpointer.stop()
+        await heap.stop()
+        await scheduler.stop()
+        await outbox.stop()
+        await sender.close()
+        await hub.stop()
+        await engine.dispose()
+
+
+async def refused(request: Request, exc: Exception) -> JSONResponse:
+    """Any refusal of the family, as its status and its sentence."""
+    assert isinstance(exc, Refusal)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse({"detail": exc.sentence}, status_code=exc.status, headers=headers)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """Build the TenWatch app for the given settings (the environment's by default); every
+    deadline is measured by the given clock."""
+    app = FastAPI(
+        title="TenWatch 十户联防",
+        summary="One household asks, many come: ten-household joint-defence alerts.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    app.state.clock = clock
+    for module in (health, alerts, steps, admin, pages, twilio):
+        app.include_router(module.router)
+    app.add_middleware(stream.StreamPath)
+    app.add_exception_handler(Refusal, refused)
+    return app

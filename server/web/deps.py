@@ -1,0 +1,67 @@
+"""Dependencies routes share: a session per request, and who is asking."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from server import accounts
+from server.accounts import Principal
+from server.runtime.announce import Announcer
+from storage.db import AsyncSession
+
+bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for this request; the route commits."""
+    # Closed here rather than by `async with`, whose exit runs the close in a task of its own
+    # so a cancellation cannot cut it short: FastAPI already shields a dependency's exit.
+    session: AsyncSession = request.state.sessions()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+async def get_announce(request: Request) -> Announcer:
+    """What sets a committed change in motion: the bus and the outbox."""
+    announce: Announcer = request.state.announce
+    return announce
+
+
+async def get_now(request: Request) -> datetime:
+    """Now, by the app's clock."""
+    now: datetime = request.state.clock()
+    return now
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+Announce = Annotated[Announcer, Depends(get_announce)]
+Now = Annotated[datetime, Depends(get_now)]
+
+
+async def get_principal(
+    request: Request,
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The resident or staff member the bearer token speaks for; 401 without a valid one."""
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "missing credential: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principals: accounts.Principals = request.state.principals
+    principal = await principals.authenticate(session, credentials.credentials)
+    if principal is None:
+        raise HTTPException(
+            401, "unknown or revoked credential", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

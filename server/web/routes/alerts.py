@@ -1,0 +1,135 @@
+"""Help requests: a resident presses help; anyone in scope reads alarms and their timelines."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.alarms import events, press, views
+from server.alarms.models import AlertType, Audience
+from server.web.deps import Announce, CurrentPrincipal, Now, Session
+from server.web.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
+
+router = APIRouter(prefix="/api", tags=["alerts"])
+
+
+class HelpRequest(BaseModel):
+    """A press of the help button."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: AlertType = "help"
+    household: str | None = Field(
+        None, description="The household in trouble (B11-1-301); only your own.", max_length=40
+    )
+
+
+class Raised(Step):
+    """The stored alarm, with what the press set in motion."""
+
+    neighbours: int = Field(description="Households of the group that are alerted.")
+
+
+@router.post("/alerts", status_code=201, response_model=Raised)
+async def create(
+    body: HelpRequest,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=100, description="Repeat a press safely: the same key, the same alarm."),
+    ] = None,
+) -> Raised:
+    """Press help: store the alarm (or join your household's open one), then alert the group,
+    the board and the phones. 201 for a new alarm, 200 when it joined or repeated one."""
+    change = await press.create(
+        session,
+        principal=principal,
+        alert_type=body.type,
+        address=body.household,
+        now=now,
+        idempotency_key=idempotency_key,
+    )
+    await session.commit()
+    await announce(change)
+    if change.outcome != "raised":
+        response.status_code = 200
+    shown = await views.pressed(session, principal=principal, change=change)
+    return Raised.of(change, shown, neighbours=change.alert.neighbours)
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def list_alerts(
+    principal: CurrentPrincipal,
+    session: Session,
+    now: Now,
+    closed: Annotated[
+        bool, Query(description="The alarms closed in the last 24 hours instead of open ones.")
+    ] = False,
+) -> list[AlertOut]:
+    """The open alarms you may see (your group's, or your community's board), or the recently
+    closed ones."""
+    if closed:
+        since = now - timedelta(hours=24)
+        found = await views.list_closed(session, principal=principal, since=since)
+    else:
+        found = await views.list_open(session, principal=principal)
+    return [AlertOut.of(v) for v in found]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertDetail)
+async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> AlertDetail:
+    """One alarm, if it is in your scope, with who is coming."""
+    found = await views.one(session, principal=principal, alert_id=alert_id)
+    answers = [] if found.hidden else await views.responses(session, alert_id=alert_id)
+    return AlertDetail(
+        **AlertOut.of(found).model_dump(),
+        responses=[ResponseOut(household=h, name=n, answer=a, channel=c) for h, n, a, c in answers],
+    )
+
+
+@router.get("/alerts/{alert_id}/timeline", response_model=list[EventOut])
+async def timeline(alert_id: int, principal: CurrentPrincipal, session: Session) -> list[EventOut]:
+    """Every step of an alarm, oldest first: who did what, when, through which channel."""
+    await views.one(session, principal=principal, alert_id=alert_id)
+    audience: Audience = "group" if principal.kind == "resident" else "board"
+    return [
+        EventOut(
+            id=e.id, type=e.type, at=e.created_at, actor=e.actor, channel=e.channel, data=e.data
+        )
+        for e in await events.of_alert(session, alert_id=alert_id, audience=audience)
+    ]
+
+
+class Me(BaseModel):
+    """Who the credential speaks for, and which stream it hears."""
+
+    kind: str
+    name: str
+    community_id: int
+    household: str | None
+    group_id: int | None
+    group: str | None
+    group_leader: bool = Field(description="Leads its ten-household group (may start drills).")
+    role: str | None
+    channel: str
+
+
+@router.get("/me", response_model=Me)
+async def me(principal: CurrentPrincipal) -> Me:
+    """Who you are to TenWatch."""
+    return Me(
+        kind=principal.kind,
+        name=principal.name,
+        community_id=principal.community_id,
+        household=principal.address,
+        group_id=principal.group_id,
+        group=principal.group_name,
+        group_leader=principal.group_leader,
+        role=principal.role,
+        channel=principal.channel,
+    )

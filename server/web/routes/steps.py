@@ -1,0 +1,134 @@
+"""The alarm's life: neighbours answer; the patrol takes it, goes on scene, resolves it; the
+raiser cancels it with the household PIN."""
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.accounts import Principal
+from server.alarms import lifecycle, views
+from server.alarms.events import Change
+from server.alarms.models import Answer, Outcome
+from server.web.deps import Announce, CurrentPrincipal, Now, Session
+from server.web.schemas import AlertOut, Step
+
+router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
+
+
+class Reply(BaseModel):
+    """A neighbour's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Answer
+
+
+class Resolution(BaseModel):
+    """How an alarm ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+    note: str | None = Field(None, max_length=1000)
+
+
+class Cancellation(BaseModel):
+    """The household PIN that cancels a false alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pin: str = Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")
+
+
+async def _done(
+    change: Change, *, session: Session, announce: Announce, principal: Principal
+) -> Step:
+    """Commit the step, set it in motion, and show the alarm as the principal sees it now."""
+    await session.commit()
+    await announce(change)
+    return Step.of(change, await views.one(session, principal=principal, alert_id=change.alert.id))
+
+
+@router.post("/responses", response_model=Step)
+async def respond(
+    alert_id: int,
+    body: Reply,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> Step:
+    """Answer a neighbour's alarm: coming, cant or called_110."""
+    change = await lifecycle.respond(
+        session, principal=principal, alert_id=alert_id, answer=body.answer, now=now
+    )
+    return await _done(change, session=session, announce=announce, principal=principal)
+
+
+@router.post("/take", response_model=Step)
+async def take(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Take an open alarm (the patrol acknowledges it); 409 names who already took it."""
+    change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
+    return await _done(change, session=session, announce=announce, principal=principal)
+
+
+@router.post("/on-scene", response_model=Step)
+async def on_scene(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Mark that the patrol is on scene."""
+    change = await lifecycle.arrive(session, principal=principal, alert_id=alert_id, now=now)
+    return await _done(change, session=session, announce=announce, principal=principal)
+
+
+@router.post("/escalate", response_model=Step)
+async def escalate(
+    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
+) -> Step:
+    """Call in the police office (the patrol needs help); not for a drill."""
+    change = await lifecycle.escalate(session, principal=principal, alert_id=alert_id, now=now)
+    return await _done(change, session=session, announce=announce, principal=principal)
+
+
+@router.post("/resolve", response_model=Step)
+async def resolve(
+    alert_id: int,
+    body: Resolution,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> Step:
+    """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
+    change = await lifecycle.resolve(
+        session,
+        principal=principal,
+        alert_id=alert_id,
+        outcome=body.outcome,
+        note=body.note,
+        now=now,
+    )
+    return await _done(change, session=session, announce=announce, principal=principal)
+
+
+@router.post("/cancel", response_model=AlertOut)
+async def cancel(
+    alert_id: int,
+    body: Cancellation,
+    principal: CurrentPrincipal,
+    session: Session,
+    announce: Announce,
+    now: Now,
+) -> AlertOut:
+    """Cancel your household's false alarm with its PIN, within the cancel window."""
+    change = await lifecycle.cancel(
+        session, principal=principal, alert_id=alert_id, pin=body.pin, now=now
+    )
+    await session.commit()
+    await announce(change)
+    if change.outcome == "too_late":
+        raise HTTPException(409, change.detail)
+    if change.outcome == "wrong_pin":
+        raise HTTPException(403, change.detail)
+    return AlertOut.of(await views.one(session, principal=principal, alert_id=alert_id))

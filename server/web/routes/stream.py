@@ -1,0 +1,149 @@
+"""The live stream: a resident's socket hears its group, a patrol socket its board."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+
+from fastapi import WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketState
+
+from notifier.hub import Connection, Event, Hub
+from server.alarms import events
+from server.settings import Settings
+
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+CLOSE_SECONDS = 1.0
+
+
+class Refused(Exception):
+    """The socket may not be served; the message says why."""
+
+
+def _token(websocket: WebSocket) -> str:
+    header = websocket.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return websocket.query_params.get("token", "")
+
+
+def _last_event_id(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("last_event_id")
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit():
+        raise Refused(f"last_event_id must be a non-negative integer, not {raw!r}")
+    return int(raw)
+
+
+async def _replay(
+    sessions: async_sessionmaker[AsyncSession], channel: str, resume_from: int | None
+) -> tuple[Sequence[Event], int, bool]:
+    """What a joining socket is owed: the events after resume_from, the id they reach, and
+    whether there were more than one replay carries (then the client reloads the alarm list)."""
+    async with sessions() as session:
+        if resume_from is None:
+            return [], await events.head(session, channel=channel), False
+        replay = await events.after(
+            session, channel=channel, event_id=resume_from, limit=events.REPLAY_LIMIT + 1
+        )
+        if len(replay) > events.REPLAY_LIMIT:
+            return replay[: events.REPLAY_LIMIT], await events.head(session, channel=channel), True
+    return replay, replay[-1][0] if replay else resume_from, False
+
+
+async def _write(websocket: WebSocket, connection: Connection) -> None:
+    """Send the connection's messages from this (the socket's own) task until the client goes
+    or the queue overflows. One task fewer per socket than a separate writer: an overflow
+    cancels this task to break a send stuck on a client that does not read."""
+    task = asyncio.current_task()
+    assert task is not None
+    connection.on_overflow = task.cancel
+    try:
+        await connection.run(websocket.send_text)
+    except asyncio.CancelledError:
+        if not connection.overflowed or task.uncancel() > 0:
+            raise  # a cancellation that is not ours
+    finally:
+        connection.on_overflow = None
+
+
+async def _read(websocket: WebSocket, connection: Connection) -> None:
+    """Wait for the client to go (a client says nothing else), then end the connection."""
+    try:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+    finally:
+        connection.close()
+
+
+class StreamPath:
+    """ASGI middleware that hands `/ws` straight to the stream: a socket lives for hours, and
+    every layer of routing it passed through would stay on its stack (memory per socket)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve `/ws` here; pass everything else on."""
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await stream(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
+
+
+async def stream(websocket: WebSocket) -> None:
+    """Events of your scope, live; ?last_event_id=N first replays every event after N."""
+    await websocket.accept()
+    state = websocket.state
+    hub: Hub = state.hub
+    settings: Settings = state.settings
+    try:
+        resume_from = _last_event_id(websocket)
+        async with state.sessions() as session:
+            principal = await state.principals.authenticate(session, _token(websocket))
+            if principal is None:
+                raise Refused("a valid credential is required (?token=… or Authorization)")
+            if principal.kind == "resident" and principal.group_id is None:
+                raise Refused("your household is not in a group yet")
+            if resume_from is not None:
+                newest = await events.head(session)
+                if resume_from > newest:
+                    raise Refused(
+                        f"unknown last_event_id {resume_from}: the newest event is {newest}"
+                    )
+    except Refused as exc:
+        await websocket.close(POLICY_VIOLATION, str(exc))
+        return
+
+    connection = Connection(principal.channel, maxsize=settings.ws_queue_size)
+    reader: asyncio.Task[None] | None = None
+    try:
+        await hub.join(connection)
+        replay, head, truncated = await _replay(state.sessions, connection.channel, resume_from)
+        hello = {
+            "type": "hello",
+            "channel": connection.channel,
+            "last_event_id": head,
+            "replayed": len(replay),
+            "truncated": truncated,
+            "heartbeat": settings.ws_heartbeat_seconds,
+        }
+        connection.start(json.dumps(hello, separators=(",", ":")), replay, head=head)
+        reader = asyncio.create_task(_read(websocket, connection))
+        await _write(websocket, connection)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if reader is not None:
+            reader.cancel()
+        await hub.leave(connection)
+        if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
+            # A client that does not read may never take the close frame either: give up on
+            # it after a moment, and uvicorn closes the transport when this returns.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_SECONDS):
+                    await websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_event_id")

@@ -1,0 +1,115 @@
+"""The API's shapes of an alarm and of what a step of its life set in motion."""
+
+from datetime import datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, Field
+
+from server.alarms.events import Change
+from server.alarms.views import AlertView
+
+
+class AlertOut(BaseModel):
+    """An alarm as the API shows it."""
+
+    id: int
+    type: str
+    status: str
+    source: str
+    group_id: int | None
+    household_id: int | None
+    household: str | None = Field(None, description="The address, like B11-1-301.")
+    group: str | None = Field(None, description="The ten-household group's name.")
+    raised_by: str | None = Field(None, description="Who pressed.")
+    presses: int = Field(1, description="Presses merged into this alarm.")
+    neighbours: int = Field(0, description="Households alerted besides the raiser's.")
+    coming: int = Field(0, description="Neighbour households that answered 'coming'.")
+    confirmed: bool = Field(False, description="A second household of the group pressed too.")
+    linked_alert_id: int | None = None
+    drill: bool = False
+    drill_label: str | None = None
+    duress: bool = Field(False, description="Cancelled with the duress PIN (board only).")
+    widened: bool = False
+    patrol_cycles: int = 0
+    taken_by: str | None = None
+    taken_at: datetime | None = None
+    on_scene_at: datetime | None = None
+    outcome: str | None = None
+    note: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, view: AlertView) -> "AlertOut":
+        """The API form of an alarm as its viewer may see it."""
+        a = view.alert
+        fields: dict[str, Any] = {
+            name: getattr(a, name)
+            for name in cls.model_fields
+            if name not in ("household", "group", "raised_by", "taken_by")
+        }
+        fields.update(
+            household=a.address, group=view.group, raised_by=view.raised_by, taken_by=view.taken_by
+        )
+        if not view.board:  # the patrol's notes, rounds and duress are for the board alone
+            fields.update(note=None, duress=False, patrol_cycles=0)
+        if view.hidden:
+            fields.update(
+                status="cancelled",
+                outcome="false_alarm",
+                duress=False,
+                widened=False,
+                patrol_cycles=0,
+                taken_by=None,
+                taken_at=None,
+                on_scene_at=None,
+                closed_at=a.updated_at,
+            )
+        return cls(**fields)
+
+
+class ResponseOut(BaseModel):
+    """A neighbour household's answer."""
+
+    household: str
+    name: str | None = Field(None, description="Who answered.")
+    answer: str
+    channel: str
+
+
+class AlertDetail(AlertOut):
+    """An alarm with its neighbours' answers."""
+
+    responses: list[ResponseOut] = []
+
+
+class Step(BaseModel):
+    """What a step of an alarm's life did: the alarm after it, and what it set in motion."""
+
+    alert: AlertOut
+    outcome: str = Field(description="raised, merged, repeated, acknowledged, resolved, …")
+    event_id: int | None = Field(None, description="The first event the step wrote.")
+    texts: int = Field(0, description="Texts queued by the step.")
+
+    @classmethod
+    def of(cls, change: Change, view: AlertView, **extra: Any) -> Self:
+        """The API form of a committed change (with a subclass's extra fields)."""
+        return cls(
+            alert=AlertOut.of(view),
+            outcome=change.outcome,
+            event_id=change.event_id,
+            texts=change.texts,
+            **extra,
+        )
+
+
+class EventOut(BaseModel):
+    """One step of an alarm's timeline."""
+
+    id: int
+    type: str
+    at: datetime
+    actor: str
+    channel: str
+    data: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Storage shared by every package: the declarative base, engines, sessions, statements."""

@@ -1,0 +1,139 @@
+"""insert_one, update_one and load: rows stored or read past the ORM, then ordinary persistent
+objects."""
+
+import gc
+import weakref
+from datetime import datetime
+
+from sqlalchemy import event, insert, select
+
+from groups.models import Community
+from storage.db import (
+    AsyncSession,
+    columns_of,
+    connection_of,
+    insert_one,
+    load,
+    read,
+    table_of,
+    update_one,
+    write,
+)
+
+
+async def test_insert_one_stores_defaults_and_later_changes_flush_as_an_update(
+    session: AsyncSession,
+) -> None:
+    statements: list[str] = []
+    engine = session.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    community = Community(name="东湖社区")
+    await insert_one(session, community)
+    assert community.id is not None
+    assert [s.split()[0].upper() for s in statements if "communities" in s] == ["INSERT"]
+    assert community.timezone == "Asia/Shanghai", "a scalar default is on the object"
+    assert isinstance(community.created_at, datetime), "so is a callable one"
+    assert community in session
+    assert community not in session.new, "persistent, not pending"
+
+    community.timezone = "Asia/Urumqi"
+    await session.commit()
+    assert [s.split()[0].upper() for s in statements if "communities" in s] == [
+        "INSERT",
+        "UPDATE",
+    ]
+    session.expunge_all()
+    stored = (await session.execute(select(Community.name, Community.timezone))).one()
+    assert tuple(stored) == ("东湖社区", "Asia/Urumqi")
+
+
+async def test_load_gives_persistent_objects_whose_changes_flush(session: AsyncSession) -> None:
+    session.add_all([Community(name="东湖社区"), Community(name="西湖社区")])
+    await session.commit()
+    session.expunge_all()
+    held = (await session.scalars(select(Community).where(Community.name == "西湖社区"))).one()
+    held.timezone = "Asia/Kashgar"  # a change not yet flushed: load must not overwrite it
+
+    found = await load(session, Community, columns_of(Community).order_by(Community.id))
+    assert [(c.name, c.timezone) for c in found] == [
+        ("东湖社区", "Asia/Shanghai"),
+        ("西湖社区", "Asia/Kashgar"),
+    ]
+    assert found[1] is held, "the session's own object, as the ORM would give"
+    assert found[0] in session
+    assert found[0] not in session.new
+    assert found[0] not in session.dirty, "loaded, not changed"
+    assert found[0].created_at.tzinfo is not None
+
+    found[0].name = "东湖新社区"
+    await session.commit()
+    session.expunge_all()
+    stored = (await session.execute(select(Community.name).order_by(Community.id))).scalars()
+    assert list(stored) == ["东湖新社区", "西湖社区"]
+
+
+async def test_update_one_writes_the_row_and_leaves_nothing_to_flush(
+    session: AsyncSession,
+) -> None:
+    community = Community(name="东湖社区")
+    await insert_one(session, community)
+    other = Community(name="西湖社区")
+    await insert_one(session, other)
+    statements: list[str] = []
+    engine = session.bind.sync_engine  # type: ignore[union-attr]
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    community.name = "东湖新社区"  # an ordinary change beside it still flushes
+    await update_one(session, community, timezone="Asia/Urumqi")
+    assert community.timezone == "Asia/Urumqi"
+    assert [s.split()[0].upper() for s in statements] == ["UPDATE"]
+    assert "timezone" in statements[0]
+    assert "name" not in statements[0]
+    await session.commit()
+    assert [s.split()[0].upper() for s in statements] == ["UPDATE", "UPDATE"]
+    assert "name" in statements[1]
+    assert "timezone" not in statements[1], "timezone is written already"
+
+    session.expunge_all()
+    stored = await read(session, select(Community.name, Community.timezone).order_by(Community.id))
+    assert stored == [("东湖新社区", "Asia/Urumqi"), ("西湖社区", "Asia/Shanghai")]
+
+
+async def test_update_one_of_a_new_object_is_an_ordinary_change(session: AsyncSession) -> None:
+    community = Community(name="东湖社区")
+    session.add(community)
+    await update_one(session, community, timezone="Asia/Urumqi")
+    await session.commit()
+    session.expunge_all()
+    stored = await read(session, select(Community.name, Community.timezone))
+    assert stored == [("东湖社区", "Asia/Urumqi")]
+
+
+async def test_update_one_is_undone_by_a_rollback(session: AsyncSession) -> None:
+    community = Community(name="东湖社区")
+    session.add(community)
+    await session.commit()
+    await update_one(session, community, timezone="Asia/Urumqi")
+    await session.rollback()
+    session.expunge_all()
+    assert await read(session, select(Community.timezone)) == [("Asia/Shanghai",)]
+
+
+async def test_the_connection_follows_the_sessions_transactions(session: AsyncSession) -> None:
+    first = await connection_of(session)
+    assert await connection_of(session) is first
+    await write(session, insert(table_of(Community)), {"name": "东湖社区"})
+    await session.commit()
+    await write(session, insert(table_of(Community)), {"name": "西湖社区"})
+    await session.rollback()
+    assert await read(session, select(Community.name)) == [("东湖社区",)]
+
+
+async def test_a_closed_session_keeps_no_transaction_alive(session: AsyncSession) -> None:
+    await read(session, select(Community.name))
+    transaction = weakref.ref(session.sync_session.get_transaction())
+    assert transaction() is not None
+    await session.close()
+    gc.collect()
+    assert transaction() is None, "a socket holds its closed session for hours"
