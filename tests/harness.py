@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import APIRouter
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -74,14 +75,19 @@ async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[str]:
-    """Serve the app with real uvicorn in this event loop (on the given clock); yields its base
-    URL."""
+async def running(
+    settings: Settings, *, clock: Clock = system_clock, router: APIRouter | None = None
+) -> AsyncIterator[str]:
+    """Serve the app with real uvicorn in this event loop (on the given clock, with a test's
+    own routes added); yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    app = create_app(settings, clock=clock)
+    if router is not None:
+        app.include_router(router)
     config = uvicorn.Config(
-        create_app(settings, clock=clock),
+        app,
         ws="websockets-sansio",
         log_level="warning",
         lifespan="on",

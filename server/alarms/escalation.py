@@ -2,7 +2,6 @@
 ones under the community's lock, so each fires exactly once however many processes run."""
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
@@ -15,13 +14,13 @@ from server.alarms.events import Change, record
 from server.alarms.models import Alert, AlertDeadline, AlertGroup, AlertResponse
 from server.alarms.policy import Locked, lock
 from server.runtime.clock import Clock
+from server.runtime.work import Work
 from storage.db import AsyncSession, table_of, update_one, write
 
 log = logging.getLogger(__name__)
 
 QUORUM = "quorum"
 PATROL = "patrol"
-Announce = Callable[[Change], Awaitable[None]]
 _INSERT_DEADLINES = insert(table_of(AlertDeadline))
 
 
@@ -240,22 +239,21 @@ async def fire(
 
 
 class Scheduler(Worker):
-    """Claims due deadlines from the database and fires them; one per process."""
+    """Claims due deadlines from the database and fires them; one per process. Its sessions are
+    units of work: committing a community's batch publishes what it fired."""
 
     name = "escalation scheduler"
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: async_sessionmaker[Work],
         *,
         clock: Clock,
-        announce: Announce,
         poll_seconds: float = 1.0,
     ) -> None:
         super().__init__(poll_seconds=poll_seconds)
         self._sessions = sessions
         self._clock = clock
-        self._announce = announce
 
     async def step(self) -> int:
         """Fire what is due; the scheduler then sleeps until the next poll."""
@@ -273,18 +271,15 @@ class Scheduler(Worker):
         fired = 0
         for community_id in communities:
             async with self._sessions() as session:
-                async with session.begin():
-                    locked = await lock(session, community_id)
-                    deadlines = await session.scalars(
-                        select(AlertDeadline)
-                        .where(AlertDeadline.community_id == community_id, *due)
-                        .order_by(AlertDeadline.due_at, AlertDeadline.id)
-                        .limit(100)
-                    )
-                    changes = [
-                        await fire(session, d, locked=locked, now=now) for d in list(deadlines)
-                    ]
-                for change in changes:
-                    await self._announce(change)
-                fired += len(changes)
+                locked = await lock(session, community_id)
+                deadlines = await session.scalars(
+                    select(AlertDeadline)
+                    .where(AlertDeadline.community_id == community_id, *due)
+                    .order_by(AlertDeadline.due_at, AlertDeadline.id)
+                    .limit(100)
+                )
+                for deadline in list(deadlines):
+                    await fire(session, deadline, locked=locked, now=now)
+                    fired += 1
+                await session.commit()
         return fired

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
 
 from server.accounts import board_channel, group_channel
 from server.alarms.models import Alert, AlertEvent, AlertGroup, Audience
+from server.runtime.work import publish_later
 from storage.db import AsyncSession, read, table_of, write
 
 REPLAY_LIMIT = 1000
@@ -44,12 +45,11 @@ def _wire(event_id: int, row: dict[str, Any]) -> str:
 
 @dataclass(slots=True)
 class Change:
-    """What a change to an alarm sets in motion once committed: events to publish, texts queued."""
+    """What a step did to an alarm: its outcome, the first event it wrote, the texts it queued."""
 
     alert: Alert
     outcome: str = "changed"
     event_id: int | None = None
-    published: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
     texts: int = 0
     detail: str | None = None
 
@@ -97,9 +97,9 @@ async def record(
     audience: Audience = "all",
     alert: Alert | None = None,
 ) -> int:
-    """Store one event of an alarm (the change's own unless another is given) and queue its
-    publication on the channels of its audience; returns the event's id. Once a raiser under
-    duress has been shown the alarm cancelled, its group hears no more of it."""
+    """Store one event of an alarm (the change's own unless another is given), to be published
+    on the channels of its audience when the transaction commits; returns the event's id. Once
+    a raiser under duress has been shown the alarm cancelled, its group hears no more of it."""
     alert = alert or change.alert
     if alert.masked and audience == "all":
         audience = "board"
@@ -120,7 +120,7 @@ async def record(
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
     if audience != "group":
         channels.append(board_channel(alert.community_id))
-    change.published.append((tuple(channels), _wire(event_id, row)))
+    publish_later(session, tuple(channels), _wire(event_id, row))
     if change.event_id is None:
         change.event_id = event_id
     return event_id

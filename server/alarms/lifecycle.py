@@ -1,6 +1,6 @@
 """The alarm's life after the press: neighbours answer, the patrol takes it, goes on scene and
 resolves it, or the raiser cancels it (under duress, only seemingly). Every step is validated
-against the alarm's state and stored as an event; the caller commits, then announces."""
+against the alarm's state and stored as an event; the caller commits, which publishes it."""
 
 from datetime import datetime, timedelta
 

@@ -11,6 +11,7 @@ from groups.models import Household, Resident, Staff
 from notifier.models import OutboxMessage
 from server.alarms import texts
 from server.alarms.models import Alert
+from server.runtime.work import texts_queued
 from storage.db import AsyncSession, read, table_of, write
 
 SMS_VALID_FOR = timedelta(minutes=30)
@@ -145,6 +146,7 @@ async def queue(
         )
     if rows:
         await write(session, _INSERT_OUTBOX, rows)
+        texts_queued(session, len(rows))
     return len(rows)
 
 

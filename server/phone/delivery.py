@@ -7,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.models import Household, Resident, Staff
-from notifier.bus import Bus
 from notifier.models import FAILED, OutboxMessage
 from server.alarms.events import Change, record
 from server.alarms.models import Alert
 from server.alarms.policy import lock
+from server.runtime.work import Work
 from storage.db import AsyncSession
 
 BOARD_STATUSES = frozenset(
@@ -41,7 +41,7 @@ async def delivery_events(
     session: AsyncSession, *, jobs: Sequence[OutboxMessage], now: datetime
 ) -> Change | None:
     """Store one board event per job of an alarm, saying how its text or call went
-    ("B11-1-302: delivered"); the caller commits, then announces the change."""
+    ("B11-1-302: delivered"); committing publishes them."""
     jobs = [job for job in jobs if job.alert_id is not None]
     if not jobs:
         return None
@@ -87,15 +87,9 @@ async def delivery_events(
 
 
 async def publish_failures(
-    sessions: async_sessionmaker[AsyncSession],
-    bus: Bus,
-    jobs: Sequence[OutboxMessage],
-    *,
-    now: datetime,
+    sessions: async_sessionmaker[Work], jobs: Sequence[OutboxMessage], *, now: datetime
 ) -> None:
     """Put texts and calls that failed for good on the board (the outbox worker's hook)."""
     async with sessions() as session:
-        change = await delivery_events(session, jobs=jobs, now=now)
+        await delivery_events(session, jobs=jobs, now=now)
         await session.commit()
-    if change is not None:
-        await bus.publish_all(change.published)

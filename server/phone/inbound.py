@@ -213,7 +213,7 @@ def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TextReply:
-    """What a text did: the reply to send back, and the change to announce."""
+    """What a text did: the reply to send back, and the change it made."""
 
     text: str | None
     change: Change | None = None
@@ -222,7 +222,7 @@ class TextReply:
 async def handle_text(
     session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
 ) -> TextReply:
-    """Act on one text to an alarm number; the caller commits, then announces."""
+    """Act on one text to an alarm number; the caller commits."""
     command = parse_command(body)
     languages = caller.languages
     if command is None:
@@ -284,7 +284,7 @@ async def answer_callout(
     session: AsyncSession, *, job_id: int, digits: str, now: datetime
 ) -> CalloutAnswer:
     """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
-    alarm). The caller commits, then announces."""
+    alarm). The caller commits."""
     job = await session.get(OutboxMessage, job_id)
     if job is None or job.channel != "voice" or job.alert_id is None:
         return CalloutAnswer(coming=False, language="zh")

@@ -8,7 +8,7 @@ from typing import TypedDict
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from notifier.bus import create_bus
 from notifier.hub import Event, Hub
@@ -19,13 +19,15 @@ from server.alarms import events
 from server.alarms.escalation import Scheduler
 from server.errors import Refusal
 from server.phone import delivery, inbound
+from server.runtime import work
 from server.runtime.announce import Announcer
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
+from server.runtime.work import Work
 from server.settings import Settings, get_settings
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
-from storage.db import create_engine, create_sessionmaker, is_sqlite
+from storage.db import create_engine, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,11 @@ class State(TypedDict):
 
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[Work]
     hub: Hub
     sender: SmsSender
     outbox: OutboxWorker
     clock: Clock
-    announce: Announcer
     scheduler: Scheduler
     principals: Principals
     checkpointer: Checkpointer | None
@@ -67,7 +68,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     path = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
     checkpoint = bool(path) and path != ":memory:" and settings.sqlite_checkpoint_seconds > 0
     engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
-    sessions = create_sessionmaker(engine)
+
+    async def fetch(channel: str, after: int) -> Sequence[Event]:
+        async with sessions() as session:
+            return await events.after(session, channel=channel, event_id=after)
+
+    hub = Hub(
+        create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
+    )
+    announce = Announcer(hub)
+    sessions = work.sessionmaker(engine, publish=announce)
     checkpointer = (
         Checkpointer(
             engine,
@@ -77,14 +87,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         )
         if checkpoint
         else None
-    )
-
-    async def fetch(channel: str, after: int) -> Sequence[Event]:
-        async with sessions() as session:
-            return await events.after(session, channel=channel, event_id=after)
-
-    hub = Hub(
-        create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
     )
     await hub.start()
     sender = _sender(settings)
@@ -105,17 +107,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             rate_per_second=settings.sms_rate_per_second,
             rate_burst=settings.sms_rate_burst,
         ),
-        on_failed=lambda jobs: delivery.publish_failures(sessions, hub.bus, jobs, now=clock()),
+        on_failed=lambda jobs: delivery.publish_failures(sessions, jobs, now=clock()),
         render_call=lambda job: inbound.voice_callout(
             job, public_base_url=settings.public_base_url
         ),
         clock=clock,
     )
     outbox.start()
-    announce = Announcer(hub, outbox)
-    scheduler = Scheduler(
-        sessions, clock=clock, announce=announce, poll_seconds=settings.scheduler_poll_seconds
-    )
+    announce.outbox = outbox
+    scheduler = Scheduler(sessions, clock=clock, poll_seconds=settings.scheduler_poll_seconds)
     scheduler.start()
     heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
     if settings.gc_freeze_seconds > 0:
@@ -137,7 +137,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             sender=sender,
             outbox=outbox,
             clock=clock,
-            announce=announce,
             scheduler=scheduler,
             principals=Principals(seconds=settings.principal_cache_seconds),
             checkpointer=checkpointer,

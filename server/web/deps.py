@@ -9,27 +9,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server import accounts
 from server.accounts import Principal
-from server.runtime.announce import Announcer
-from storage.db import AsyncSession
+from server.runtime.work import Work
 
 bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A database session for this request; the route commits."""
+async def get_session(request: Request) -> AsyncIterator[Work]:
+    """This request's unit of work; the route commits, which publishes what it recorded."""
     # Closed here rather than by `async with`, whose exit runs the close in a task of its own
     # so a cancellation cannot cut it short: FastAPI already shields a dependency's exit.
-    session: AsyncSession = request.state.sessions()
+    session: Work = request.state.sessions()
     try:
         yield session
     finally:
         await session.close()
-
-
-async def get_announce(request: Request) -> Announcer:
-    """What sets a committed change in motion: the bus and the outbox."""
-    announce: Announcer = request.state.announce
-    return announce
 
 
 async def get_now(request: Request) -> datetime:
@@ -38,8 +31,7 @@ async def get_now(request: Request) -> datetime:
     return now
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
-Announce = Annotated[Announcer, Depends(get_announce)]
+Session = Annotated[Work, Depends(get_session)]
 Now = Annotated[datetime, Depends(get_now)]
 
 

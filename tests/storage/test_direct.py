@@ -9,9 +9,9 @@ from sqlalchemy import bindparam, delete, event, func, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage import direct
 from groups.models import Community, DutyOverride, Staff
 from server.alarms.models import Alert, AlertEvent
+from storage import direct
 from storage.db import AsyncSession, insert_one, table_of
 
 T0 = datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=UTC)

@@ -15,7 +15,7 @@ from server.accounts import Principal
 from server.alarms import policy, press, reports, views
 from server.alarms.models import AlertType
 from server.errors import Forbidden, NotFound
-from server.web.deps import Announce, CurrentPrincipal, Now, Session
+from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import Step
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -45,7 +45,6 @@ async def start_drill(
     body: DrillRequest,
     principal: CurrentPrincipal,
     session: Session,
-    announce: Announce,
     now: Now,
 ) -> Step:
     """Start a drill: every channel says DRILL, and it never reaches the police office."""
@@ -69,7 +68,6 @@ async def start_drill(
         household=target,
     )
     await session.commit()
-    await announce(change)
     return Step.of(change, await views.one(session, principal=principal, alert_id=change.alert.id))
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.alarms import events, press, views
 from server.alarms.models import AlertType, Audience
-from server.web.deps import Announce, CurrentPrincipal, Now, Session
+from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -37,7 +37,6 @@ async def create(
     response: Response,
     principal: CurrentPrincipal,
     session: Session,
-    announce: Announce,
     now: Now,
     idempotency_key: Annotated[
         str | None,
@@ -55,7 +54,6 @@ async def create(
         idempotency_key=idempotency_key,
     )
     await session.commit()
-    await announce(change)
     if change.outcome != "raised":
         response.status_code = 200
     shown = await views.pressed(session, principal=principal, change=change)

@@ -8,7 +8,7 @@ from server.accounts import Principal
 from server.alarms import lifecycle, views
 from server.alarms.events import Change
 from server.alarms.models import Answer, Outcome
-from server.web.deps import Announce, CurrentPrincipal, Now, Session
+from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import AlertOut, Step
 
 router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
@@ -39,12 +39,9 @@ class Cancellation(BaseModel):
     pin: str = Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")
 
 
-async def _done(
-    change: Change, *, session: Session, announce: Announce, principal: Principal
-) -> Step:
+async def _done(change: Change, *, session: Session, principal: Principal) -> Step:
     """Commit the step, set it in motion, and show the alarm as the principal sees it now."""
     await session.commit()
-    await announce(change)
     return Step.of(change, await views.one(session, principal=principal, alert_id=change.alert.id))
 
 
@@ -54,41 +51,34 @@ async def respond(
     body: Reply,
     principal: CurrentPrincipal,
     session: Session,
-    announce: Announce,
     now: Now,
 ) -> Step:
     """Answer a neighbour's alarm: coming, cant or called_110."""
     change = await lifecycle.respond(
         session, principal=principal, alert_id=alert_id, answer=body.answer, now=now
     )
-    return await _done(change, session=session, announce=announce, principal=principal)
+    return await _done(change, session=session, principal=principal)
 
 
 @router.post("/take", response_model=Step)
-async def take(
-    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
-) -> Step:
+async def take(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
     """Take an open alarm (the patrol acknowledges it); 409 names who already took it."""
     change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
-    return await _done(change, session=session, announce=announce, principal=principal)
+    return await _done(change, session=session, principal=principal)
 
 
 @router.post("/on-scene", response_model=Step)
-async def on_scene(
-    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
-) -> Step:
+async def on_scene(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
     """Mark that the patrol is on scene."""
     change = await lifecycle.arrive(session, principal=principal, alert_id=alert_id, now=now)
-    return await _done(change, session=session, announce=announce, principal=principal)
+    return await _done(change, session=session, principal=principal)
 
 
 @router.post("/escalate", response_model=Step)
-async def escalate(
-    alert_id: int, principal: CurrentPrincipal, session: Session, announce: Announce, now: Now
-) -> Step:
+async def escalate(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
     """Call in the police office (the patrol needs help); not for a drill."""
     change = await lifecycle.escalate(session, principal=principal, alert_id=alert_id, now=now)
-    return await _done(change, session=session, announce=announce, principal=principal)
+    return await _done(change, session=session, principal=principal)
 
 
 @router.post("/resolve", response_model=Step)
@@ -97,7 +87,6 @@ async def resolve(
     body: Resolution,
     principal: CurrentPrincipal,
     session: Session,
-    announce: Announce,
     now: Now,
 ) -> Step:
     """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
@@ -109,7 +98,7 @@ async def resolve(
         note=body.note,
         now=now,
     )
-    return await _done(change, session=session, announce=announce, principal=principal)
+    return await _done(change, session=session, principal=principal)
 
 
 @router.post("/cancel", response_model=AlertOut)
@@ -118,7 +107,6 @@ async def cancel(
     body: Cancellation,
     principal: CurrentPrincipal,
     session: Session,
-    announce: Announce,
     now: Now,
 ) -> AlertOut:
     """Cancel your household's false alarm with its PIN, within the cancel window."""
@@ -126,7 +114,6 @@ async def cancel(
         session, principal=principal, alert_id=alert_id, pin=body.pin, now=now
     )
     await session.commit()
-    await announce(change)
     if change.outcome == "too_late":
         raise HTTPException(409, change.detail)
     if change.outcome == "wrong_pin":

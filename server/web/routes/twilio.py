@@ -10,10 +10,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from notifier import outbox as outbox_service
-from server.alarms.events import Change
 from server.phone import delivery, inbound, twiml
 from server.settings import Settings
-from server.web.deps import Announce, Now, Session
+from server.web.deps import Now, Session
 
 router = APIRouter(prefix="/twilio", tags=["phone"])
 
@@ -83,46 +82,41 @@ async def incoming_call(form: Form, session: Session, settings: CurrentSettings)
 
 async def _raise_for_call(
     session: Session, form: dict[str, str], *, alert_type: str, now: Now
-) -> tuple[inbound.Caller, Change | None]:
+) -> inbound.Caller:
     """Raise the alarm of one call, once however often Twilio asks."""
     caller = await inbound.find_caller(session, phone=_field(form, "From"), to=_field(form, "To"))
     row, _ = await inbound.logged(
         session, sid=_field(form, "CallSid"), channel="voice", phone=caller.phone, to=form["To"]
     )
-    change = None
     if row.alert_id is None:
         change = await inbound.raise_alarm(
             session, caller=caller, alert_type=alert_type, source="voice", now=now
         )
         row.alert_id = change.alert.id if change else None
     await session.commit()
-    return caller, change
+    return caller
 
 
 @router.post("/voice/menu")
-async def call_menu(form: Form, session: Session, announce: Announce, now: Now) -> Response:
+async def call_menu(form: Form, session: Session, now: Now) -> Response:
     """The caller pressed a digit (or nothing): raise the alarm and say who was alerted."""
     alert_type = inbound.alert_type_for(form.get("Digits"))
-    caller, change = await _raise_for_call(session, form, alert_type=alert_type, now=now)
-    if change is not None:
-        await announce(change)
+    caller = await _raise_for_call(session, form, alert_type=alert_type, now=now)
     if not caller.known and caller.number is None:
         return xml(twiml.voice_no_number())
     return xml(twiml.voice_raised(languages=caller.languages, known=caller.known))
 
 
 @router.post("/voice/status", status_code=204)
-async def call_status(form: Form, session: Session, announce: Announce, now: Now) -> Response:
+async def call_status(form: Form, session: Session, now: Now) -> Response:
     """An incoming call ended: if the caller hung up before the menu was done, raise help."""
     if form.get("Direction", "inbound") == "inbound" and form.get("CallStatus") in ENDED:
-        _, change = await _raise_for_call(session, form, alert_type="help", now=now)
-        if change is not None:
-            await announce(change)
+        await _raise_for_call(session, form, alert_type="help", now=now)
     return Response(status_code=204)
 
 
 @router.post("/sms")
-async def incoming_text(form: Form, session: Session, announce: Announce, now: Now) -> Response:
+async def incoming_text(form: Form, session: Session, now: Now) -> Response:
     """A text to an alarm number: HELP / SOS / 救命 / 1 raise an alarm; 1, 2, 3 (来, 不能, 110)
     answer an open one; anything else gets the list of commands."""
     caller = await inbound.find_caller(session, phone=_field(form, "From"), to=_field(form, "To"))
@@ -140,15 +134,11 @@ async def incoming_text(form: Form, session: Session, announce: Announce, now: N
         return xml(twiml.sms_reply(None))
     reply = await inbound.handle_text(session, caller=caller, body=body, row=row, now=now)
     await session.commit()
-    if reply.change is not None:
-        await announce(reply.change)
     return xml(twiml.sms_reply(reply.text))
 
 
 @router.post("/status", status_code=204)
-async def delivery_receipt(
-    job: int, form: Form, session: Session, announce: Announce, now: Now
-) -> Response:
+async def delivery_receipt(job: int, form: Form, session: Session, now: Now) -> Response:
     """A delivery receipt for one outbox job's text or call: recorded forward-only, on the
     board when it says something (sent, delivered, undelivered, failed, answered …)."""
     sid = form.get("MessageSid") or _field(form, "CallSid")
@@ -156,24 +146,17 @@ async def delivery_receipt(
     changed = await outbox_service.apply_receipt(
         session, job_id=job, sid=sid, status=status, error_code=form.get("ErrorCode") or None
     )
-    change = None
     if changed is not None and status in delivery.BOARD_STATUSES:
-        change = await delivery.delivery_events(session, jobs=[changed], now=now)
+        await delivery.delivery_events(session, jobs=[changed], now=now)
     await session.commit()
-    if change is not None:
-        await announce(change)
     return Response(status_code=204)
 
 
 @router.post("/voice/answer")
-async def callout_answer(
-    job: int, form: Form, session: Session, announce: Announce, now: Now
-) -> Response:
+async def callout_answer(job: int, form: Form, session: Session, now: Now) -> Response:
     """A called neighbour or patrol member pressed a digit: 1 is "I'm coming"."""
     answer = await inbound.answer_callout(
         session, job_id=job, digits=form.get("Digits", ""), now=now
     )
     await session.commit()
-    if answer.change is not None:
-        await announce(answer.change)
     return xml(twiml.voice_answered(coming=answer.coming, language=answer.language))

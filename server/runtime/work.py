@@ -1,0 +1,95 @@
+"""The unit of work: a session whose commit publishes what its transaction recorded.
+
+Domain code records an alarm's events and queues its texts on the session (`publish_later`,
+`texts_queued`); nothing is sent while the transaction is open. When it commits, whichever way
+(`await session.commit()`, or the end of `async with session.begin()`), what it recorded is
+published on the bus in the order it was recorded and the outbox is woken, before the commit
+call returns (or, for `begin()`, before the session closes). A rollback forgets it. So no route,
+worker or webhook has to remember to publish: committing is publishing.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from notifier.bus import Message
+
+_PENDING = "tenwatch.pending"
+_COMMITTED = "tenwatch.committed"
+
+
+@dataclass(slots=True)
+class Recorded:
+    """What one transaction set in motion: events to publish (channels, wire text), texts."""
+
+    published: list[Message] = field(default_factory=list)
+    texts: int = 0
+
+
+Publish = Callable[[Recorded], Awaitable[None]]
+
+
+def _pending(session: AsyncSession) -> Recorded:
+    found: Recorded | None = session.info.get(_PENDING)
+    if found is None:
+        found = session.info[_PENDING] = Recorded()
+    return found
+
+
+def publish_later(session: AsyncSession, channels: tuple[str, ...], text: str) -> None:
+    """Publish this wire text on these channels once the session's transaction commits."""
+    _pending(session).published.append((channels, text))
+
+
+def texts_queued(session: AsyncSession, count: int) -> None:
+    """The transaction queued this many outbox jobs: wake the outbox once it commits."""
+    if count:
+        _pending(session).texts += count
+
+
+class Work(AsyncSession):
+    """A session that publishes what it recorded when it commits (see the module)."""
+
+    def __init__(self, *args: Any, publish: Publish, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._publish = publish
+
+    async def commit(self) -> None:
+        """Commit, then publish what the transaction recorded."""
+        await super().commit()
+        await self._release()
+
+    async def close(self) -> None:
+        """Publish what a `begin()` block committed, then close."""
+        try:
+            await self._release()
+        finally:
+            self.info.pop(_PENDING, None)
+            await super().close()
+
+    async def _release(self) -> None:
+        committed: list[Recorded] = self.info.pop(_COMMITTED, [])
+        for recorded in committed:
+            await self._publish(recorded)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    recorded = session.info.pop(_PENDING, None)
+    if recorded is not None:
+        session.info.setdefault(_COMMITTED, []).append(recorded)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def sessionmaker(engine: AsyncEngine, *, publish: Publish) -> async_sessionmaker[Work]:
+    """The factory of every unit of work a request, a webhook or a worker runs; objects stay
+    usable after commit (a route shows the alarm it just stored)."""
+    return async_sessionmaker(engine, class_=Work, expire_on_commit=False, publish=publish)

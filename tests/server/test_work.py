@@ -1,0 +1,95 @@
+"""Committing a unit of work publishes what it recorded: no route, worker or webhook has to."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from server import accounts
+from server.alarms import lifecycle
+from server.alarms import press as pressing
+from server.runtime import work
+from server.runtime.work import Recorded
+from server.settings import Settings
+from server.web.deps import CurrentPrincipal, Now, Session
+from storage.db import create_engine, utcnow
+from tests.harness import Seed, call, press, running, stream
+
+quiet = APIRouter()
+
+
+@quiet.post("/test/quiet-take/{alert_id}")
+async def quiet_take(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> int:
+    """A step written as a newcomer might: the domain call and a commit, no publishing code."""
+    change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
+    await session.commit()
+    return change.alert.id
+
+
+async def test_a_step_whose_route_only_commits_is_heard_live_on_the_board(
+    settings: Settings, seeded: Seed
+) -> None:
+    patrol = seeded.staff["patrol_member"]
+    async with (
+        running(settings, router=quiet) as base,
+        stream(base, seeded.staff["patrol_leader"]) as board,
+    ):
+        raised = (await press(base, seeded.households["B11-1-301"])).json()
+        assert (await board.next_event())["type"] == "alert.raised"
+        alert_id = raised["alert"]["id"]
+        taken = await call(base, patrol, "POST", f"/test/quiet-take/{alert_id}")
+        assert taken.status_code == 200, taken.text
+        event = await board.next_event()
+    assert event["type"] == "alert.acknowledged"
+    assert event["alert_id"] == alert_id
+
+
+async def _principal(url: str, token: str) -> accounts.Principal:
+    engine = create_engine(url)
+    try:
+        async with work.sessionmaker(engine, publish=_ignore)() as session:
+            found = await accounts.authenticate(session, token)
+            assert found is not None
+            return found
+    finally:
+        await engine.dispose()
+
+
+async def _ignore(recorded: Recorded) -> None:
+    pass
+
+
+async def test_committing_publishes_in_recorded_order_and_a_rollback_publishes_nothing(
+    seeded: Seed, sqlite_url: str
+) -> None:
+    heard: list[Recorded] = []
+
+    async def publish(recorded: Recorded) -> None:
+        heard.append(recorded)
+
+    raiser = await _principal(sqlite_url, seeded.households["B11-1-301"])
+    engine = create_engine(sqlite_url)
+    sessions = work.sessionmaker(engine, publish=publish)
+    try:
+        async with sessions() as session:
+            await pressing.create(session, principal=raiser, alert_type="fire", now=utcnow())
+            assert heard == []  # nothing leaves before the commit
+            await session.rollback()
+        assert heard == []
+
+        async with sessions() as session:
+            change = await pressing.create(
+                session, principal=raiser, alert_type="fire", now=utcnow()
+            )
+            await session.commit()
+        assert len(heard) == 1
+        (channels, text), *_ = heard[0].published
+        assert channels == (f"group:{raiser.group_id}", f"board:{raiser.community_id}")
+        assert text.startswith(f'{{"id":{change.event_id},')
+        assert heard[0].texts == change.texts > 0
+
+        async with sessions() as session, session.begin():  # committed by the block's end
+            await pressing.create(session, principal=raiser, alert_type="fire", now=utcnow())
+        assert len(heard) == 2
+        assert '"type":"alert.pressed"' in heard[1].published[0][1]
+    finally:
+        await engine.dispose()
