@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from notifier.bus import Message
+from notifier.bus.base import Message
 
 _PENDING = "tenwatch.pending"
 _COMMITTED = "tenwatch.committed"
