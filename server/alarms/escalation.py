@@ -3,33 +3,44 @@ ones under the community's lock, so each fires exactly once however many process
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.models import Group, Household
 from notifier.worker import Worker
-from server.alarms import recipients, texts
-from server.alarms.events import Change, record
-from server.alarms.models import Alert, AlertDeadline, AlertGroup, AlertResponse
+from server.alarms import recipients, texts, transitions
+from server.alarms.change import Change
+from server.alarms.events import record
+from server.alarms.models import (
+    Alert,
+    AlertDeadline,
+    AlertGroup,
+    AlertResponse,
+    Audience,
+    Channel,
+    Deadline,
+    EventType,
+    Fired,
+)
 from server.alarms.policy import Locked, lock
+from server.alarms.transitions import Action
 from server.runtime.clock import Clock
 from server.runtime.work import Work
 from storage.db import AsyncSession, table_of, update_one, write
 
 log = logging.getLogger(__name__)
 
-QUORUM = "quorum"
-PATROL = "patrol"
 _INSERT_DEADLINES = insert(table_of(AlertDeadline))
 
 
 async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: datetime) -> None:
     """Set an alarm's deadlines: the neighbours' quorum, then the patrol's (one insert)."""
     policy = locked.policy
-    due = {PATROL: now + timedelta(seconds=policy.patrol_seconds)}
+    due = {Deadline.PATROL: now + timedelta(seconds=policy.patrol_seconds)}
     if alert.neighbours and not alert.duress:
-        due[QUORUM] = now + timedelta(seconds=policy.quorum_seconds)
+        due[Deadline.QUORUM] = now + timedelta(seconds=policy.quorum_seconds)
     await write(
         session,
         _INSERT_DEADLINES,
@@ -43,7 +54,11 @@ async def schedule(session: AsyncSession, *, alert: Alert, locked: Locked, now: 
 def _patrol_deadline(session: AsyncSession, *, alert: Alert, cycle: int, due: datetime) -> None:
     session.add(
         AlertDeadline(
-            community_id=alert.community_id, alert_id=alert.id, kind=PATROL, cycle=cycle, due_at=due
+            community_id=alert.community_id,
+            alert_id=alert.id,
+            kind=Deadline.PATROL,
+            cycle=cycle,
+            due_at=due,
         )
     )
 
@@ -53,7 +68,7 @@ async def settle(
     *,
     alert_id: int,
     now: datetime,
-    kinds: tuple[str, ...] = (QUORUM, PATROL),
+    kinds: tuple[Deadline, ...] = (Deadline.QUORUM, Deadline.PATROL),
 ) -> None:
     """Stand down an alarm's pending deadlines (it was taken, closed, or went to the patrol)."""
     await session.execute(
@@ -63,13 +78,13 @@ async def settle(
             AlertDeadline.done_at.is_(None),
             AlertDeadline.kind.in_(kinds),
         )
-        .values(done_at=now, outcome="stood_down")
+        .values(done_at=now, outcome=Fired.STOOD_DOWN)
     )
 
 
 async def to_patrol(
     session: AsyncSession,
-    change: Change,
+    change: Change[Any],
     *,
     locked: Locked,
     alert: Alert,
@@ -94,11 +109,11 @@ async def to_patrol(
         session,
         change,
         alert=alert,
-        type="alert.escalated",
+        type=EventType.ESCALATED,
         actor="system",
-        channel="system",
+        channel=Channel.SYSTEM,
         now=now,
-        audience="board" if alert.duress else "all",
+        audience=Audience.BOARD if alert.duress else Audience.ALL,
         data={
             "level": "patrol",
             "reason": reason,
@@ -120,7 +135,7 @@ async def to_patrol(
 
 
 async def call_out(
-    session: AsyncSession, change: Change, *, locked: Locked, alert: Alert, now: datetime
+    session: AsyncSession, change: Change[Any], *, locked: Locked, alert: Alert, now: datetime
 ) -> None:
     """Phone the neighbour households that have not answered (one resident each) and the
     on-duty patrol: a voice call that says the alarm and takes 1 for "coming"."""
@@ -149,12 +164,12 @@ async def call_out(
         event_id=change.event_id,
         recipients=calls,
         now=now,
-        channel="voice",
+        channel=Channel.VOICE,
     )
 
 
 async def widen(
-    session: AsyncSession, change: Change, *, locked: Locked, alert: Alert, now: datetime
+    session: AsyncSession, change: Change[Any], *, locked: Locked, alert: Alert, now: datetime
 ) -> None:
     """Too few neighbours are coming: alert the other groups of the building, its building
     leaders and the grid manager."""
@@ -189,9 +204,9 @@ async def widen(
         session,
         change,
         alert=alert,
-        type="alert.escalated",
+        type=EventType.ESCALATED,
         actor="system",
-        channel="system",
+        channel=Channel.SYSTEM,
         now=now,
         data={
             "level": "neighbours",
@@ -210,18 +225,19 @@ async def widen(
 
 async def fire(
     session: AsyncSession, deadline: AlertDeadline, *, locked: Locked, now: datetime
-) -> Change:
+) -> Change[Fired]:
     """Act on one due deadline of an alarm, once; marks it done with what came of it."""
     alert = await session.get(Alert, deadline.alert_id)
     assert alert is not None
-    change = Change(alert)
+    change = Change(alert, outcome=Fired.SKIPPED)
     deadline.done_at = now
-    deadline.outcome = "skipped"
-    if alert.status != "open":
+    deadline.outcome = Fired.SKIPPED
+    action = Action.WIDEN if deadline.kind == Deadline.QUORUM else Action.REPEAT
+    if not transitions.allows(alert.status, action):  # taken or closed meanwhile
         return change
-    if deadline.kind == QUORUM:
+    if deadline.kind == Deadline.QUORUM:
         if alert.coming >= locked.policy.quorum or alert.duress:
-            deadline.outcome = "met"
+            deadline.outcome = change.outcome = Fired.MET
             return change
         await widen(session, change, locked=locked, alert=alert, now=now)
         await call_out(session, change, locked=locked, alert=alert, now=now)
@@ -234,7 +250,7 @@ async def fire(
                 cycle=deadline.cycle + 1,
                 due=now + timedelta(seconds=locked.policy.repeat_seconds),
             )
-    deadline.outcome = "fired"
+    deadline.outcome = change.outcome = Fired.FIRED
     return change
 
 

@@ -2,14 +2,14 @@
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
 
 from server.accounts import board_channel, group_channel
-from server.alarms.models import Alert, AlertEvent, AlertGroup, Audience
+from server.alarms.change import Change
+from server.alarms.models import Alert, AlertEvent, AlertGroup, Audience, Channel, EventType
 from server.runtime.work import publish_later
 from storage.db import AsyncSession, read, table_of, write
 
@@ -41,17 +41,6 @@ def _wire(event_id: int, row: dict[str, Any]) -> str:
         ensure_ascii=False,
         separators=(",", ":"),
     )
-
-
-@dataclass(slots=True)
-class Change:
-    """What a step did to an alarm: its outcome, the first event it wrote, the texts it queued."""
-
-    alert: Alert
-    outcome: str = "changed"
-    event_id: int | None = None
-    texts: int = 0
-    detail: str | None = None
 
 
 def summary(alert: Alert) -> dict[str, Any]:
@@ -87,22 +76,22 @@ _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 async def record(
     session: AsyncSession,
-    change: Change,
+    change: Change[Any],
     *,
-    type: str,
+    type: EventType,
     actor: str,
-    channel: str,
+    channel: Channel,
     now: datetime,
     data: dict[str, Any] | None = None,
-    audience: Audience = "all",
+    audience: Audience = Audience.ALL,
     alert: Alert | None = None,
 ) -> int:
     """Store one event of an alarm (the change's own unless another is given), to be published
     on the channels of its audience when the transaction commits; returns the event's id. Once
     a raiser under duress has been shown the alarm cancelled, its group hears no more of it."""
     alert = alert or change.alert
-    if alert.masked and audience == "all":
-        audience = "board"
+    if alert.masked and audience == Audience.ALL:
+        audience = Audience.BOARD
     row = {
         "alert_id": alert.id,
         "community_id": alert.community_id,
@@ -116,9 +105,9 @@ async def record(
     }
     event_id: int = (await write(session, _INSERT, row)).scalar_one()
     channels: list[str] = []
-    if audience != "board":
+    if audience != Audience.BOARD:
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
-    if audience != "group":
+    if audience != Audience.GROUP:
         channels.append(board_channel(alert.community_id))
     publish_later(session, tuple(channels), _wire(event_id, row))
     if change.event_id is None:
@@ -133,9 +122,11 @@ _IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms wi
             select(AlertGroup.alert_id).where(AlertGroup.group_id == bindparam("ident"))
         ),
     ),
-    AlertEvent.audience != "board",
+    AlertEvent.audience != Audience.BOARD,
 )
-_IN_BOARD = and_(AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != "group")
+_IN_BOARD = and_(
+    AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != Audience.GROUP
+)
 _AFTER = {
     scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in _WIRE))
     .where(within, AlertEvent.id > bindparam("after"))
@@ -179,12 +170,12 @@ async def head(session: AsyncSession, *, channel: str | None = None) -> int:
 
 
 async def of_alert(
-    session: AsyncSession, *, alert_id: int, audience: Audience = "all"
+    session: AsyncSession, *, alert_id: int, audience: Audience = Audience.ALL
 ) -> Sequence[AlertEvent]:
     """An alarm's timeline, oldest first, as the given audience may read it."""
     query = select(AlertEvent).where(AlertEvent.alert_id == alert_id)
-    if audience == "group":
-        query = query.where(AlertEvent.audience != "board")
-    elif audience == "board":
-        query = query.where(AlertEvent.audience != "group")
+    if audience == Audience.GROUP:
+        query = query.where(AlertEvent.audience != Audience.BOARD)
+    elif audience == Audience.BOARD:
+        query = query.where(AlertEvent.audience != Audience.GROUP)
     return list(await session.scalars(query.order_by(AlertEvent.id)))

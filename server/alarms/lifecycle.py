@@ -10,10 +10,24 @@ from groups import pins
 from groups.models import Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
 from server.accounts import Principal
-from server.alarms import escalation, recipients
-from server.alarms.events import Change, record
-from server.alarms.models import OPEN, OUTCOMES, Alert, AlertGroup, AlertResponse
+from server.alarms import escalation, recipients, transitions
+from server.alarms.change import Cancelled, Change, Escalated
+from server.alarms.events import record
+from server.alarms.models import (
+    OPEN,
+    Alert,
+    AlertGroup,
+    AlertResponse,
+    Answer,
+    Audience,
+    Channel,
+    Deadline,
+    EventType,
+    Outcome,
+    Status,
+)
 from server.alarms.policy import Locked, lock
+from server.alarms.transitions import Action
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from storage.db import AsyncSession
 
@@ -47,25 +61,34 @@ def _closed(alert: Alert, action: str) -> Conflict:
     return Conflict(f"alarm {alert.id} is {alert.status}; it can't be {action}")
 
 
+def _to(alert: Alert, action: Action, refused: str) -> Status:
+    """The status the action leads the alarm to; Conflict ("it can't be {refused}") if its
+    status does not allow it."""
+    status = transitions.after(alert.status, action)
+    if status is None:
+        raise _closed(alert, refused)
+    return status
+
+
 async def respond(
     session: AsyncSession,
     *,
     principal: Principal,
     alert_id: int,
-    answer: str,
+    answer: Answer,
     now: datetime,
-    channel: str = "app",
-) -> Change:
+    channel: Channel = Channel.APP,
+) -> Change[Answer]:
     """A neighbour household answers: coming, can't, or called 110 (a later answer replaces)."""
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a neighbour household can answer an alarm")
-    if answer not in ("coming", "cant", "called_110"):
+    if answer not in tuple(Answer):
         raise Invalid("answer coming, cant or called_110")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.household_id == principal.household_id:
         raise Forbidden("this is your own household's alarm")
-    if not alert.is_open or alert.masked:
-        status = "cancelled" if alert.masked else alert.status
+    if not transitions.allows(alert.status, Action.ANSWER) or alert.masked:
+        status = Status.CANCELLED if alert.masked else alert.status
         raise Conflict(f"alarm {alert.id} is {status}; it takes no more answers")
     row = await session.scalar(
         select(AlertResponse).where(
@@ -78,7 +101,7 @@ async def respond(
         session.add(row)
     row.resident_id, row.answer, row.channel, row.created_at = (
         principal.resident_id,
-        answer,
+        Answer(answer),
         channel,
         now,
     )
@@ -86,17 +109,17 @@ async def respond(
     alert.coming = (
         await session.scalar(
             select(func.count()).where(
-                AlertResponse.alert_id == alert.id, AlertResponse.answer == "coming"
+                AlertResponse.alert_id == alert.id, AlertResponse.answer == Answer.COMING
             )
         )
         or 0
     )
     alert.updated_at = now
-    change = Change(alert, outcome=answer)
+    change = Change(alert, outcome=Answer(answer))
     await record(
         session,
         change,
-        type="alert.response",
+        type=EventType.RESPONSE,
         actor=_actor(principal),
         channel=channel,
         now=now,
@@ -131,25 +154,24 @@ async def answerable(session: AsyncSession, *, principal: Principal) -> Alert | 
 
 async def take(
     session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
-) -> Change:
+) -> Change[Status]:
     """A patrol member takes (acknowledges) an open alarm; escalation stops. One taker wins."""
     _staff_only(principal, "take an alarm")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
-    if alert.status in ("acknowledged", "on_scene"):
+    if alert.is_open and not transitions.allows(alert.status, Action.TAKE):
         taker = await session.scalar(select(Staff.name).where(Staff.id == alert.taken_by_staff_id))
         raise Conflict(f"alarm {alert.id} was already taken by {taker or 'someone'}")
-    if alert.status != "open":
-        raise _closed(alert, "taken")
-    alert.status, alert.taken_by_staff_id, alert.taken_at = "acknowledged", principal.staff_id, now
+    alert.status = _to(alert, Action.TAKE, "taken")
+    alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     alert.updated_at = now
     await escalation.settle(session, alert_id=alert.id, now=now)
-    change = Change(alert, outcome="acknowledged")
+    change = Change(alert, outcome=alert.status)
     await record(
         session,
         change,
-        type="alert.acknowledged",
+        type=EventType.ACKNOWLEDGED,
         actor=_actor(principal),
-        channel="app",
+        channel=Channel.APP,
         now=now,
         data={"taken_by": principal.name},
     )
@@ -158,25 +180,24 @@ async def take(
 
 async def arrive(
     session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
-) -> Change:
+) -> Change[Status]:
     """A patrol member is on scene (taking the alarm if nobody had)."""
     _staff_only(principal, "mark an alarm on scene")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
-    if alert.status == "on_scene":
+    if alert.status == Status.ON_SCENE:
         raise Conflict(f"alarm {alert.id} is already on scene")
-    if alert.status not in ("open", "acknowledged"):
-        raise _closed(alert, "marked on scene")
-    if alert.status == "open":
+    status = _to(alert, Action.ON_SCENE, "marked on scene")
+    if transitions.allows(alert.status, Action.TAKE):  # nobody had taken it: this member does
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
         await escalation.settle(session, alert_id=alert.id, now=now)
-    alert.status, alert.on_scene_at, alert.updated_at = "on_scene", now, now
-    change = Change(alert, outcome="on_scene")
+    alert.status, alert.on_scene_at, alert.updated_at = status, now, now
+    change = Change(alert, outcome=status)
     await record(
         session,
         change,
-        type="alert.on_scene",
+        type=EventType.ON_SCENE,
         actor=_actor(principal),
-        channel="app",
+        channel=Channel.APP,
         now=now,
         data={"by": principal.name},
     )
@@ -185,23 +206,22 @@ async def arrive(
 
 async def escalate(
     session: AsyncSession, *, principal: Principal, alert_id: int, now: datetime
-) -> Change:
+) -> Change[Escalated]:
     """A patrol member calls in the police office (not for a drill, not once it is closed)."""
     _staff_only(principal, "escalate an alarm")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
-    if not alert.is_open:
-        raise _closed(alert, "escalated")
+    _to(alert, Action.ESCALATE, "escalated")
     if alert.drill:
         raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
     alert.updated_at = now
     police = await recipients.police_office(session, community_id=alert.community_id)
-    change = Change(alert, outcome="escalated")
+    change = Change(alert, outcome=Escalated.ESCALATED)
     event_id = await record(
         session,
         change,
-        type="alert.escalated",
+        type=EventType.ESCALATED,
         actor=_actor(principal),
-        channel="app",
+        channel=Channel.APP,
         now=now,
         data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
     )
@@ -216,30 +236,29 @@ async def resolve(
     *,
     principal: Principal,
     alert_id: int,
-    outcome: str,
+    outcome: Outcome,
     note: str | None,
     now: datetime,
-) -> Change:
+) -> Change[Status]:
     """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
     _staff_only(principal, "resolve an alarm")
-    if outcome not in OUTCOMES:
-        raise Invalid(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    if outcome not in tuple(Outcome):
+        raise Invalid(f"unknown outcome {outcome!r}; use one of {', '.join(Outcome)}")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
-    if not alert.is_open:
-        raise _closed(alert, "resolved")
+    status = _to(alert, Action.RESOLVE, "resolved")
     residents_told = not alert.masked
-    alert.status, alert.outcome, alert.note = "resolved", outcome, note
+    alert.status, alert.outcome, alert.note = status, Outcome(outcome), note
     alert.closed_at = alert.updated_at = now
     if alert.taken_by_staff_id is None:
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     await escalation.settle(session, alert_id=alert.id, now=now)
-    change = Change(alert, outcome="resolved")
+    change = Change(alert, outcome=status)
     event_id = await record(
         session,
         change,
-        type="alert.resolved",
+        type=EventType.RESOLVED,
         actor=_actor(principal),
-        channel="app",
+        channel=Channel.APP,
         now=now,
         data={"outcome": outcome, "by": principal.name},
     )
@@ -247,11 +266,11 @@ async def resolve(
         await record(
             session,
             change,
-            type="alert.note",
+            type=EventType.NOTE,
             actor=_actor(principal),
-            channel="app",
+            channel=Channel.APP,
             now=now,
-            audience="board",
+            audience=Audience.BOARD,
             data={"note": note},
         )
     change.texts += await all_clear(
@@ -268,11 +287,11 @@ async def resolve(
 
 async def cancel(
     session: AsyncSession, *, principal: Principal, alert_id: int, pin: str, now: datetime
-) -> Change:
+) -> Change[Cancelled]:
     """The raiser cancels with the household PIN inside the cancel window (a false alarm). The
     duress PIN answers exactly the same, but keeps the alarm open for the patrol and the police.
     Outcome: cancelled; too_late once the window has closed; wrong_pin (the attempt is counted
-    and shown on the board; after MAX_PIN_FAILURES the alarm takes no more PINs)."""
+    and shown on the board, then refused; after MAX_PIN_FAILURES the alarm takes no more)."""
     if principal.kind != "resident":
         raise Forbidden("only the household that raised the alarm can cancel it")
     locked, alert = await _load(session, principal=principal, alert_id=alert_id)
@@ -287,19 +306,19 @@ async def cancel(
     real, duress = await pins.check(pin, household.pin_hash, household.duress_pin_hash)
     if not (real or duress):
         alert.pin_failures += 1
-        change = Change(alert, outcome="wrong_pin", detail="wrong PIN")
+        change = Change(alert, outcome=Cancelled.WRONG_PIN, refusal=Forbidden("wrong PIN"))
         await record(
             session,
             change,
-            type="alert.pin_failed",
+            type=EventType.PIN_FAILED,
             actor=_actor(principal),
-            channel="app",
+            channel=Channel.APP,
             now=now,
-            audience="board",
+            audience=Audience.BOARD,
             data={"failures": alert.pin_failures},
         )
         return change
-    if not alert.is_open or alert.masked:
+    if not transitions.allows(alert.status, Action.CANCEL) or alert.masked:
         raise Conflict(f"alarm {alert.id} is already closed")
     late = now - alert.created_at > timedelta(seconds=locked.policy.cancel_seconds)
     if duress and not alert.duress:
@@ -309,18 +328,25 @@ async def cancel(
     elif late or duress:
         raise Conflict(window_closed(locked.policy.cancel_seconds))
     else:
-        alert.status, alert.outcome = "cancelled", "false_alarm"
+        alert.status = _to(alert, Action.CANCEL, "cancelled")
+        alert.outcome = Outcome.FALSE_ALARM
         alert.closed_at = alert.updated_at = now
         await escalation.settle(session, alert_id=alert.id, now=now)
-        change = Change(alert, outcome="cancelled")
+        change = Change(alert, outcome=Cancelled.CANCELLED)
         event_id = await record(
-            session, change, type="alert.cancelled", actor=_actor(principal), channel="app", now=now
+            session,
+            change,
+            type=EventType.CANCELLED,
+            actor=_actor(principal),
+            channel=Channel.APP,
+            now=now,
         )
         change.texts += await all_clear(
             session, alert=alert, event_id=event_id, outcome="cancelled", now=now
         )
     if late:
-        change.outcome, change.detail = "too_late", window_closed(locked.policy.cancel_seconds)
+        change.outcome = Cancelled.TOO_LATE
+        change.refusal = Conflict(window_closed(locked.policy.cancel_seconds))
     return change
 
 
@@ -340,34 +366,35 @@ async def _under_duress(
     actor: str,
     now: datetime,
     shown: bool,
-) -> Change:
+) -> Change[Cancelled]:
     """The group is shown what a cancel looks like (when it would have been one: inside the
     window; outside it the alarm goes on looking open to them, as it would); the board sees
     duress and the patrol and the police office are alerted at once."""
-    change = Change(alert, outcome="cancelled")
+    _to(alert, Action.DURESS, "cancelled")
+    change = Change(alert, outcome=Cancelled.CANCELLED)
     if shown:
         event_id = await record(
             session,
             change,
-            type="alert.cancelled",
+            type=EventType.CANCELLED,
             actor=actor,
-            channel="app",
+            channel=Channel.APP,
             now=now,
-            audience="group",
-            data={"status": "cancelled"},
+            audience=Audience.GROUP,
+            data={"status": Status.CANCELLED},
         )
         change.texts += await all_clear(
             session, alert=alert, event_id=event_id, outcome="cancelled", now=now, staff=False
         )
     alert.duress, alert.masked = True, shown
     alert.updated_at = now
-    await escalation.settle(session, alert_id=alert.id, now=now, kinds=(escalation.QUORUM,))
+    await escalation.settle(session, alert_id=alert.id, now=now, kinds=(Deadline.QUORUM,))
     await record(
         session,
         change,
-        type="alert.duress",
+        type=EventType.DURESS,
         actor="system",
-        channel="app",
+        channel=Channel.APP,
         now=now,
         data={"duress": True},
     )

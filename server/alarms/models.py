@@ -1,21 +1,110 @@
 """Alerts and their events: an alarm's whole life is the ordered list of its events."""
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.columns import EnumText
 from storage.db import Base, BigId, UTCDateTime, utcnow
 
-AlertType = Literal["help", "medical", "fire", "intrusion", "dispute", "other"]
-ALERT_TYPES: tuple[str, ...] = get_args(AlertType)
-Status = Literal["open", "acknowledged", "on_scene", "resolved", "cancelled"]
-OPEN: tuple[str, ...] = ("open", "acknowledged", "on_scene")
-Answer = Literal["coming", "cant", "called_110"]
-Outcome = Literal["handled", "false_alarm", "police", "medical", "other"]
-OUTCOMES: tuple[str, ...] = get_args(Outcome)
-Audience = Literal["all", "group", "board"]
+
+class AlertType(StrEnum):
+    """What kind of trouble a household is in."""
+
+    HELP = "help"
+    MEDICAL = "medical"
+    FIRE = "fire"
+    INTRUSION = "intrusion"
+    DISPUTE = "dispute"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    """Where an alarm is in its life (`server.alarms.transitions` says what moves it)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ON_SCENE = "on_scene"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+OPEN: frozenset[Status] = frozenset({Status.OPEN, Status.ACKNOWLEDGED, Status.ON_SCENE})
+"""The statuses of an alarm that still needs someone, taken or not."""
+
+
+class Answer(StrEnum):
+    """A neighbour household's answer to an alarm."""
+
+    COMING = "coming"
+    CANT = "cant"
+    CALLED_110 = "called_110"
+
+
+class Outcome(StrEnum):
+    """How an alarm ended, as the patrol closes it (a cancel closes it as a false alarm)."""
+
+    HANDLED = "handled"
+    FALSE_ALARM = "false_alarm"
+    POLICE = "police"
+    MEDICAL = "medical"
+    OTHER = "other"
+
+
+class Audience(StrEnum):
+    """Who hears an event: everyone, the group only (what a raiser under duress is shown), or
+    the board only (duress, notes, deliveries)."""
+
+    ALL = "all"
+    GROUP = "group"
+    BOARD = "board"
+
+
+class Channel(StrEnum):
+    """Through what an alarm was raised or a step was taken."""
+
+    APP = "app"
+    SMS = "sms"
+    VOICE = "voice"
+    DRILL = "drill"
+    SYSTEM = "system"
+
+
+class EventType(StrEnum):
+    """What a step of an alarm's life was; the `type` of its event on the wire."""
+
+    RAISED = "alert.raised"
+    PRESSED = "alert.pressed"
+    CONFIRMED = "alert.confirmed"
+    RESPONSE = "alert.response"
+    ACKNOWLEDGED = "alert.acknowledged"
+    ON_SCENE = "alert.on_scene"
+    ESCALATED = "alert.escalated"
+    RESOLVED = "alert.resolved"
+    NOTE = "alert.note"
+    CANCELLED = "alert.cancelled"
+    PIN_FAILED = "alert.pin_failed"
+    DURESS = "alert.duress"
+    DELIVERY = "alert.delivery"
+
+
+class Deadline(StrEnum):
+    """A stored timer of an alarm: the neighbours' quorum, or the patrol's turn."""
+
+    QUORUM = "quorum"
+    PATROL = "patrol"
+
+
+class Fired(StrEnum):
+    """What came of a deadline."""
+
+    FIRED = "fired"
+    MET = "met"
+    SKIPPED = "skipped"
+    STOOD_DOWN = "stood_down"
 
 
 class Alert(Base):
@@ -37,9 +126,9 @@ class Alert(Base):
         ForeignKey("residents.id", ondelete="SET NULL")
     )
     address: Mapped[str | None] = mapped_column(String(40))
-    type: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="open")
-    source: Mapped[str] = mapped_column(String(10), default="app")
+    type: Mapped[AlertType] = mapped_column(EnumText(AlertType, 20))
+    status: Mapped[Status] = mapped_column(EnumText(Status, 20), default=Status.OPEN)
+    source: Mapped[Channel] = mapped_column(EnumText(Channel, 10), default=Channel.APP)
     drill: Mapped[bool] = mapped_column(default=False)
     drill_label: Mapped[str | None] = mapped_column(String(100))
     presses: Mapped[int] = mapped_column(default=1)
@@ -59,7 +148,7 @@ class Alert(Base):
     )
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     on_scene_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[Outcome | None] = mapped_column(EnumText(Outcome, 20))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -89,10 +178,10 @@ class AlertEvent(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
-    type: Mapped[str] = mapped_column(String(40))
+    type: Mapped[EventType] = mapped_column(EnumText(EventType, 40))
     actor: Mapped[str] = mapped_column(String(100), default="")
-    channel: Mapped[str] = mapped_column(String(10), default="app")
-    audience: Mapped[str] = mapped_column(String(5), default="all")
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 10), default=Channel.APP)
+    audience: Mapped[Audience] = mapped_column(EnumText(Audience, 5), default=Audience.ALL)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -120,8 +209,8 @@ class AlertResponse(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
-    answer: Mapped[str] = mapped_column(String(12))
-    channel: Mapped[str] = mapped_column(String(10), default="app")
+    answer: Mapped[Answer] = mapped_column(EnumText(Answer, 12))
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel, 10), default=Channel.APP)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -134,11 +223,11 @@ class AlertDeadline(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[Deadline] = mapped_column(EnumText(Deadline, 10))
     cycle: Mapped[int] = mapped_column(default=1)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str | None] = mapped_column(String(12))
+    outcome: Mapped[Fired | None] = mapped_column(EnumText(Fired, 12))
 
 
 class EscalationPolicy(Base):

@@ -9,8 +9,9 @@ from sqlalchemy import ColumnElement, Select, bindparam, select
 from groups.models import Group
 from server.accounts import Principal
 from server.alarms import escalation, recipients, texts
-from server.alarms.events import Change, record
-from server.alarms.models import ALERT_TYPES, OPEN, Alert, IdempotencyKey
+from server.alarms.change import Change, Pressed
+from server.alarms.events import record
+from server.alarms.models import OPEN, Alert, AlertType, Channel, EventType, IdempotencyKey
 from server.alarms.policy import Locked, lock
 from server.errors import Forbidden, Invalid
 from storage.db import AsyncSession, columns_of, insert_one, load, update_one
@@ -37,18 +38,18 @@ async def create(
     session: AsyncSession,
     *,
     principal: Principal,
-    alert_type: str,
+    alert_type: AlertType,
     now: datetime,
     address: str | None = None,
-    source: str = "app",
+    source: Channel = Channel.APP,
     idempotency_key: str | None = None,
     drill_label: str | None = None,
-) -> Change:
+) -> Change[Pressed]:
     """Press help for the principal's own household. A repeat of a keyed press returns its alarm;
     a press while the household's alarm is open joins it; a second household of the group within
     the confirm window makes a confirmed incident. Outcome: raised, merged or repeated."""
-    if alert_type not in ALERT_TYPES:
-        raise Invalid(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
+    if alert_type not in tuple(AlertType):
+        raise Invalid(f"unknown alert type {alert_type!r}; use one of {', '.join(AlertType)}")
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a resident can raise an alarm for their household")
     if address is not None and address != principal.address:
@@ -61,7 +62,7 @@ async def create(
         if known is not None:
             alert = await session.get(Alert, known.alert_id)
             assert alert is not None
-            return Change(alert, outcome="repeated")
+            return Change(alert, outcome=Pressed.REPEATED)
 
     drill = drill_label is not None
     of_group = principal.group_id is not None
@@ -106,12 +107,12 @@ async def _raise(
     *,
     locked: Locked,
     principal: Principal,
-    alert_type: str,
-    source: str,
+    alert_type: AlertType,
+    source: Channel,
     now: datetime,
     drill_label: str | None,
     confirms: Alert | None,
-) -> tuple[Change, list[recipients.Recipient]]:
+) -> tuple[Change[Pressed], list[recipients.Recipient]]:
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
@@ -136,11 +137,11 @@ async def _raise(
     )
     await insert_one(session, alert)
     households = alert.neighbours
-    change = Change(alert, outcome="raised")
+    change = Change(alert, outcome=Pressed.RAISED)
     event_id = await record(
         session,
         change,
-        type="alert.raised",
+        type=EventType.RAISED,
         actor=f"resident:{principal.resident_id}",
         channel=source,
         now=now,
@@ -171,14 +172,14 @@ async def _raise(
 
 
 async def _merge(
-    session: AsyncSession, *, alert: Alert, principal: Principal, source: str, now: datetime
-) -> Change:
+    session: AsyncSession, *, alert: Alert, principal: Principal, source: Channel, now: datetime
+) -> Change[Pressed]:
     await update_one(session, alert, presses=alert.presses + 1, updated_at=now)
-    change = Change(alert, outcome="merged")
+    change = Change(alert, outcome=Pressed.MERGED)
     await record(
         session,
         change,
-        type="alert.pressed",
+        type=EventType.PRESSED,
         actor=f"resident:{principal.resident_id}",
         channel=source,
         now=now,
@@ -189,7 +190,7 @@ async def _merge(
 
 async def _confirm(
     session: AsyncSession,
-    change: Change,
+    change: Change[Pressed],
     *,
     locked: Locked,
     first: Alert,
@@ -205,9 +206,9 @@ async def _confirm(
         session,
         change,
         alert=first,
-        type="alert.confirmed",
+        type=EventType.CONFIRMED,
         actor="system",
-        channel="system",
+        channel=Channel.SYSTEM,
         now=now,
         data={"by_household": alert.address, "linked_alert_id": alert.id},
     )
@@ -221,10 +222,10 @@ async def start_drill(
     *,
     principal: Principal,
     label: str,
-    alert_type: str,
+    alert_type: AlertType,
     now: datetime,
     household: Principal | None = None,
-) -> Change:
+) -> Change[Pressed]:
     """Start a labelled drill: a group leader for its own household, an admin for any household
     (given as the principal of one of its residents)."""
     if principal.kind == "staff":
@@ -238,7 +239,12 @@ async def start_drill(
             raise Forbidden("only an admin or the group's leader can start a drill")
         target = principal
     return await create(
-        session, principal=target, alert_type=alert_type, now=now, source="drill", drill_label=label
+        session,
+        principal=target,
+        alert_type=alert_type,
+        now=now,
+        source=Channel.DRILL,
+        drill_label=label,
     )
 
 
@@ -248,15 +254,13 @@ async def create_unidentified(
     community_id: int,
     group_id: int | None,
     caller: str,
-    source: str,
+    source: Channel,
     now: datetime,
-    alert_type: str = "help",
-) -> Change:
+    alert_type: AlertType = AlertType.HELP,
+) -> Change[Pressed]:
     """An alarm from a phone no household is registered with: never refused. It goes on the
     called number's group (or the community's) board with the caller's number to call back,
     and to the on-duty patrol at once (there is no address for neighbours to go to)."""
-    if alert_type not in ALERT_TYPES:
-        raise ValueError(f"unknown alert type {alert_type!r}; use one of {', '.join(ALERT_TYPES)}")
     locked = await lock(session, community_id)
     group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
     alert = Alert(
@@ -270,11 +274,11 @@ async def create_unidentified(
     )
     session.add(alert)
     await session.flush()
-    change = Change(alert, outcome="raised")
+    change = Change(alert, outcome=Pressed.RAISED)
     event_id = await record(
         session,
         change,
-        type="alert.raised",
+        type=EventType.RAISED,
         actor=f"phone:{caller}",
         channel=source,
         now=now,

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 
 from groups.models import Group, Household, Resident, Staff
 from server.accounts import Principal
-from server.alarms.events import Change
+from server.alarms.change import Change, Pressed
 from server.alarms.models import OPEN, Alert, AlertGroup, AlertResponse
 from server.errors import NotFound
 from storage.db import AsyncSession, read
@@ -59,10 +59,12 @@ _NAMES = select(
 )
 
 
-async def pressed(session: AsyncSession, *, principal: Principal, change: Change) -> AlertView:
+async def pressed(
+    session: AsyncSession, *, principal: Principal, change: Change[Pressed]
+) -> AlertView:
     """The alarm a resident's own press raised, joined or repeated, as that resident sees it."""
     alert = change.alert
-    if change.outcome == "raised":
+    if change.outcome == Pressed.RAISED:
         return AlertView(alert, principal.group_name, principal.name, taken_by=None, hidden=False)
     params = {
         "group_id": alert.group_id,

@@ -8,8 +8,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.models import Household, Resident, Staff
 from notifier.models import FAILED, OutboxMessage
-from server.alarms.events import Change, record
-from server.alarms.models import Alert
+from server.alarms.change import Change
+from server.alarms.events import record
+from server.alarms.models import Alert, Audience, Channel, EventType
 from server.alarms.policy import lock
 from server.runtime.work import Work
 from storage.db import AsyncSession
@@ -39,12 +40,12 @@ def mask(phone: str) -> str:
 
 async def delivery_events(
     session: AsyncSession, *, jobs: Sequence[OutboxMessage], now: datetime
-) -> Change | None:
+) -> int:
     """Store one board event per job of an alarm, saying how its text or call went
-    ("B11-1-302: delivered"); committing publishes them."""
+    ("B11-1-302: delivered"); committing publishes them. Returns how many."""
     jobs = [job for job in jobs if job.alert_id is not None]
     if not jobs:
-        return None
+        return 0
     residents = {job.resident_id for job in jobs if job.resident_id is not None}
     staff_ids = {job.staff_id for job in jobs if job.staff_id is not None}
     addresses = await session.execute(
@@ -57,23 +58,23 @@ async def delivery_events(
     staff: dict[int | None, str] = dict(staff_names.all())
     for community_id in sorted({job.community_id for job in jobs}):
         await lock(session, community_id)  # events of one community commit in id order
-    change: Change | None = None
+    recorded = 0
     for job in jobs:
         alert = await session.get(Alert, job.alert_id)
         if alert is None:
             continue
-        change = change or Change(alert, outcome="delivery")
+        change = Change(alert, outcome=EventType.DELIVERY)
         recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
         status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
         await record(
             session,
             change,
             alert=alert,
-            type="alert.delivery",
+            type=EventType.DELIVERY,
             actor="twilio",
-            channel=job.channel,
+            channel=Channel(job.channel),
             now=now,
-            audience="board",
+            audience=Audience.BOARD,
             data={
                 "recipient": recipient,
                 "to": mask(job.to),
@@ -83,7 +84,8 @@ async def delivery_events(
                 "text": f"{recipient}: {status}",
             },
         )
-    return change
+        recorded += 1
+    return recorded
 
 
 async def publish_failures(

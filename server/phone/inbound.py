@@ -24,8 +24,8 @@ from notifier.models import InboundMessage, OutboxMessage
 from server import accounts
 from server.accounts import Principal
 from server.alarms import lifecycle, press
-from server.alarms.events import Change
-from server.alarms.models import Answer
+from server.alarms.change import Change, Pressed
+from server.alarms.models import AlertType, Answer, Channel
 from server.errors import Conflict, Forbidden, NotFound
 from server.phone import twiml
 from server.phone.twiml import Language
@@ -36,14 +36,19 @@ log = logging.getLogger(__name__)
 Command = Literal["help", "one", "coming", "cant", "called_110"]
 
 ANSWERS: dict[Command, Answer] = {
-    "one": "coming",
-    "coming": "coming",
-    "cant": "cant",
-    "called_110": "called_110",
+    "one": Answer.COMING,
+    "coming": Answer.COMING,
+    "cant": Answer.CANT,
+    "called_110": Answer.CALLED_110,
 }
 """The answer a text gives to an open alarm ("1" is "coming" only when there is one)."""
 
-DIGIT_TYPES = {"1": "help", "2": "medical", "3": "fire", "4": "intrusion"}
+DIGIT_TYPES = {
+    "1": AlertType.HELP,
+    "2": AlertType.MEDICAL,
+    "3": AlertType.FIRE,
+    "4": AlertType.INTRUSION,
+}
 """What a caller presses for the alarm type; anything else (or nothing) is help."""
 
 _WORDS: dict[str, Command] = {
@@ -137,9 +142,9 @@ def parse_command(text: str) -> Command | None:
     return _WORDS.get(word)
 
 
-def alert_type_for(digits: str | None) -> str:
+def alert_type_for(digits: str | None) -> AlertType:
     """The alarm type a pressed digit names; none or any other digit is help."""
-    return DIGIT_TYPES.get((digits or "").strip()[:1], "help")
+    return DIGIT_TYPES.get((digits or "").strip()[:1], AlertType.HELP)
 
 
 # -- the inbound log: each call or text acted on once -------------------------------------------
@@ -180,8 +185,8 @@ async def logged(
 
 
 async def raise_alarm(
-    session: AsyncSession, *, caller: Caller, alert_type: str, source: str, now: datetime
-) -> Change | None:
+    session: AsyncSession, *, caller: Caller, alert_type: AlertType, source: Channel, now: datetime
+) -> Change[Pressed] | None:
     """Raise the caller's alarm: for their household (joining its open alarm, as a press does),
     or as an unidentified caller on the called number's board. None only when neither is known
     (no household, no alarm number)."""
@@ -211,54 +216,46 @@ def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
 # -- texts and call-out answers ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TextReply:
-    """What a text did: the reply to send back, and the change it made."""
-
-    text: str | None
-    change: Change | None = None
-
-
 async def handle_text(
     session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
-) -> TextReply:
-    """Act on one text to an alarm number; the caller commits."""
+) -> str:
+    """Act on one text to an alarm number and say what to text back; the caller commits."""
     command = parse_command(body)
     languages = caller.languages
     if command is None:
-        return TextReply(twiml.sms_text("commands", languages=languages))
+        return twiml.sms_text("commands", languages=languages)
     open_alarm = None
     if caller.principal is not None and command != "help":
         open_alarm = await lifecycle.answerable(session, principal=caller.principal)
     if command == "help" or (command == "one" and open_alarm is None):
-        change = await raise_alarm(session, caller=caller, alert_type="help", source="sms", now=now)
+        change = await raise_alarm(
+            session, caller=caller, alert_type=AlertType.HELP, source=Channel.SMS, now=now
+        )
         if change is None:
-            return TextReply(twiml.sms_text("no_number", languages=languages))
+            return twiml.sms_text("no_number", languages=languages)
         row.alert_id = change.alert.id
         key = "raised" if caller.known else "raised_unknown"
-        return TextReply(twiml.sms_text(key, languages=languages), change)
+        return twiml.sms_text(key, languages=languages)
     if caller.principal is None or open_alarm is None:
-        return TextReply(
+        return (
             twiml.sms_text("nothing_to_answer", languages=languages)
             + "\n"
             + twiml.sms_text("commands", languages=languages)
         )
     answer = ANSWERS[command]
     try:
-        change = await lifecycle.respond(
+        await lifecycle.respond(
             session,
             principal=caller.principal,
             alert_id=open_alarm.id,
             answer=answer,
             now=now,
-            channel="sms",
+            channel=Channel.SMS,
         )
     except (Conflict, NotFound, Forbidden):
-        return TextReply(twiml.sms_text("nothing_to_answer", languages=languages))
+        return twiml.sms_text("nothing_to_answer", languages=languages)
     row.alert_id = open_alarm.id
-    return TextReply(
-        twiml.sms_text(answer, languages=languages, address=open_alarm.address or "?"), change
-    )
+    return twiml.sms_text(answer, languages=languages, address=open_alarm.address or "?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +264,6 @@ class CalloutAnswer:
 
     coming: bool
     language: Language
-    change: Change | None = None
 
 
 async def principal_of(
@@ -296,18 +292,16 @@ async def answer_callout(
         return CalloutAnswer(coming=False, language=language)
     try:
         if principal.kind == "resident":
-            change = await lifecycle.respond(
+            await lifecycle.respond(
                 session,
                 principal=principal,
                 alert_id=job.alert_id,
-                answer="coming",
+                answer=Answer.COMING,
                 now=now,
-                channel="voice",
+                channel=Channel.VOICE,
             )
         else:
-            change = await lifecycle.take(
-                session, principal=principal, alert_id=job.alert_id, now=now
-            )
+            await lifecycle.take(session, principal=principal, alert_id=job.alert_id, now=now)
     except (Conflict, NotFound, Forbidden):
         return CalloutAnswer(coming=False, language=language)
-    return CalloutAnswer(coming=True, language=language, change=change)
+    return CalloutAnswer(coming=True, language=language)

@@ -5,7 +5,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field
 
-from server.alarms.events import Change
+from server.alarms.change import Change
+from server.alarms.models import Outcome, Status
 from server.alarms.views import AlertView
 
 
@@ -56,8 +57,8 @@ class AlertOut(BaseModel):
             fields.update(note=None, duress=False, patrol_cycles=0)
         if view.hidden:
             fields.update(
-                status="cancelled",
-                outcome="false_alarm",
+                status=Status.CANCELLED,
+                outcome=Outcome.FALSE_ALARM,
                 duress=False,
                 widened=False,
                 patrol_cycles=0,
@@ -93,7 +94,7 @@ class Step(BaseModel):
     texts: int = Field(0, description="Texts queued by the step.")
 
     @classmethod
-    def of(cls, change: Change, view: AlertView, **extra: Any) -> Self:
+    def of(cls, change: Change[Any], view: AlertView, **extra: Any) -> Self:
         """The API form of a committed change (with a subclass's extra fields)."""
         return cls(
             alert=AlertOut.of(view),

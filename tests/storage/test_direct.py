@@ -110,7 +110,10 @@ async def test_inserts_fill_defaults_and_return_keys(session: AsyncSession) -> N
                 {"alert_id": alert.id, "community_id": community_id, "type": kind, "data": data},
             )
         ).scalar_one()
-        for kind, data in [("alert.raised", {"neighbours": 9, "by": "王"}), ("alert.taken", {})]
+        for kind, data in [
+            ("alert.raised", {"neighbours": 9, "by": "王"}),
+            ("alert.acknowledged", {}),
+        ]
     ]
     assert ids[1] == ids[0] + 1
     stored = (
@@ -118,7 +121,7 @@ async def test_inserts_fill_defaults_and_return_keys(session: AsyncSession) -> N
     ).scalars()
     assert [(e.id, e.type, e.data, e.actor, e.channel, e.audience) for e in stored] == [
         (ids[0], "alert.raised", {"neighbours": 9, "by": "王"}, "", "app", "all"),
-        (ids[1], "alert.taken", {}, "", "app", "all"),
+        (ids[1], "alert.acknowledged", {}, "", "app", "all"),
     ]
     created = await session.scalars(select(AlertEvent.created_at))
     assert all(c.tzinfo is not None and c > T0 for c in created), "utcnow filled each one"

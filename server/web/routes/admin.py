@@ -34,7 +34,7 @@ class DrillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: str = Field(min_length=1, max_length=100)
-    type: AlertType = "help"
+    type: AlertType = AlertType.HELP
     household: str | None = Field(
         None, max_length=40, description="Admins name the household; a group leader drills its own."
     )

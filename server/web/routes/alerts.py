@@ -19,7 +19,7 @@ class HelpRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: AlertType = "help"
+    type: AlertType = AlertType.HELP
     household: str | None = Field(
         None, description="The household in trouble (B11-1-301); only your own.", max_length=40
     )
@@ -94,7 +94,7 @@ async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> A
 async def timeline(alert_id: int, principal: CurrentPrincipal, session: Session) -> list[EventOut]:
     """Every step of an alarm, oldest first: who did what, when, through which channel."""
     await views.one(session, principal=principal, alert_id=alert_id)
-    audience: Audience = "group" if principal.kind == "resident" else "board"
+    audience = Audience.GROUP if principal.kind == "resident" else Audience.BOARD
     return [
         EventOut(
             id=e.id, type=e.type, at=e.created_at, actor=e.actor, channel=e.channel, data=e.data

@@ -1,12 +1,14 @@
 """The alarm's life: neighbours answer; the patrol takes it, goes on scene, resolves it; the
 raiser cancels it with the household PIN."""
 
-from fastapi import APIRouter, HTTPException
+from typing import Any
+
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.accounts import Principal
 from server.alarms import lifecycle, views
-from server.alarms.events import Change
+from server.alarms.change import Change
 from server.alarms.models import Answer, Outcome
 from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import AlertOut, Step
@@ -39,8 +41,8 @@ class Cancellation(BaseModel):
     pin: str = Field(min_length=4, max_length=8, pattern=r"^[0-9]+$")
 
 
-async def _done(change: Change, *, session: Session, principal: Principal) -> Step:
-    """Commit the step, set it in motion, and show the alarm as the principal sees it now."""
+async def _done(change: Change[Any], *, session: Session, principal: Principal) -> Step:
+    """Commit the step (which publishes it) and show the alarm as the principal sees it now."""
     await session.commit()
     return Step.of(change, await views.one(session, principal=principal, alert_id=change.alert.id))
 
@@ -113,9 +115,7 @@ async def cancel(
     change = await lifecycle.cancel(
         session, principal=principal, alert_id=alert_id, pin=body.pin, now=now
     )
-    await session.commit()
-    if change.outcome == "too_late":
-        raise HTTPException(409, change.detail)
-    if change.outcome == "wrong_pin":
-        raise HTTPException(403, change.detail)
+    await session.commit()  # a wrong PIN is counted and shown on the board, then refused
+    if change.refusal is not None:
+        raise change.refusal
     return AlertOut.of(await views.one(session, principal=principal, alert_id=alert_id))

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from notifier import outbox as outbox_service
+from server.alarms.models import AlertType, Channel
 from server.phone import delivery, inbound, twiml
 from server.settings import Settings
 from server.web.deps import Now, Session
@@ -81,7 +82,7 @@ async def incoming_call(form: Form, session: Session, settings: CurrentSettings)
 
 
 async def _raise_for_call(
-    session: Session, form: dict[str, str], *, alert_type: str, now: Now
+    session: Session, form: dict[str, str], *, alert_type: AlertType, now: Now
 ) -> inbound.Caller:
     """Raise the alarm of one call, once however often Twilio asks."""
     caller = await inbound.find_caller(session, phone=_field(form, "From"), to=_field(form, "To"))
@@ -90,7 +91,7 @@ async def _raise_for_call(
     )
     if row.alert_id is None:
         change = await inbound.raise_alarm(
-            session, caller=caller, alert_type=alert_type, source="voice", now=now
+            session, caller=caller, alert_type=alert_type, source=Channel.VOICE, now=now
         )
         row.alert_id = change.alert.id if change else None
     await session.commit()
@@ -111,7 +112,7 @@ async def call_menu(form: Form, session: Session, now: Now) -> Response:
 async def call_status(form: Form, session: Session, now: Now) -> Response:
     """An incoming call ended: if the caller hung up before the menu was done, raise help."""
     if form.get("Direction", "inbound") == "inbound" and form.get("CallStatus") in ENDED:
-        await _raise_for_call(session, form, alert_type="help", now=now)
+        await _raise_for_call(session, form, alert_type=AlertType.HELP, now=now)
     return Response(status_code=204)
 
 
@@ -134,7 +135,7 @@ async def incoming_text(form: Form, session: Session, now: Now) -> Response:
         return xml(twiml.sms_reply(None))
     reply = await inbound.handle_text(session, caller=caller, body=body, row=row, now=now)
     await session.commit()
-    return xml(twiml.sms_reply(reply.text))
+    return xml(twiml.sms_reply(reply))
 
 
 @router.post("/status", status_code=204)
