@@ -13,6 +13,12 @@ class Refusal(Exception):
         self.sentence = sentence
 
 
+class Malformed(Refusal):
+    """The request lacks what it must carry (a webhook's field)."""
+
+    status = 400
+
+
 class Unauthenticated(Refusal):
     """No credential, or one that speaks for nobody."""
 

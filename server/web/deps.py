@@ -4,11 +4,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from server import accounts
 from server.accounts import Principal
+from server.errors import Unauthenticated
 from server.runtime.work import Work
 
 bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
@@ -42,17 +43,11 @@ async def get_principal(
 ) -> Principal:
     """The resident or staff member the bearer token speaks for; 401 without a valid one."""
     if credentials is None:
-        raise HTTPException(
-            401,
-            "missing credential: send Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthenticated("missing credential: send Authorization: Bearer <token>")
     principals: accounts.Principals = request.state.principals
     principal = await principals.authenticate(session, credentials.credentials)
     if principal is None:
-        raise HTTPException(
-            401, "unknown or revoked credential", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise Unauthenticated("unknown or revoked credential")
     return principal
 
 

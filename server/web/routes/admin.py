@@ -4,7 +4,7 @@ reports."""
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
@@ -14,7 +14,7 @@ from server import accounts
 from server.accounts import Principal
 from server.alarms import policy, press, reports, views
 from server.alarms.models import AlertType
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, Invalid, NotFound
 from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import Step
 
@@ -209,7 +209,7 @@ async def add_shift(body: ShiftIn, principal: CurrentPrincipal, session: Session
         )
         shifts = await duty.add_shift(session, staff=member, days=days, starts=starts, ends=ends)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     await session.commit()
     return {"shifts": len(shifts)}
 
@@ -229,7 +229,7 @@ async def add_override(
             on_duty=body.on_duty,
         )
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     await session.commit()
     return {"id": row.id}
 

@@ -7,10 +7,11 @@ answered 403 and nothing happens.
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from notifier import outbox as outbox_service
 from server.alarms.models import AlertType, Channel
+from server.errors import Forbidden, Malformed
 from server.phone import delivery, inbound, twiml
 from server.settings import Settings
 from server.web.deps import Now, Session
@@ -41,7 +42,7 @@ async def twilio_form(
         params=params,
         signature=request.headers.get("X-Twilio-Signature"),
     ):
-        raise HTTPException(403, "missing or invalid X-Twilio-Signature")
+        raise Forbidden("missing or invalid X-Twilio-Signature")
     return params
 
 
@@ -52,7 +53,7 @@ CurrentSettings = Annotated[Settings, Depends(get_settings)]
 def _field(form: dict[str, str], name: str) -> str:
     value = form.get(name, "").strip()
     if not value:
-        raise HTTPException(400, f"{name} is missing")
+        raise Malformed(f"{name} is missing")
     return value
 
 
