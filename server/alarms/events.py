@@ -1,118 +1,20 @@
-"""Alert events as every client sees them: written once, published after commit, replayed alike."""
+"""An alarm's events read back: a channel's head and replay for a socket, a timeline for the
+API. They are written by `server.alarms.store.record`, in the wire form both share."""
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select
 
-from server.accounts import board_channel, group_channel
-from server.alarms.change import Change
-from server.alarms.models import Alert, AlertEvent, AlertGroup, Audience, Channel, EventType
-from server.runtime.work import publish_later
-from storage.db import AsyncSession, read, table_of, write
+from server.alarms.models import AlertEvent, AlertGroup, Audience
+from server.alarms.store import WIRE, wire
+from storage.db import AsyncSession, read
 
 REPLAY_LIMIT = 1000
 
 
-_WIRE = ("type", "alert_id", "community_id", "group_id", "created_at", "actor", "channel", "data")
-"""The columns of a stored event its wire form is made of, besides its id."""
-
-
 def render(event: AlertEvent) -> str:
     """The event's wire form; its id comes first, and is what a client resumes from."""
-    return _wire(event.id, {key: getattr(event, key) for key in _WIRE})
-
-
-def _wire(event_id: int, row: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "id": event_id,
-            "type": row["type"],
-            "alert_id": row["alert_id"],
-            "community_id": row["community_id"],
-            "group_id": row["group_id"],
-            "at": row["created_at"].isoformat().replace("+00:00", "Z"),
-            "actor": row["actor"],
-            "channel": row["channel"],
-            "data": row["data"],
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
-def summary(alert: Alert) -> dict[str, Any]:
-    """What every event says of its alarm, so a client that hears it first can show it."""
-    data: dict[str, Any] = {
-        "status": alert.status,
-        "alert_type": alert.type,
-        "household": alert.address,
-    }
-    if alert.drill:
-        data["drill"] = True
-        data["drill_label"] = alert.drill_label
-    return data
-
-
-async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
-    """The groups that hear an alarm: its own, then any it was widened to."""
-    groups = [alert.group_id] if alert.group_id is not None else []
-    if alert.widened:
-        groups += list(
-            await session.scalars(
-                select(AlertGroup.group_id)
-                .where(AlertGroup.alert_id == alert.id)
-                .order_by(AlertGroup.group_id)
-            )
-        )
-    return groups
-
-
-_TABLE = table_of(AlertEvent)
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
-
-
-async def record(
-    session: AsyncSession,
-    change: Change[Any],
-    *,
-    type: EventType,
-    actor: str,
-    channel: Channel,
-    now: datetime,
-    data: dict[str, Any] | None = None,
-    audience: Audience = Audience.ALL,
-    alert: Alert | None = None,
-) -> int:
-    """Store one event of an alarm (the change's own unless another is given), to be published
-    on the channels of its audience when the transaction commits; returns the event's id. Once
-    a raiser under duress has been shown the alarm cancelled, its group hears no more of it."""
-    alert = alert or change.alert
-    if alert.masked and audience == Audience.ALL:
-        audience = Audience.BOARD
-    row = {
-        "alert_id": alert.id,
-        "community_id": alert.community_id,
-        "group_id": alert.group_id,
-        "type": type,
-        "actor": actor,
-        "channel": channel,
-        "audience": audience,
-        "data": {**summary(alert), **(data or {})},
-        "created_at": now,
-    }
-    event_id: int = (await write(session, _INSERT, row)).scalar_one()
-    channels: list[str] = []
-    if audience != Audience.BOARD:
-        channels += [group_channel(g) for g in await audience_groups(session, alert)]
-    if audience != Audience.GROUP:
-        channels.append(board_channel(alert.community_id))
-    publish_later(session, tuple(channels), _wire(event_id, row))
-    if change.event_id is None:
-        change.event_id = event_id
-    return event_id
+    return wire(event.id, {key: getattr(event, key) for key in WIRE})
 
 
 _IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms widened to it
@@ -128,7 +30,7 @@ _IN_BOARD = and_(
     AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != Audience.GROUP
 )
 _AFTER = {
-    scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in _WIRE))
+    scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in WIRE))
     .where(within, AlertEvent.id > bindparam("after"))
     .order_by(AlertEvent.id)
     .limit(bindparam("limit"))
@@ -155,7 +57,7 @@ async def after(
     a resuming socket's handshake asks)."""
     scope, ident = _scope(channel)
     rows = await read(session, _AFTER[scope], {"ident": ident, "after": event_id, "limit": limit})
-    return [(row[0], _wire(row[0], dict(zip(_WIRE, row[1:], strict=True)))) for row in rows]
+    return [(row[0], wire(row[0], dict(zip(WIRE, row[1:], strict=True)))) for row in rows]
 
 
 async def head(session: AsyncSession, *, channel: str | None = None) -> int:

@@ -4,20 +4,12 @@ against the alarm's state and stored as an event; the caller commits, which publ
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
-
 from groups import pins
-from groups.models import Household, Resident, Staff
-from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
 from server.accounts import Principal
-from server.alarms import escalation, recipients, transitions
+from server.alarms import escalation, store, transitions
 from server.alarms.change import Cancelled, Change, Escalated
-from server.alarms.events import record
 from server.alarms.models import (
-    OPEN,
     Alert,
-    AlertGroup,
-    AlertResponse,
     Answer,
     Audience,
     Channel,
@@ -26,7 +18,7 @@ from server.alarms.models import (
     Outcome,
     Status,
 )
-from server.alarms.policy import Locked, lock
+from server.alarms.policy import Locked
 from server.alarms.transitions import Action
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from storage.db import AsyncSession
@@ -41,14 +33,15 @@ def _actor(principal: Principal) -> str:
 async def _load(
     session: AsyncSession, *, principal: Principal, alert_id: int
 ) -> tuple[Locked, Alert]:
-    locked = await lock(session, principal.community_id)
-    alert = await session.get(Alert, alert_id, populate_existing=True)
+    locked = await store.lock(session, principal.community_id)
+    alert = await store.alarm(session, alert_id=alert_id)
     if alert is None or alert.community_id != principal.community_id:
         raise NotFound(f"no alarm {alert_id} in your scope")
-    if principal.kind == "resident" and alert.group_id != principal.group_id:
-        widened = await session.get(AlertGroup, (alert.id, principal.group_id or 0))
-        if widened is None:
-            raise NotFound(f"no alarm {alert_id} in your scope")
+    outside = principal.kind == "resident" and alert.group_id != principal.group_id
+    if outside and not await store.widened_to(
+        session, alert_id=alert.id, group_id=principal.group_id
+    ):
+        raise NotFound(f"no alarm {alert_id} in your scope")
     return locked, alert
 
 
@@ -90,33 +83,18 @@ async def respond(
     if not transitions.allows(alert.status, Action.ANSWER) or alert.masked:
         status = Status.CANCELLED if alert.masked else alert.status
         raise Conflict(f"alarm {alert.id} is {status}; it takes no more answers")
-    row = await session.scalar(
-        select(AlertResponse).where(
-            AlertResponse.alert_id == alert.id,
-            AlertResponse.household_id == principal.household_id,
-        )
-    )
-    if row is None:
-        row = AlertResponse(alert_id=alert.id, household_id=principal.household_id)
-        session.add(row)
-    row.resident_id, row.answer, row.channel, row.created_at = (
-        principal.resident_id,
-        Answer(answer),
-        channel,
-        now,
-    )
-    await session.flush()
-    alert.coming = (
-        await session.scalar(
-            select(func.count()).where(
-                AlertResponse.alert_id == alert.id, AlertResponse.answer == Answer.COMING
-            )
-        )
-        or 0
+    alert.coming = await store.answer(
+        session,
+        alert=alert,
+        household_id=principal.household_id,
+        resident_id=principal.resident_id,
+        answer=Answer(answer),
+        channel=channel,
+        now=now,
     )
     alert.updated_at = now
     change = Change(alert, outcome=Answer(answer))
-    await record(
+    await store.record(
         session,
         change,
         type=EventType.RESPONSE,
@@ -138,17 +116,8 @@ async def answerable(session: AsyncSession, *, principal: Principal) -> Alert | 
     """The newest open alarm a resident can answer (of its group, or widened to it)."""
     if principal.kind != "resident" or principal.group_id is None:
         return None
-    widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == principal.group_id)
-    return await session.scalar(
-        select(Alert)
-        .where(
-            or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)),
-            Alert.status.in_(OPEN),
-            Alert.masked.is_(False),
-            Alert.household_id != principal.household_id,
-        )
-        .order_by(Alert.id.desc())
-        .limit(1)
+    return await store.answerable(
+        session, group_id=principal.group_id, household_id=principal.household_id
     )
 
 
@@ -159,14 +128,14 @@ async def take(
     _staff_only(principal, "take an alarm")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.is_open and not transitions.allows(alert.status, Action.TAKE):
-        taker = await session.scalar(select(Staff.name).where(Staff.id == alert.taken_by_staff_id))
+        taker = await store.taker(session, alert=alert)
         raise Conflict(f"alarm {alert.id} was already taken by {taker or 'someone'}")
     alert.status = _to(alert, Action.TAKE, "taken")
     alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     alert.updated_at = now
     await escalation.settle(session, alert_id=alert.id, now=now)
     change = Change(alert, outcome=alert.status)
-    await record(
+    await store.record(
         session,
         change,
         type=EventType.ACKNOWLEDGED,
@@ -192,7 +161,7 @@ async def arrive(
         await escalation.settle(session, alert_id=alert.id, now=now)
     alert.status, alert.on_scene_at, alert.updated_at = status, now, now
     change = Change(alert, outcome=status)
-    await record(
+    await store.record(
         session,
         change,
         type=EventType.ON_SCENE,
@@ -214,9 +183,9 @@ async def escalate(
     if alert.drill:
         raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
     alert.updated_at = now
-    police = await recipients.police_office(session, community_id=alert.community_id)
+    police = await store.police_office(session, community_id=alert.community_id)
     change = Change(alert, outcome=Escalated.ESCALATED)
-    event_id = await record(
+    event_id = await store.record(
         session,
         change,
         type=EventType.ESCALATED,
@@ -225,7 +194,7 @@ async def escalate(
         now=now,
         data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
     )
-    change.texts += await recipients.tell(
+    change.texts += await store.tell(
         session, alert=alert, kind="police", event_id=event_id, recipients=police, now=now
     )
     return change
@@ -253,7 +222,7 @@ async def resolve(
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     await escalation.settle(session, alert_id=alert.id, now=now)
     change = Change(alert, outcome=status)
-    event_id = await record(
+    event_id = await store.record(
         session,
         change,
         type=EventType.RESOLVED,
@@ -263,7 +232,7 @@ async def resolve(
         data={"outcome": outcome, "by": principal.name},
     )
     if note:  # what the patrol writes down stays with the patrol
-        await record(
+        await store.record(
             session,
             change,
             type=EventType.NOTE,
@@ -297,7 +266,7 @@ async def cancel(
     locked, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.household_id != principal.household_id:
         raise Forbidden("only the household that raised the alarm can cancel it")
-    household = await session.get(Household, alert.household_id)
+    household = await store.household(session, household_id=alert.household_id)
     assert household is not None
     if household.pin_hash is None:
         raise Conflict("this household has no PIN yet; set one, or ask the patrol to close it")
@@ -307,7 +276,7 @@ async def cancel(
     if not (real or duress):
         alert.pin_failures += 1
         change = Change(alert, outcome=Cancelled.WRONG_PIN, refusal=Forbidden("wrong PIN"))
-        await record(
+        await store.record(
             session,
             change,
             type=EventType.PIN_FAILED,
@@ -333,7 +302,7 @@ async def cancel(
         alert.closed_at = alert.updated_at = now
         await escalation.settle(session, alert_id=alert.id, now=now)
         change = Change(alert, outcome=Cancelled.CANCELLED)
-        event_id = await record(
+        event_id = await store.record(
             session,
             change,
             type=EventType.CANCELLED,
@@ -373,7 +342,7 @@ async def _under_duress(
     _to(alert, Action.DURESS, "cancelled")
     change = Change(alert, outcome=Cancelled.CANCELLED)
     if shown:
-        event_id = await record(
+        event_id = await store.record(
             session,
             change,
             type=EventType.CANCELLED,
@@ -389,7 +358,7 @@ async def _under_duress(
     alert.duress, alert.masked = True, shown
     alert.updated_at = now
     await escalation.settle(session, alert_id=alert.id, now=now, kinds=(Deadline.QUORUM,))
-    await record(
+    await store.record(
         session,
         change,
         type=EventType.DURESS,
@@ -416,38 +385,10 @@ async def all_clear(
 ) -> int:
     """Withdraw the alarm's texts not yet sent, and text all clear to everyone already texted
     about it (residents, staff, or both); returns how many texts are queued."""
-    whose = []
-    if residents:
-        whose.append(OutboxMessage.resident_id.is_not(None))
-    if staff:
-        whose.append(OutboxMessage.staff_id.is_not(None))
-    if not whose:
-        return 0
-    mine = (OutboxMessage.alert_id == alert.id, or_(*whose))
-    await session.execute(
-        update(OutboxMessage).where(*mine, OutboxMessage.status == PENDING).values(status=WITHDRAWN)
+    people = await store.withdraw_and_find_texted(
+        session, alert_id=alert.id, event_id=event_id, residents=residents, staff=staff
     )
-    rows = (
-        await session.execute(
-            select(
-                OutboxMessage.to,
-                OutboxMessage.resident_id,
-                OutboxMessage.staff_id,
-                Household.language,
-            )
-            .outerjoin(Resident, OutboxMessage.resident_id == Resident.id)
-            .outerjoin(Household, Resident.household_id == Household.id)
-            .where(
-                *mine, OutboxMessage.status.in_((SENDING, SENT)), OutboxMessage.event_id < event_id
-            )
-            .order_by(OutboxMessage.id)
-        )
-    ).all()
-    people = [
-        recipients.Recipient(to=to, language=language or "zh", resident_id=rid, staff_id=sid)
-        for to, rid, sid, language in rows
-    ]
-    return await recipients.tell(
+    return await store.tell(
         session,
         alert=alert,
         kind="all_clear",

@@ -3,11 +3,8 @@
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from groups.models import Community
 from server.alarms.models import EscalationPolicy
-from storage.db import AsyncSession, read, utcnow
+from storage.db import AsyncSession, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +40,6 @@ class Locked:
     community_id: int
     timezone: str
     policy: Policy
-
-
-_LOCK = (
-    select(Community.timezone, *(getattr(EscalationPolicy, name) for name in FIELDS))
-    .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
-    .where(Community.id == bindparam("community_id"))
-    .with_for_update(of=Community)
-)
-
-
-async def lock(session: AsyncSession, community_id: int) -> Locked:
-    """Lock the community's row for this transaction, so its events commit in id order."""
-    timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
-    policy = Policy(*stored) if stored[0] is not None else Policy()
-    return Locked(community_id=community_id, timezone=timezone, policy=policy)
 
 
 async def get(session: AsyncSession, *, community_id: int) -> Policy:

@@ -2,36 +2,14 @@
 event, its SMS jobs and its deadlines — all in one transaction the caller commits."""
 
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
-
-from groups.models import Group
 from server.accounts import Principal
-from server.alarms import escalation, recipients, texts
+from server.alarms import escalation, store, texts
 from server.alarms.change import Change, Pressed
-from server.alarms.events import record
-from server.alarms.models import OPEN, Alert, AlertType, Channel, EventType, IdempotencyKey
-from server.alarms.policy import Locked, lock
+from server.alarms.models import Alert, AlertType, Channel, EventType
+from server.alarms.policy import Locked
 from server.errors import Forbidden, Invalid
-from storage.db import AsyncSession, columns_of, insert_one, load, update_one
-
-
-def _open(scope: ColumnElement[bool]) -> Select[Any]:
-    return (
-        columns_of(Alert)
-        .where(
-            scope,
-            Alert.status.in_(OPEN),
-            Alert.masked.is_(False),
-            Alert.drill == bindparam("drill"),
-        )
-        .order_by(Alert.id)
-    )
-
-
-_OPEN_OF_GROUP = _open(Alert.group_id == bindparam("group_id"))
-_OPEN_OF_HOUSEHOLD = _open(Alert.household_id == bindparam("household_id"))
+from storage.db import AsyncSession
 
 
 async def create(
@@ -56,21 +34,19 @@ async def create(
         raise Forbidden("a resident can raise an alarm only for their own household")
     assert principal.resident_id is not None
 
-    locked = await lock(session, principal.community_id)
+    locked = await store.lock(session, principal.community_id)
     if idempotency_key is not None:
-        known = await session.get(IdempotencyKey, (principal.resident_id, idempotency_key))
+        known = await store.repeated(
+            session, resident_id=principal.resident_id, key=idempotency_key
+        )
         if known is not None:
-            alert = await session.get(Alert, known.alert_id)
-            assert alert is not None
-            return Change(alert, outcome=Pressed.REPEATED)
+            return Change(known, outcome=Pressed.REPEATED)
 
-    drill = drill_label is not None
-    of_group = principal.group_id is not None
-    open_alerts = await load(
+    open_alerts = await store.open_alarms(
         session,
-        Alert,
-        _OPEN_OF_GROUP if of_group else _OPEN_OF_HOUSEHOLD,
-        {"group_id": principal.group_id, "household_id": principal.household_id, "drill": drill},
+        group_id=principal.group_id,
+        household_id=principal.household_id,
+        drill=drill_label is not None,
     )
     own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
     if own is not None:
@@ -91,13 +67,12 @@ async def create(
         if first is not None:
             await _confirm(session, change, locked=locked, first=first, now=now, patrol=patrol)
     if idempotency_key is not None:
-        session.add(
-            IdempotencyKey(
-                resident_id=principal.resident_id,
-                key=idempotency_key,
-                alert_id=change.alert.id,
-                created_at=now,
-            )
+        store.remember(
+            session,
+            resident_id=principal.resident_id,
+            key=idempotency_key,
+            alert_id=change.alert.id,
+            now=now,
         )
     return change
 
@@ -112,7 +87,7 @@ async def _raise(
     now: datetime,
     drill_label: str | None,
     confirms: Alert | None,
-) -> tuple[Change[Pressed], list[recipients.Recipient]]:
+) -> tuple[Change[Pressed], list[store.Recipient]]:
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
@@ -129,16 +104,16 @@ async def _raise(
         updated_at=now,
     )
     neighbours, alert.neighbours = (
-        await recipients.neighbours(
+        await store.neighbours(
             session, group_ids=[principal.group_id], exclude_household=principal.household_id
         )
         if principal.group_id is not None
         else ([], 0)
     )
-    await insert_one(session, alert)
+    await store.insert_alarm(session, alert)
     households = alert.neighbours
     change = Change(alert, outcome=Pressed.RAISED)
-    event_id = await record(
+    event_id = await store.record(
         session,
         change,
         type=EventType.RAISED,
@@ -148,7 +123,7 @@ async def _raise(
         data={"raised_by": principal.name, "group": principal.group_name, "neighbours": households},
     )
 
-    def alarm_text(r: recipients.Recipient) -> str:
+    def alarm_text(r: store.Recipient) -> str:
         kind: texts.Kind = "alarm" if r.resident_id is not None else "patrol"
         return texts.body(
             kind,
@@ -158,8 +133,8 @@ async def _raise(
             drill=alert.drill,
         )
 
-    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts = await recipients.queue(
+    patrol = await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await store.queue(
         session,
         alert=alert,
         event_id=event_id,
@@ -167,16 +142,16 @@ async def _raise(
         text=alarm_text,
         now=now,
     )
-    await escalation.schedule(session, alert=alert, locked=locked, now=now)
+    await store.schedule(session, alert=alert, due=escalation.first_deadlines(alert, locked, now))
     return change, patrol
 
 
 async def _merge(
     session: AsyncSession, *, alert: Alert, principal: Principal, source: Channel, now: datetime
 ) -> Change[Pressed]:
-    await update_one(session, alert, presses=alert.presses + 1, updated_at=now)
+    await store.change_alarm(session, alert, presses=alert.presses + 1, updated_at=now)
     change = Change(alert, outcome=Pressed.MERGED)
-    await record(
+    await store.record(
         session,
         change,
         type=EventType.PRESSED,
@@ -195,14 +170,14 @@ async def _confirm(
     locked: Locked,
     first: Alert,
     now: datetime,
-    patrol: list[recipients.Recipient],
+    patrol: list[store.Recipient],
 ) -> None:
     """A second household of the group pressed (its alarm raised as confirmed, linked to the
     first): both alarms are one confirmed incident, which goes straight to the (already looked
     up) patrol."""
     alert = change.alert
-    await update_one(session, first, confirmed=True, updated_at=now)
-    await record(
+    await store.change_alarm(session, first, confirmed=True, updated_at=now)
+    await store.record(
         session,
         change,
         alert=first,
@@ -261,8 +236,8 @@ async def create_unidentified(
     """An alarm from a phone no household is registered with: never refused. It goes on the
     called number's group (or the community's) board with the caller's number to call back,
     and to the on-duty patrol at once (there is no address for neighbours to go to)."""
-    locked = await lock(session, community_id)
-    group_name = await session.scalar(select(Group.name).where(Group.id == group_id))
+    locked = await store.lock(session, community_id)
+    group_name = await store.group_name(session, group_id=group_id)
     alert = Alert(
         community_id=community_id,
         group_id=group_id,
@@ -272,10 +247,9 @@ async def create_unidentified(
         created_at=now,
         updated_at=now,
     )
-    session.add(alert)
-    await session.flush()
+    await store.insert_alarm(session, alert)
     change = Change(alert, outcome=Pressed.RAISED)
-    event_id = await record(
+    event_id = await store.record(
         session,
         change,
         type=EventType.RAISED,
@@ -284,8 +258,8 @@ async def create_unidentified(
         now=now,
         data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
     )
-    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts = await recipients.queue(
+    patrol = await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await store.queue(
         session,
         alert=alert,
         event_id=event_id,
@@ -295,5 +269,5 @@ async def create_unidentified(
         ),
         now=now,
     )
-    await escalation.schedule(session, alert=alert, locked=locked, now=now)
+    await store.schedule(session, alert=alert, due=escalation.first_deadlines(alert, locked, now))
     return change

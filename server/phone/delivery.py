@@ -8,10 +8,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from groups.models import Household, Resident, Staff
 from notifier.models import FAILED, OutboxMessage
+from server.alarms import store
 from server.alarms.change import Change
-from server.alarms.events import record
 from server.alarms.models import Alert, Audience, Channel, EventType
-from server.alarms.policy import lock
 from server.runtime.work import Work
 from storage.db import AsyncSession
 
@@ -57,7 +56,7 @@ async def delivery_events(
     staff_names = await session.execute(select(Staff.id, Staff.name).where(Staff.id.in_(staff_ids)))
     staff: dict[int | None, str] = dict(staff_names.all())
     for community_id in sorted({job.community_id for job in jobs}):
-        await lock(session, community_id)  # events of one community commit in id order
+        await store.lock(session, community_id)  # events of one community commit in id order
     recorded = 0
     for job in jobs:
         alert = await session.get(Alert, job.alert_id)
@@ -66,7 +65,7 @@ async def delivery_events(
         change = Change(alert, outcome=EventType.DELIVERY)
         recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
         status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
-        await record(
+        await store.record(
             session,
             change,
             alert=alert,

@@ -12,7 +12,7 @@ from groups import duty, pins
 from groups.models import Household, Staff
 from server import accounts
 from server.accounts import Principal
-from server.alarms import policy, press, reports, views
+from server.alarms import policy, press, reports, store, views
 from server.alarms.models import AlertType
 from server.errors import Forbidden, Invalid, NotFound
 from server.web.deps import CurrentPrincipal, Now, Session
@@ -160,7 +160,7 @@ class OnDuty(BaseModel):
 async def on_duty(principal: CurrentPrincipal, session: Session, now: Now) -> list[OnDuty]:
     """The patrol members on duty now."""
     _staff(principal)
-    community = await policy.lock(session, principal.community_id)
+    community = await store.lock(session, principal.community_id)
     members = await duty.on_duty(
         session, community_id=principal.community_id, at=now, timezone=community.timezone
     )
