@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.harness import call, poll_until, press, running, stream
+from tests.harness import at_least, call, poll_until, press, running, stream
 from tests.server.world import POLICE, RAISER, World, all_sent, set_pins, texts_to
 
 
@@ -84,8 +84,7 @@ async def test_the_patrol_takes_goes_on_scene_and_resolves_and_everyone_alerted_
             assert done.json()["alert"]["status"] == status
         wanted = ["alert.raised", "alert.acknowledged", "alert.on_scene", "alert.resolved"]
         for listener, expected in ((sock, wanted), (board, [*wanted, "alert.note"])):
-            count = len(expected)
-            heard = await listener.events_until(lambda ev, count=count: len(ev) >= count)
+            heard = await listener.events_until(at_least(len(expected)))
             assert [e["type"] for e in heard] == expected
             assert heard[3]["data"]["outcome"] == "handled"
             assert "note" not in heard[3]["data"]

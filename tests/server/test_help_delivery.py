@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack
+from typing import Any
 
 import httpx
 import pytest
@@ -136,7 +137,7 @@ async def test_a_quiet_socket_hears_heartbeats_at_the_pace_its_hello_announced(
     async with running(settings) as base, stream(base, seeded.households["B11-1-101"]) as sock:
         assert sock.hello["heartbeat"] == 0.3
         started = asyncio.get_running_loop().time()
-        beats = []
+        beats: list[dict[str, Any]] = []
         async with asyncio.timeout(5):
             while len(beats) < 3:
                 beats.append(json.loads(await sock.ws.recv()))
