@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.harness import call
+from tests.harness import Seed, call
 
 
 class Person:
@@ -137,3 +137,8 @@ class Resident(Person):
     def __init__(self, base: str, token: str, address: str) -> None:
         super().__init__(base, token)
         self.address = address
+
+
+def resident(base: str, seed: Seed, address: str) -> Resident:
+    """The household of seed at address, acting on the service at base."""
+    return Resident(base, seed.households[address], address)
