@@ -59,9 +59,9 @@ class Person:
         """Give the household its cancel PIN and its duress PIN."""
         return await self.call("PUT", "/api/household/pin", json={"pin": pin, "duress_pin": duress})
 
-    async def start_drill(self, label: str) -> httpx.Response:
-        """Start a drill of the group."""
-        return await self.call("POST", "/api/drills", json={"label": label})
+    async def start_drill(self, label: str, **extra: Any) -> httpx.Response:
+        """Start a drill of the group (an admin names the household in extra)."""
+        return await self.call("POST", "/api/drills", json={"label": label, **extra})
 
     # The patrol's verbs.
 
@@ -87,6 +87,14 @@ class Person:
     async def set_policy(self, **policy: Any) -> httpx.Response:
         """Change the community's escalation policy."""
         return await self.call("PUT", "/api/policy", json=policy)
+
+    async def policy(self) -> httpx.Response:
+        """Read the community's escalation policy."""
+        return await self.call("GET", "/api/policy")
+
+    async def report(self) -> httpx.Response:
+        """Read the community's report of alarms and drills."""
+        return await self.call("GET", "/api/reports")
 
     async def add_shift(self, phone: str, *, days: str, starts: str, ends: str) -> httpx.Response:
         """Put the patrol member with phone on the weekly roster."""
