@@ -75,7 +75,9 @@ def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeou
     return payload
 
 
-def _child(target: Any, args: tuple[Any, ...], name: str) -> tuple[mp.Process, Connection]:
+def _child(
+    target: Any, args: tuple[Any, ...], name: str
+) -> tuple[mp.process.BaseProcess, Connection]:
     ours, theirs = mp.get_context("spawn").Pipe()
     process = mp.get_context("spawn").Process(
         target=target, args=(*args, theirs), name=name, daemon=True
@@ -89,11 +91,13 @@ def _tree(process: psutil.Process) -> list[psutil.Process]:
 
 
 def _rss_mib(process: psutil.Process) -> float:
-    return sum(p.memory_info().rss for p in _tree(process)) / 2**20
+    rss: list[int] = [p.memory_info().rss for p in _tree(process)]
+    return sum(rss) / 2**20
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
-    return sum(t.user + t.system for t in (p.cpu_times() for p in _tree(process)))
+    seconds: list[float] = [t.user + t.system for t in (p.cpu_times() for p in _tree(process))]
+    return sum(seconds)
 
 
 def main() -> int:
@@ -111,7 +115,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
     database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     redis_process: subprocess.Popen[bytes] | None = None
     server: subprocess.Popen[bytes] | None = None
-    children: list[mp.Process] = []
+    children: list[mp.process.BaseProcess] = []
     try:
         print(f"seeding {args.sockets} households and {args.boards} board tokens in {workdir} …")
         started = time.perf_counter()

@@ -61,6 +61,7 @@ async def seed(url: str, *, households: int, boards: int, phones: bool = True) -
                 .order_by(Household.id)
             )
             for resident_id, group_id in rows.all():
+                assert group_id is not None, "the import puts every household in a group"
                 token = await accounts.issue(
                     session, community_id=community_id, resident_id=resident_id
                 )

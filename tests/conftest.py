@@ -1,11 +1,17 @@
-"""Shared fixtures: real SQLite and PostgreSQL databases, a real Redis."""
+"""Shared fixtures: real SQLite and PostgreSQL databases, a real Redis.
+
+The migrations run once per session, into a template of each kind; every test gets a copy of
+it (a copied SQLite file, a PostgreSQL database created from the template). The tests of the
+migrations themselves start from an empty database and run them for real."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -32,22 +38,24 @@ def postgres_server() -> Iterator[str]:
         yield dsn
 
 
-async def _create_database(server_dsn: str) -> str:
-    name = f"tenwatch_test_{uuid.uuid4().hex[:12]}"
+async def _admin(server_dsn: str, *statements: str) -> None:
     conn = await asyncpg.connect(server_dsn)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def _create_database(server_dsn: str, *, template: str | None = None) -> str:
+    name = f"tenwatch_test_{uuid.uuid4().hex[:12]}"
+    from_template = f' TEMPLATE "{template}"' if template else ""
+    await _admin(server_dsn, f'CREATE DATABASE "{name}"{from_template}')
     return name
 
 
 async def _drop_database(server_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _sqlalchemy_url(server_dsn: str, database: str) -> str:
@@ -56,21 +64,44 @@ def _sqlalchemy_url(server_dsn: str, database: str) -> str:
 
 
 @contextmanager
-def fresh_postgres(server_dsn: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database on the server, dropped afterwards."""
-    name = asyncio.run(_create_database(server_dsn))
-    url = _sqlalchemy_url(server_dsn, name)
+def fresh_postgres(server_dsn: str, *, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database on the server, a copy of template (else empty); dropped
+    afterwards."""
+    name = asyncio.run(_create_database(server_dsn, template=template))
     try:
-        asyncio.run(upgrade(url))
-        yield url
+        yield _sqlalchemy_url(server_dsn, name)
     finally:
         asyncio.run(_drop_database(server_dsn, name))
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once for the session, which takes no
+    connections (so that CREATE DATABASE can copy it); dropped at the end."""
+    name = f"tenwatch_template_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_server, f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(upgrade(_sqlalchemy_url(postgres_server, name)))
+        asyncio.run(
+            _admin(
+                postgres_server, f'ALTER DATABASE "{name}" IS_TEMPLATE true ALLOW_CONNECTIONS false'
+            )
+        )
+        yield name
+    finally:
+        asyncio.run(
+            _admin(
+                postgres_server,
+                f'ALTER DATABASE "{name}" IS_TEMPLATE false',
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            )
+        )
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database."""
-    with fresh_postgres(postgres_server) as url:
+def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database (a copy of the session's template)."""
+    with fresh_postgres(postgres_server, template=postgres_template) as url:
         yield url
 
 
@@ -81,12 +112,46 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+def _fold_log_into(path: Path) -> None:
+    """Make the database file at path the whole database: checkpoint any write-ahead log into
+    it; closing the last connection then removes the log and its index."""
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    left = [
+        p.name for p in (path.with_name(f"{path.name}-{s}") for s in ("wal", "shm")) if p.exists()
+    ]
+    assert not left, (
+        f"{left} outlived the last connection: a copy of {path.name} alone would lose them"
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for the session, for tests to copy and never to open."""
+    path = tmp_path_factory.mktemp("template") / "tenwatch.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    _fold_log_into(path)
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh, migrated SQLite database, for tests that need only the embedded default."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'tenwatch.db'}"
-    asyncio.run(upgrade(url))
-    return url
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite database (a copy of the session's template), for tests that need
+    only the embedded default."""
+    path = tmp_path / "tenwatch.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database with no schema, for the tests of the migrations: a SQLite file, then
+    a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    with fresh_postgres(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -58,6 +58,7 @@ async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
                 .order_by(Resident.id)
             )
             for address, group_id, resident_id in rows:
+                assert group_id is not None, "the import puts every household in a group"
                 if address not in result.households:
                     result.households[address] = await accounts.issue(
                         session, community_id=found.id, resident_id=resident_id
@@ -140,6 +141,11 @@ class Socket:
         except TimeoutError:
             return True
         return False
+
+
+def at_least(count: int) -> Callable[[list[dict[str, Any]]], bool]:
+    """A check for Socket.events_until: at least count events have arrived."""
+    return lambda events: len(events) >= count
 
 
 @asynccontextmanager

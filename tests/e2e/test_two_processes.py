@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
+from tests.actors import Person, resident
 from tests.e2e.processes import service
-from tests.harness import call, press, seed, stream
+from tests.harness import seed, stream
 
 
 async def test_a_press_on_one_process_reaches_neighbours_and_board_held_by_another(
@@ -27,7 +28,7 @@ async def test_a_press_on_one_process_reaches_neighbours_and_board_held_by_anoth
                 for i, a in enumerate(neighbours)
             ]
             board = await stack.enter_async_context(stream(second, seeded.staff["patrol_leader"]))
-            raised = (await press(first, seeded.households[raiser], "dispute")).json()
+            raised = (await resident(first, seeded, raiser).press("dispute")).json()
             events = await asyncio.gather(*(s.next_event() for s in [*socks, board]))
             assert {e["id"] for e in events} == {raised["event_id"]}
             assert all(e["data"]["household"] == raiser for e in events)
@@ -39,12 +40,12 @@ async def test_with_two_processes_each_escalation_deadline_fires_exactly_once(
     seeded = await seed(db_url)
     fast = {"database_url": db_url, "redis_url": redis_url, "scheduler_poll_seconds": "0.05"}
     with service(**fast) as first, service(**fast) as second:
-        admin = seeded.staff["admin"]
+        admin = Person(first, seeded.staff["admin"])
         policy = {"quorum_seconds": 1, "patrol_seconds": 1, "repeat_seconds": 1, "max_cycles": 3}
-        assert (await call(first, admin, "PUT", "/api/policy", json=policy)).status_code == 200
-        patrol = seeded.staff["patrol_leader"]
-        async with stream(second, patrol) as board:
-            raised = (await press(first, seeded.households["B12-1-301"])).json()
+        assert (await admin.set_policy(**policy)).status_code == 200
+        patrol = Person(second, seeded.staff["patrol_leader"])
+        async with stream(second, patrol.token) as board:
+            alarm = await resident(first, seeded, "B12-1-301").raise_alarm()
             heard = await board.events_until(
                 lambda ev: sum(e["type"] == "alert.escalated" for e in ev) >= 4, timeout=15
             )
@@ -60,7 +61,5 @@ async def test_with_two_processes_each_escalation_deadline_fires_exactly_once(
             ("patrol", 2),
             ("patrol", 3),
         ]
-        timeline = (
-            await call(second, patrol, "GET", f"/api/alerts/{raised['alert']['id']}/timeline")
-        ).json()
+        timeline = await patrol.timeline(alarm)
         assert sum(e["type"] == "alert.escalated" for e in timeline) == 4

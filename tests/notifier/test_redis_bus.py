@@ -3,6 +3,7 @@ locally when Redis is away."""
 
 import asyncio
 import socket
+from contextlib import aclosing
 
 import pytest
 from redis.asyncio import Redis
@@ -37,31 +38,30 @@ async def test_publish_all_reaches_subscribers_in_order_across_channels(redis_ur
 
 async def test_a_change_is_one_redis_message_per_channel(redis_url: str) -> None:
     raw = Redis.from_url(redis_url)
-    pubsub = raw.pubsub()
-    await pubsub.subscribe("group:7", "board:7")
-    bus = RedisBus(redis_url)
-    await bus.connect(lambda channel, message: None)
+    async with aclosing(raw.pubsub()) as pubsub:
+        await pubsub.subscribe("group:7", "board:7")
+        bus = RedisBus(redis_url)
+        await bus.connect(lambda channel, message: None)
 
-    async def heard(kind: str, count: int) -> list[tuple[bytes, bytes]]:
-        found = []
-        async with asyncio.timeout(5):
-            while len(found) < count:
-                message = await pubsub.get_message(timeout=1)
-                if message is not None and message["type"] == kind:
-                    found.append((message["channel"], message["data"]))
-        return found
+        async def heard(kind: str, count: int) -> list[tuple[bytes, bytes]]:
+            found: list[tuple[bytes, bytes]] = []
+            async with asyncio.timeout(5):
+                while len(found) < count:
+                    message = await pubsub.get_message(timeout=1)
+                    if message is not None and message["type"] == kind:
+                        found.append((message["channel"], message["data"]))
+            return found
 
-    try:
-        await heard("subscribe", 2)
-        await bus.publish_all([(("group:7", "board:7"), "1"), (("board:7",), "2")])
-        seen = await heard("message", 2)
-        assert sorted(seen) == [(b"board:7", b"1\x1e2"), (b"group:7", b"1")]
-        with pytest.raises(ValueError, match="separator"):
-            await bus.publish_all([(("group:7",), "a\x1eb")])
-    finally:
-        await bus.disconnect()
-        await pubsub.aclose()
-        await raw.aclose()
+        try:
+            await heard("subscribe", 2)
+            await bus.publish_all([(("group:7", "board:7"), "1"), (("board:7",), "2")])
+            seen = await heard("message", 2)
+            assert sorted(seen) == [(b"board:7", b"1\x1e2"), (b"group:7", b"1")]
+            with pytest.raises(ValueError, match="separator"):
+                await bus.publish_all([(("group:7",), "a\x1eb")])
+        finally:
+            await bus.disconnect()
+    await raw.aclose()
 
 
 async def test_publish_all_without_redis_delivers_to_this_process_in_order() -> None:

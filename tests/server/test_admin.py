@@ -4,39 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.harness import call, press, running, stream
+from tests.harness import call, running, stream
 from tests.server.world import POLICE, RAISER, World, texts_to
 
-DRILL = {"label": "十一月消防演练"}
+DRILL = "十一月消防演练"
 
 
 async def test_a_drill_says_drill_everywhere_never_reaches_the_police_and_is_counted_apart(
     world: World,
 ) -> None:
-    leader = world.token(RAISER)  # B11-1-301 is the stairwell leader, so the group's leader
-    neighbour = world.neighbours()[0]
-    admin = world.seed.staff["admin"]
+    address = world.neighbours()[0]
     async with (
         running(world.settings, clock=world.clock) as base,
-        stream(base, world.token(neighbour)) as sock,
+        stream(base, world.token(address)) as sock,
         stream(base, world.seed.staff["patrol_member"]) as board,
     ):
-        started = await call(base, leader, "POST", "/api/drills", json=DRILL)
+        leader = world.resident(base)  # B11-1-301 is the stairwell leader, so the group's leader
+        neighbour, patrol = world.resident(base, address), world.staff(base, "patrol_member")
+        admin = world.staff(base, "admin")
+        started = await leader.start_drill(DRILL)
         assert started.status_code == 201, started.text
         drill = started.json()["alert"]
-        assert (drill["drill"], drill["drill_label"], drill["household"]) == (
-            True,
-            DRILL["label"],
-            RAISER,
-        )
+        assert (drill["drill"], drill["drill_label"], drill["household"]) == (True, DRILL, RAISER)
         for listener in (sock, board):
             event = await listener.next_event()
-            assert (event["data"]["drill"], event["data"]["drill_label"]) == (True, DRILL["label"])
+            assert (event["data"]["drill"], event["data"]["drill_label"]) == (True, DRILL)
         bodies = [body for _, body, _ in await texts_to(world, drill["id"])]
         assert len(bodies) == 9
         assert all("演练 DRILL" in body for body in bodies)
 
-        real = await press(base, leader)
+        real = await leader.press()
         assert real.status_code == 201
         assert real.json()["alert"]["drill"] is False
 
@@ -62,24 +59,20 @@ async def test_a_drill_says_drill_everywhere_never_reaches_the_police_and_is_cou
         assert POLICE not in {to for to, _, _ in await texts_to(world, drill["id"])}
         assert POLICE in {to for to, _, _ in await texts_to(world, real.json()["alert"]["id"])}
 
-        by_neighbour = await call(base, world.token(neighbour), "POST", "/api/drills", json=DRILL)
+        by_neighbour = await neighbour.start_drill(DRILL)
         assert by_neighbour.status_code == 403
-        by_patrol = await call(
-            base, world.seed.staff["patrol_member"], "POST", "/api/drills", json=DRILL
-        )
+        by_patrol = await patrol.start_drill(DRILL)
         assert by_patrol.status_code == 403
-        nowhere = await call(base, admin, "POST", "/api/drills", json=DRILL)
+        nowhere = await admin.start_drill(DRILL)
         assert nowhere.status_code == 422
-        by_admin = await call(
-            base, admin, "POST", "/api/drills", json={**DRILL, "household": "B12-1-101"}
-        )
+        by_admin = await admin.start_drill(DRILL, household="B12-1-101")
         assert by_admin.status_code == 201
         assert by_admin.json()["alert"]["household"] == "B12-1-101"
 
-        report = (await call(base, admin, "GET", "/api/reports")).json()
+        report = (await admin.report()).json()
         assert (report["real"]["total"], report["drills"]["total"]) == (1, 2)
         assert report["real"]["escalated"] == 1
-        forbidden = await call(base, world.token(neighbour), "GET", "/api/reports")
+        forbidden = await neighbour.report()
         assert forbidden.status_code == 403
 
 
@@ -87,23 +80,23 @@ async def test_an_admin_edits_the_escalation_policy_and_others_may_only_read_it(
     world: World,
 ) -> None:
     async with running(world.settings, clock=world.clock) as base:
-        patrol, admin = world.seed.staff["patrol_member"], world.seed.staff["admin"]
-        defaults = (await call(base, patrol, "GET", "/api/policy")).json()
+        patrol, admin = world.staff(base, "patrol_member"), world.staff(base, "admin")
+        defaults = (await patrol.policy()).json()
         assert (defaults["quorum"], defaults["quorum_seconds"], defaults["patrol_seconds"]) == (
             2,
             45,
             90,
         )
-        denied = await call(base, patrol, "PUT", "/api/policy", json={"quorum": 3})
+        denied = await patrol.set_policy(quorum=3)
         assert denied.status_code == 403
-        bad = await call(base, admin, "PUT", "/api/policy", json={"quorum_seconds": 0})
+        bad = await admin.set_policy(quorum_seconds=0)
         assert bad.status_code == 422
-        unknown = await call(base, admin, "PUT", "/api/policy", json={"speed": 1})
+        unknown = await admin.set_policy(speed=1)
         assert unknown.status_code == 422
-        changed = await call(base, admin, "PUT", "/api/policy", json={"quorum": 3})
+        changed = await admin.set_policy(quorum=3)
         assert changed.json()["quorum"] == 3
-        assert (await call(base, patrol, "GET", "/api/policy")).json() == changed.json()
-        resident = await call(base, world.token(RAISER), "GET", "/api/policy")
+        assert (await patrol.policy()).json() == changed.json()
+        resident = await world.resident(base).policy()
         assert resident.status_code == 403
 
 
@@ -121,9 +114,7 @@ async def test_pins_and_the_roster_refuse_bad_input_with_a_reason(world: World) 
         status, reason = await put_pin({"pin": "4321", "duress_pin": "8765"})
         assert (status, "current PIN" in reason) == (403, True)
         assert (await put_pin({"pin": "4321", "duress_pin": "8765", "current": "1234"}))[0] == 204
-        by_staff = await call(
-            base, admin, "PUT", "/api/household/pin", json={"pin": "1111", "duress_pin": "2222"}
-        )
+        by_staff = await world.staff(base, "admin").set_pins("1111", "2222")
         assert by_staff.status_code == 403
 
         async def shift(body: dict[str, str], who: str = admin) -> tuple[int, str]:

@@ -25,6 +25,7 @@ async def write_pages(sqlite_url: str, *, restart_frames: int) -> int:
     app = create_app(settings)
     wal = Path(str(make_url(sqlite_url).database) + "-wal")
     async with app.router.lifespan_context(app) as state:
+        assert state is not None
         engine = state["engine"]
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0

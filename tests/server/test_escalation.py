@@ -13,7 +13,7 @@ from sqlalchemy import select
 from groups.duty import WEEKDAYS
 from notifier.models import OutboxMessage
 from server.alarms.models import AlertDeadline
-from tests.harness import call, press, rows, running, stream
+from tests.harness import rows, running, stream
 from tests.server.world import POLICE, RAISER, World, texts_to
 
 OTHER_GROUP_SAME_BUILDING = "B11-2-101"
@@ -41,22 +41,20 @@ async def deadlines(world: World, alert_id: int) -> list[tuple[str, int, str | N
 async def test_too_few_neighbours_coming_widens_the_alarm_then_the_patrol_is_called_until_taken(
     world: World,
 ) -> None:
-    one_coming = world.neighbours()[0]
-    patrol = world.seed.staff["patrol_member"]
     async with (
         running(world.settings, clock=world.clock) as base,
-        stream(base, world.token(RAISER)) as raiser,
+        stream(base, world.token(RAISER)) as raisers_app,
         stream(base, world.token(OTHER_GROUP_SAME_BUILDING)) as wider,
         stream(base, world.token(OTHER_BUILDING)) as far,
-        stream(base, patrol) as board,
+        stream(base, world.seed.staff["patrol_member"]) as board,
     ):
-        alert_id = (await press(base, world.token(RAISER))).json()["alert"]["id"]
-        path = f"/api/alerts/{alert_id}/responses"
-        await call(base, world.token(one_coming), "POST", path, json={"answer": "coming"})
+        one_coming = world.resident(base, world.neighbours()[0])
+        alert_id = await world.resident(base).raise_alarm()
+        await one_coming.answer(alert_id, "coming")
         assert await wider.silent()
 
         world.clock.advance(46)
-        heard = await raiser.events_until(lambda ev: bool(escalations(ev, "neighbours")))
+        heard = await raisers_app.events_until(lambda ev: bool(escalations(ev, "neighbours")))
         widened = escalations(heard, "neighbours")[0]["data"]
         assert (widened["coming"], widened["quorum"], widened["neighbours"]) == (1, 2, 19)
         assert len(widened["groups"]) == 1
@@ -64,9 +62,7 @@ async def test_too_few_neighbours_coming_widens_the_alarm_then_the_patrol_is_cal
         assert (first["type"], first["alert_id"]) == ("alert.escalated", alert_id)
         assert first["data"]["household"] == RAISER
         assert await far.silent()
-        joined = await call(
-            base, world.token(OTHER_GROUP_SAME_BUILDING), "POST", path, json={"answer": "coming"}
-        )
+        joined = await world.resident(base, OTHER_GROUP_SAME_BUILDING).answer(alert_id, "coming")
         assert joined.status_code == 200
         assert joined.json()["alert"]["coming"] == 2
         phones = {to for to, body, _ in await texts_to(world, alert_id) if "响应不足" in body}
@@ -93,7 +89,7 @@ async def test_too_few_neighbours_coming_widens_the_alarm_then_the_patrol_is_cal
         police = [to for to, body, _ in await texts_to(world, alert_id) if to == POLICE]
         assert police == [POLICE, POLICE]
 
-        assert (await call(base, patrol, "POST", f"/api/alerts/{alert_id}/take")).status_code == 200
+        assert (await world.staff(base, "patrol_member").take(alert_id)).status_code == 200
         world.clock.advance(500)
         await board.events_until(lambda ev: ev[-1]["type"] == "alert.acknowledged")
         assert await board.silent(0.5)
@@ -111,15 +107,9 @@ async def test_enough_neighbours_coming_keeps_the_alarm_in_its_group(world: Worl
         running(world.settings, clock=world.clock) as base,
         stream(base, world.token(OTHER_GROUP_SAME_BUILDING)) as wider,
     ):
-        alert_id = (await press(base, world.token(RAISER))).json()["alert"]["id"]
+        alert_id = await world.resident(base).raise_alarm()
         for who in (first, second):
-            await call(
-                base,
-                world.token(who),
-                "POST",
-                f"/api/alerts/{alert_id}/responses",
-                json={"answer": "coming"},
-            )
+            await world.resident(base, who).answer(alert_id, "coming")
         world.clock.advance(46)
         assert await wider.silent(0.5)
     assert (await deadlines(world, alert_id))[0] == ("quorum", 1, "met")
@@ -129,7 +119,7 @@ async def test_a_deadline_due_while_the_service_was_down_fires_once_after_the_re
     world: World,
 ) -> None:
     async with running(world.settings, clock=world.clock) as base:
-        raised = (await press(base, world.token(RAISER))).json()
+        raised = (await world.resident(base).press()).json()
     world.clock.advance(100)  # both deadlines fall due while no process runs
     patrol = world.seed.staff["patrol_leader"]
     async with (
@@ -150,48 +140,32 @@ async def test_on_duty_patrol_members_are_texted_every_new_alarm_and_off_duty_on
     world: World,
 ) -> None:
     async with running(world.settings, clock=world.clock) as base:
-        admin = world.seed.staff["admin"]
+        admin = world.staff(base, "admin")
         local = world.clock().astimezone(ZoneInfo("Asia/Shanghai"))
         day = WEEKDAYS[local.weekday()]
-        on = await call(
-            base,
-            admin,
-            "POST",
-            "/api/duty/shifts",
-            json={"phone": "+8613900000002", "days": day, "starts": "00:00", "ends": "23:59"},
-        )
+        on = await admin.add_shift("+8613900000002", days=day, starts="00:00", ends="23:59")
         assert on.status_code == 201, on.text
         off_today = WEEKDAYS[(local.weekday() + 1) % 7]
-        other = await call(
-            base,
-            admin,
-            "POST",
-            "/api/duty/shifts",
-            json={"phone": "+8613900000001", "days": off_today, "starts": "00:00", "ends": "23:59"},
+        other = await admin.add_shift(
+            "+8613900000001", days=off_today, starts="00:00", ends="23:59"
         )
         assert other.status_code == 201
-        on_duty = (await call(base, admin, "GET", "/api/duty")).json()
+        on_duty = await admin.on_duty()
         assert [m["name"] for m in on_duty] == ["巡逻队员 陈军"]
 
-        alert_id = (await press(base, world.token(RAISER))).json()["alert"]["id"]
+        alert_id = await world.resident(base).raise_alarm()
         patrol_texts = [
             to for to, _, _ in await texts_to(world, alert_id) if to.startswith("+86139")
         ]
         assert patrol_texts == ["+8613900000002"]
 
-        leave = await call(
-            base,
-            admin,
-            "POST",
-            "/api/duty/overrides",
-            json={
-                "phone": "+8613900000002",
-                "starts_at": world.clock().isoformat(),
-                "ends_at": (world.clock() + timedelta(hours=2)).isoformat(),
-                "on_duty": False,
-            },
+        leave = await admin.add_override(
+            "+8613900000002",
+            starts_at=world.clock().isoformat(),
+            ends_at=(world.clock() + timedelta(hours=2)).isoformat(),
+            on_duty=False,
         )
         assert leave.status_code == 201, leave.text
-        assert (await call(base, admin, "GET", "/api/duty")).json() == []
-        later = (await press(base, world.token(OTHER_BUILDING))).json()["alert"]["id"]
+        assert await admin.on_duty() == []
+        later = await world.resident(base, OTHER_BUILDING).raise_alarm()
         assert not [to for to, _, _ in await texts_to(world, later) if to.startswith("+86139")]

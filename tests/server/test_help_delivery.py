@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack
+from typing import Any
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server.settings import Settings
+from tests.actors import resident
 from tests.harness import Seed, Socket, press, running, stream
 
 
@@ -30,7 +31,7 @@ async def test_a_press_reaches_all_nine_neighbours_and_the_board_and_no_other_gr
         board = await stack.enter_async_context(stream(base, seeded.staff["patrol_leader"]))
         other = await stack.enter_async_context(stream(base, seeded.households[stranger]))
 
-        response = await press(base, seeded.households[raiser], "medical")
+        response = await resident(base, seeded, raiser).press("medical")
         assert response.status_code == 201, response.text
         raised = response.json()
         assert raised["neighbours"] == 9
@@ -45,14 +46,13 @@ async def test_a_press_reaches_all_nine_neighbours_and_the_board_and_no_other_gr
         assert await other.silent()
 
 
-async def test_the_alarm_is_stored_before_the_answer(settings: Settings, seeded: Seed) -> None:
-    token = seeded.households["B12-2-501"]
+async def test_a_resident_who_pressed_reads_the_alarm_back_as_soon_as_the_press_is_answered(
+    settings: Settings, seeded: Seed
+) -> None:
     async with running(settings) as base:
-        raised = (await press(base, token, "fire")).json()
-        async with httpx.AsyncClient(base_url=base) as client:
-            got = await client.get(
-                f"/api/alerts/{raised['alert']['id']}", headers={"Authorization": f"Bearer {token}"}
-            )
+        raiser = resident(base, seeded, "B12-2-501")
+        raised = (await raiser.press("fire")).json()
+        got = await raiser.call("GET", f"/api/alerts/{raised['alert']['id']}")
     assert got.status_code == 200
     alert = got.json()
     assert alert["type"] == "fire"
@@ -66,17 +66,18 @@ async def test_a_neighbour_who_reconnects_gets_every_alarm_it_missed_once_in_ord
     settings: Settings, seeded: Seed
 ) -> None:
     group = seeded.group_of("B11-2-101")
-    listener, witness, raisers = group[0], group[9], group[1:5]
+    listener, witness = group[0], group[9]
     async with running(settings) as base, stream(base, seeded.households[witness]) as always:
+        raisers = [resident(base, seeded, a) for a in group[1:5]]
         async with stream(base, seeded.households[listener]) as sock:
-            first = (await press(base, seeded.households[raisers[0]])).json()
+            first = (await raisers[0].press()).json()
             await sock.next_event()
         for raiser in raisers[1:]:  # a confirmed incident: more events than presses
-            assert (await press(base, seeded.households[raiser])).status_code == 201
+            assert (await raiser.press()).status_code == 201
         async with stream(
             base, seeded.households[listener], last_event_id=first["event_id"]
         ) as again:
-            live = (await press(base, seeded.households[raisers[0]], "other")).json()
+            live = (await raisers[0].press("other")).json()
             assert live["outcome"] == "merged"
             heard = await always.events_until(
                 lambda ev: any(e["id"] == live["event_id"] for e in ev)
@@ -104,7 +105,7 @@ async def test_a_whole_group_connecting_at_once_hears_a_press_made_right_after(
         assert {e["id"] for e in events} == {raised["event_id"]}
 
 
-async def test_a_socket_that_falls_behind_is_closed_with_1013_and_resumes_without_loss(
+async def test_a_neighbour_whose_app_falls_behind_is_cut_off_with_1013_and_resumes_without_loss(
     seeded: Seed, sqlite_url: str
 ) -> None:
     listener, first, second = seeded.group_of("B11-1-101")[:3]
@@ -136,7 +137,7 @@ async def test_a_quiet_socket_hears_heartbeats_at_the_pace_its_hello_announced(
     async with running(settings) as base, stream(base, seeded.households["B11-1-101"]) as sock:
         assert sock.hello["heartbeat"] == 0.3
         started = asyncio.get_running_loop().time()
-        beats = []
+        beats: list[dict[str, Any]] = []
         async with asyncio.timeout(5):
             while len(beats) < 3:
                 beats.append(json.loads(await sock.ws.recv()))

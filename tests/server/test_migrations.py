@@ -22,8 +22,9 @@ def _differences(connection: Connection) -> list[Any]:
 
 
 @pytest.mark.postgres
-async def test_migrated_schema_matches_the_models(db_url: str) -> None:
-    engine = create_engine(db_url)
+async def test_migrated_schema_matches_the_models(empty_db_url: str) -> None:
+    await upgrade(empty_db_url)
+    engine = create_engine(empty_db_url)
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(_differences)

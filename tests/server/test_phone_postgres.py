@@ -57,6 +57,7 @@ async def test_on_postgres_a_call_raises_once_a_neighbour_answers_by_text_receip
 
         await poll_until(all_sent)
         job = (await outbox_of(postgres_url))[0]
+        assert job.provider_sid is not None
         assert (
             await asyncio.to_thread(fake_twilio.post_status, job.provider_sid, "delivered") == 204
         )

@@ -31,6 +31,7 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
         by_phone = {job.to: job for job in await outbox_of(sqlite_url)}
         job = by_phone[await phone_of(sqlite_url, reached)]
         assert job.delivery_status == "queued"
+        assert job.provider_sid is not None
         assert fake_twilio.messages[0]["status_callback"].startswith(
             "https://tenwatch.example.org/twilio/status?job="
         )
@@ -49,6 +50,7 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
         assert await board.silent(0.3)
 
         other = by_phone[await phone_of(sqlite_url, unreached)]
+        assert other.provider_sid is not None
         await post(fake_twilio.post_status, other.provider_sid, "sent")
         await post(fake_twilio.post_status, other.provider_sid, "undelivered", error_code=30003)
         sent, undelivered = await board.next_event(), await board.next_event()

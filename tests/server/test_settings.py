@@ -19,7 +19,7 @@ def test_env_example_names_every_setting_and_no_other() -> None:
 
 
 def test_env_example_as_written_is_valid() -> None:
-    settings = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    settings = Settings(_env_file=ROOT / ".env.example")
     assert settings.outbox_batch_size == 50
     assert settings.sqlite_checkpoint_seconds == 1.0
 

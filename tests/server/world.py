@@ -9,7 +9,8 @@ from sqlalchemy import select
 from notifier.models import OutboxMessage
 from server.runtime.clock import ManualClock
 from server.settings import Settings
-from tests.harness import Seed, call, rows
+from tests.actors import Person, Resident
+from tests.harness import Seed, rows
 
 RAISER = "B11-1-301"
 POLICE = "+8613900000004"
@@ -32,6 +33,14 @@ class World:
         """The other households of address's group."""
         return [a for a in self.seed.group_of(address) if a != address]
 
+    def resident(self, base: str, address: str = RAISER) -> Resident:
+        """The household at address, acting on the service at base."""
+        return Resident(base, self.token(address), address)
+
+    def staff(self, base: str, role: str) -> Person:
+        """The member of staff of role ("patrol_member", "admin", ...) acting on base."""
+        return Person(base, self.seed.staff[role])
+
 
 async def texts_to(world: World, alert_id: int) -> list[tuple[str, str, str]]:
     """(to, body, status) of every outbox row of an alarm, oldest first."""
@@ -44,11 +53,9 @@ async def texts_to(world: World, alert_id: int) -> list[tuple[str, str, str]]:
     return [(to, body, status) for to, body, status in found]
 
 
-async def set_pins(base: str, token: str, pin: str = "1234", duress: str = "9999") -> None:
+async def set_pins(household: Person, pin: str = "1234", duress: str = "9999") -> None:
     """Give a household its cancel PIN and duress PIN."""
-    answer = await call(
-        base, token, "PUT", "/api/household/pin", json={"pin": pin, "duress_pin": duress}
-    )
+    answer = await household.set_pins(pin, duress)
     assert answer.status_code == 204, answer.text
 
 

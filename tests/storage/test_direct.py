@@ -1,6 +1,7 @@
 """direct.execute: the same rows as SQLAlchemy's path, in the session's transaction; on SQLite
 without SQLAlchemy's execution context."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from storage.db import AsyncSession, insert_one, table_of
 T0 = datetime(2026, 11, 1, 8, 30, 15, 123456, tzinfo=UTC)
 
 
-def typed(rows: list[Any]) -> list[tuple[tuple[type, Any], ...]]:
+def typed(rows: Sequence[Sequence[Any]]) -> list[tuple[tuple[type, Any], ...]]:
     """Rows with each value's type, so that 1 and True (or a string and a datetime) differ."""
     return [tuple((type(v), v) for v in row) for row in rows]
 
@@ -86,11 +87,11 @@ async def test_reads_give_what_sqlalchemy_gives(
     for statement, params in reads:
         expected = (await connection.execute(statement, params)).all()
         contexts.clear()
-        got = await direct.execute(connection, statement, params)
+        got: list[tuple[Any, ...]] = await direct.execute(connection, statement, params)
         assert typed(got) == typed(expected)
         if session.bind.dialect.name == "sqlite" and params.get("ids") != []:  # type: ignore[union-attr]
             assert contexts == [None], "past SQLAlchemy's execution context"
-    rows = await direct.execute(connection, reads[1][0], reads[1][1])
+    rows: list[tuple[Any, ...]] = await direct.execute(connection, reads[1][0], reads[1][1])
     assert [(s, on) for s, _, on, _ in rows] == list(zip(staff, [True, False, True], strict=True))
     assert rows[0][1] == T0
     assert rows[0][1].tzinfo is not None
@@ -150,7 +151,7 @@ async def test_compiled_shapes_are_bounded(
     monkeypatch.setattr(direct, "_plans", {})
     connection = await session.connection()
     for n in range(6):  # a statement built per call: six shapes
-        rows = await direct.execute(connection, select(func.count() + n))
+        rows: direct.Rows[int] = await direct.execute(connection, select(func.count() + n))
         assert rows.scalar_one() == n + 1  # count() of the one row there is, plus n
     assert len(direct._plans) <= 3
 
