@@ -5,6 +5,7 @@ from __future__ import annotations
 from notifier.models import SENT
 from server import accounts
 from server.alarms import press as pressing
+from server.alarms.models import AlertType
 from storage.db import create_engine, create_sessionmaker, utcnow
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, poll_until, press, running
@@ -40,7 +41,7 @@ async def test_texts_stored_by_a_process_that_died_are_sent_when_one_starts(
         principal = await accounts.authenticate(session, seeded.households["B11-2-501"])
         assert principal is not None
         raised = await pressing.create(
-            session, principal=principal, alert_type="medical", now=utcnow()
+            session, principal=principal, alert_type=AlertType.MEDICAL, now=utcnow()
         )
         await session.commit()  # the press was answered here; then the process died
     await engine.dispose()

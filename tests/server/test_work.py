@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from server import accounts
 from server.alarms import lifecycle
 from server.alarms import press as pressing
+from server.alarms.models import AlertType
 from server.runtime import work
 from server.runtime.work import Recorded
 from server.settings import Settings
@@ -71,14 +72,16 @@ async def test_committing_publishes_in_recorded_order_and_a_rollback_publishes_n
     sessions = work.sessionmaker(engine, publish=publish)
     try:
         async with sessions() as session:
-            await pressing.create(session, principal=raiser, alert_type="fire", now=utcnow())
+            await pressing.create(
+                session, principal=raiser, alert_type=AlertType.FIRE, now=utcnow()
+            )
             assert heard == []  # nothing leaves before the commit
             await session.rollback()
         assert heard == []
 
         async with sessions() as session:
             change = await pressing.create(
-                session, principal=raiser, alert_type="fire", now=utcnow()
+                session, principal=raiser, alert_type=AlertType.FIRE, now=utcnow()
             )
             await session.commit()
         assert len(heard) == 1
@@ -88,7 +91,9 @@ async def test_committing_publishes_in_recorded_order_and_a_rollback_publishes_n
         assert heard[0].texts == change.texts > 0
 
         async with sessions() as session, session.begin():  # committed by the block's end
-            await pressing.create(session, principal=raiser, alert_type="fire", now=utcnow())
+            await pressing.create(
+                session, principal=raiser, alert_type=AlertType.FIRE, now=utcnow()
+            )
         assert len(heard) == 2
         assert '"type":"alert.pressed"' in heard[1].published[0][1]
     finally:
