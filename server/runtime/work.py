@@ -8,7 +8,7 @@ call returns (or, for `begin()`, before the session closes). A rollback forgets 
 worker or webhook has to remember to publish: committing is publishing.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +87,23 @@ def _committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+class Announcer:
+    """Publishes a committed transaction's events on the bus and wakes the outbox if it queued
+    texts: the one `publish` of every unit of work, requests and workers alike."""
+
+    def __init__(self, publish_all: Callable[[Sequence[Message]], Awaitable[None]]) -> None:
+        self._publish_all = publish_all
+        self.wake: Callable[[], None] | None = None
+        """The outbox worker's wake, set once it exists (it needs the sessions announced for)."""
+
+    async def __call__(self, recorded: Recorded) -> None:
+        """Publish the events in one go, in the order they were recorded; wake the outbox."""
+        if recorded.published:
+            await self._publish_all(recorded.published)
+        if recorded.texts and self.wake is not None:
+            self.wake()
 
 
 def sessionmaker(engine: AsyncEngine, *, publish: Publish) -> async_sessionmaker[Work]:

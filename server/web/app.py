@@ -20,11 +20,10 @@ from server.alarms.escalation import Scheduler
 from server.errors import Refusal
 from server.phone import delivery, inbound
 from server.runtime import work
-from server.runtime.announce import Announcer
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
-from server.runtime.work import Work
+from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
 from storage.db import create_engine, is_sqlite
@@ -76,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     hub = Hub(
         create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
     )
-    announce = Announcer(hub)
+    announce = Announcer(hub.bus.publish_all)
     sessions = work.sessionmaker(engine, publish=announce)
     checkpointer = (
         Checkpointer(
@@ -114,7 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         clock=clock,
     )
     outbox.start()
-    announce.outbox = outbox
+    announce.wake = outbox.wake
     scheduler = Scheduler(sessions, clock=clock, poll_seconds=settings.scheduler_poll_seconds)
     scheduler.start()
     heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
