@@ -41,10 +41,10 @@ class Settings(BaseSettings):
     """How long a checked credential is trusted without asking the database again (0: never)."""
     sqlite_checkpoint_seconds: float = 1.0
     """How often SQLite's log is copied into the database from a thread (0: by SQLite itself,
-    on the commit that fills it, on the event loop)."""
+    on the commit that fills it, holding the one connection)."""
     sqlite_restart_frames: int = 16384
-    """Pages SQLite's log may hold before the checkpoint starts it afresh (a pause of requests
-    of ≈ 10 ms; 16384 pages of 4 KiB = 64 MB)."""
+    """Pages SQLite's log may hold before the checkpoint starts it afresh, with a short pause
+    of requests (16384 pages of 4 KiB = 64 MB)."""
     gc_freeze_seconds: float = 1.0
     """How often long-lived objects are frozen out of the collector's way (0: never)."""
     gc_full_seconds: float = 3600.0

@@ -1,18 +1,17 @@
-"""SQLite's write-ahead log copied into the database off the event loop.
+"""SQLite's write-ahead log copied into the database beside the requests, not inside one.
 
 SQLite checkpoints on the commit that fills the log past 1000 pages: it copies the log into the
-database and syncs both, ≈ 3.5 ms on this disk (far more on a slow one), and our SQLite runs on
-the event loop's thread (`storage.sqlite`), so every socket waited for it. With the serving
-connection's automatic checkpoint off, this worker checkpoints from a thread every second.
+database and syncs both, and the process's one SQLite connection (`storage.db`) is busy until
+it is done, so every request waited for it. With the serving connection's automatic
+checkpoint off, this worker checkpoints on a connection of its own from a thread every second.
 
 The log only starts afresh when a write begins with all of it copied and nobody reading it, which
-under steady presses seldom happens if the copy runs beside them (measured: 245 MB of log after
-3000 presses). So each step copies without waiting (PASSIVE), and once the log holds
-`restart_frames` it then holds this process's one SQLite connection, so that no request of ours
-is reading or writing, while a second copy finishes the rest (RESTART). Requests wait for that on
-the loop, which goes on serving sockets: ≈ 10 ms here, mostly the sync of the database file.
-Holding every second put such a pause in every second of presses (1 % of them at 200/s: the
-p99); a log allowed 64 MB is held for a few times a minute under load, and seldom when quiet.
+under steady presses seldom happens if the copy runs beside them (the log grew without end). So
+each step copies without waiting (PASSIVE), and once the log holds `restart_frames` it then
+holds this process's one SQLite connection, so that no request of ours is reading or writing,
+while a second copy finishes the rest (RESTART). Requests wait for that, mostly the sync of the
+database file; holding it every second put such a pause in every second of presses, so a log
+is allowed to grow to `restart_frames` first. bench/README.md has the measured figures.
 """
 
 import asyncio

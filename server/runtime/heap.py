@@ -1,12 +1,12 @@
 """Short collector pauses with thousands of open sockets.
 
-A full collection walks every tracked object: at 10 000 sockets that is a pause of ~0.5 s, and
+A full collection walks every tracked object, a pause that grows with the open sockets, and
 Python starts one whenever the long-lived heap has grown by a quarter. Every second this worker
 collects the young generations and moves their survivors (open sockets, caches) into the
 permanent generation, which no automatic collection walks; so full collections stay small.
-Cycles that become garbage after being frozen wait for the hourly full collection: a closed
-socket leaves ≈ 6 KiB of them (measured), so 10 000 reconnections an hour hold ≈ 60 MB until then;
-requests in flight at a freeze leave ≈ 20 objects a freeze (measured at 100 presses/s).
+Cycles that become garbage after being frozen wait for the hourly full collection: what a
+closed socket and the requests in flight at a freeze leave behind is held until then
+(measured in bench/README.md).
 """
 
 import gc
