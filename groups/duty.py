@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from groups.models import PATROL_ROLES, DutyOverride, DutyShift, Household, Staff
 from storage.db import AsyncSession, read
@@ -94,7 +94,9 @@ def is_on_duty(
     return any(covers(shift, local) for shift in shifts)
 
 
-# Built once: on the press path, building a statement costs more than running it.
+# Built once: on the press path, building a statement costs more than running it. One query
+# for the roster and the overrides in force: a staff member's row repeats once per shift and
+# override (a handful), which costs less than a second round trip to the database.
 _ROSTER = (
     select(
         Staff.id,
@@ -102,28 +104,30 @@ _ROSTER = (
         Staff.role,
         Staff.phone,
         Staff.grid_id,
+        DutyShift.id,
         DutyShift.weekday,
         DutyShift.starts_minute,
         DutyShift.ends_minute,
+        DutyOverride.id,
+        DutyOverride.starts_at,
+        DutyOverride.ends_at,
+        DutyOverride.on_duty,
     )
     .outerjoin(DutyShift, DutyShift.staff_id == Staff.id)
+    .outerjoin(
+        DutyOverride,
+        and_(
+            DutyOverride.staff_id == Staff.id,
+            DutyOverride.starts_at <= bindparam("at"),
+            DutyOverride.ends_at > bindparam("at"),
+        ),
+    )
     .where(Staff.community_id == bindparam("community_id"), Staff.role.in_(PATROL_ROLES))
     .order_by(Staff.id)
 )
 _GRID = select(Household.grid_id).where(Household.id == bindparam("household_id")).scalar_subquery()
 _ROSTER_OF_AREA = _ROSTER.where(
     or_(Staff.grid_id.is_(None), _GRID.is_(None), Staff.grid_id == _GRID)
-)
-_OVERRIDES = select(
-    DutyOverride.staff_id,
-    DutyOverride.id,
-    DutyOverride.starts_at,
-    DutyOverride.ends_at,
-    DutyOverride.on_duty,
-).where(
-    DutyOverride.staff_id.in_(bindparam("ids", expanding=True)),
-    DutyOverride.starts_at <= bindparam("at"),
-    DutyOverride.ends_at > bindparam("at"),
 )
 
 
@@ -137,28 +141,24 @@ async def on_duty(
 ) -> list[Member]:
     """The patrol members on duty at an instant for an area: a household's grid (staff of no
     grid cover every grid), or the whole community."""
-    rows = (
-        await read(session, _ROSTER, {"community_id": community_id})
-        if household_id is None
-        else await read(
-            session, _ROSTER_OF_AREA, {"community_id": community_id, "household_id": household_id}
-        )
-    )
-    staff: dict[int, tuple[Member, list[Shift], list[Override]]] = {}
-    for staff_id, name, role, phone, grid_id, *hours in rows:
+    params = {"community_id": community_id, "household_id": household_id, "at": at}
+    rows = await read(session, _ROSTER if household_id is None else _ROSTER_OF_AREA, params)
+    staff: dict[int, tuple[Member, dict[int, Shift], dict[int, Override]]] = {}
+    for staff_id, name, role, phone, grid_id, shift_id, *rest in rows:
+        hours, (override_id, *override) = rest[:3], rest[3:]
         if staff_id not in staff:
-            staff[staff_id] = (Member(staff_id, name, role, phone, grid_id), [], [])
-        if hours[0] is not None:
-            staff[staff_id][1].append(Shift(*hours))
-    if not staff:
-        return []
-    overrides = await read(session, _OVERRIDES, {"ids": list(staff), "at": at})
-    for staff_id, override_id, starts_at, ends_at, on in overrides:
-        staff[staff_id][2].append(Override(override_id, starts_at, ends_at, on))
+            staff[staff_id] = (Member(staff_id, name, role, phone, grid_id), {}, {})
+        _, shifts, overrides = staff[staff_id]
+        if shift_id is not None:
+            shifts[shift_id] = Shift(*hours)
+        if override_id is not None:
+            overrides[override_id] = Override(override_id, *override)
     return [
         member
         for member, shifts, overrides in staff.values()
-        if is_on_duty(shifts=shifts, overrides=overrides, at=at, timezone=timezone)
+        if is_on_duty(
+            shifts=shifts.values(), overrides=overrides.values(), at=at, timezone=timezone
+        )
     ]
 
 

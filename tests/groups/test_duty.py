@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from groups import directory, duty
 from groups.duty import covers, is_on_duty, parse_days, parse_time
 from groups.models import DutyOverride, DutyShift
+from storage.db import AsyncSession
 
 SHANGHAI = "Asia/Shanghai"
 
@@ -91,3 +93,41 @@ def test_days_and_times_are_read_the_way_people_write_them() -> None:
             parse_time(bad)
     with pytest.raises(ValueError, match="not a weekday"):
         parse_days("someday")
+
+
+async def test_the_roster_read_in_one_query_keeps_every_shift_and_the_latest_override(
+    session: AsyncSession,
+) -> None:
+    community = await directory.get_or_create_community(session, name="丰乐社区")
+    make = directory.add_staff
+    busy = await make(
+        session,
+        community_id=community.id,
+        name="刘强",
+        phone="+8613900000011",
+        role="patrol_member",
+    )
+    free = await make(
+        session,
+        community_id=community.id,
+        name="王芳",
+        phone="+8613900000012",
+        role="patrol_member",
+    )
+    for member in (busy, free):
+        await duty.add_shift(session, staff=member, days=[0, 1, 2], starts=8 * 60, ends=20 * 60)
+    monday_noon = datetime(2026, 11, 30, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+    whole_day = (monday_noon.replace(hour=0), monday_noon.replace(hour=23))
+    await duty.add_override(
+        session, staff=busy, starts_at=whole_day[0], ends_at=whole_day[1], on_duty=True
+    )
+    await duty.add_override(  # the later override decides: on leave
+        session, staff=busy, starts_at=whole_day[0], ends_at=whole_day[1], on_duty=False
+    )
+    on = await duty.on_duty(session, community_id=community.id, at=monday_noon, timezone=SHANGHAI)
+    assert [m.name for m in on] == ["王芳"]
+    sunday_noon = monday_noon.replace(day=29)
+    assert (
+        await duty.on_duty(session, community_id=community.id, at=sunday_noon, timezone=SHANGHAI)
+        == []
+    )
