@@ -4,13 +4,17 @@ The app runs with its lifespan in this process (SQLite on disk, the in-process b
 and random households press help through raw ASGI calls, without an HTTP client or server in
 between. The background workers are held still (the outbox and the scheduler are stopped once
 started, the heap worker is off, SQLite checkpoints on commit), so each run does the same work:
-the texts a press queues are stored, not sent. It prints the CPU time per press; `--callgrind`
-counts the instructions per press under valgrind, which give the same figure on a busy machine
-and a quiet one (within ≈ 0.2 %). `--against REV` measures a git revision the same way in the
-same run (a worktree of it, with this file's harness) and prints the ratio.
+the texts a press queues are stored, not sent. It prints the CPU time per press (of every thread
+of the process: aiosqlite runs SQLite in a thread of its own) and the statements per press (what
+`before_cursor_execute` listeners see: a round trip each on PostgreSQL); `--callgrind` counts
+the instructions per press under valgrind, which give the same figure on a busy machine and a
+quiet one (within ≈ 0.2 %). `--against REV` measures a git revision the same way in the same run
+(a worktree of it, with this file's harness) and prints the ratio. `--database` runs on a fresh
+database of that PostgreSQL server (created for each run, dropped after it) instead of SQLite.
 
     .venv/bin/python -m bench.press                                # ≈ 15 s
     .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 4 min
+    .venv/bin/python -m bench.press --database postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 import argparse
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from starlette.types import Message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +52,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warm", type=int, default=300, help="presses before measuring")
     parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
     parser.add_argument("--against", metavar="REV", help="measure this git revision too")
+    parser.add_argument(
+        "--database",
+        metavar="DSN",
+        help="a PostgreSQL server (postgresql://user@host:port/db) to press on instead of SQLite",
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one child's run
     return parser.parse_args()
 
@@ -56,7 +66,11 @@ class App:
 
     def __init__(self) -> None:
         from server.settings import Settings
-        from server.web.app import create_app
+
+        try:  # a revision before server/ split into packages
+            from server.app import create_app  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            from server.web.app import create_app
 
         self.app = create_app(Settings())
         self.state: dict[str, Any] = {}
@@ -71,6 +85,11 @@ class App:
         await self._lifespan("startup")
         await self.state["outbox"].stop()  # its texts wait in the outbox: no time-driven work
         await self.state["scheduler"].stop()
+        self.statements = 0
+        event.listen(self.state["engine"].sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.statements += 1
 
     async def stop(self) -> None:
         """Run the lifespan's shutdown."""
@@ -121,47 +140,79 @@ class App:
         return int(sent[0]["status"])
 
 
+async def _admin(server_dsn: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server_dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 async def _measure(args: argparse.Namespace, toggle: Callable[[str], None]) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="tenwatch-press-"))
+    name = f"tenwatch_press_{os.getpid()}"
+    if args.database:
+        await _admin(args.database, f"CREATE DATABASE {name}")
+    try:
+        if args.database:
+            base = args.database.rpartition("/")[0]
+            url = base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+        else:
+            url = f"sqlite+aiosqlite:///{workdir / 'press.db'}"
+        return await _presses(args, toggle, url)
+    finally:
+        if args.database:
+            await _admin(args.database, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _presses(
+    args: argparse.Namespace, toggle: Callable[[str], None], url: str
+) -> dict[str, Any]:
     from bench.seed import seed
 
-    workdir = Path(tempfile.mkdtemp(prefix="tenwatch-press-"))
-    try:
-        url = f"sqlite+aiosqlite:///{workdir / 'press.db'}"
-        seeded = await seed(url, households=args.households, boards=5)
-        os.environ.update({**STILL, "TENWATCH_DATABASE_URL": url})
-        app = App()
-        await app.start()
-        rng = random.Random(1)
-        body = json.dumps({"type": "help"}).encode()
-        statuses: dict[int, int] = {}
-        times: list[float] = []
+    seeded = await seed(url, households=args.households, boards=5)
+    os.environ.update({**STILL, "TENWATCH_DATABASE_URL": url})
+    app = App()
+    await app.start()
+    rng = random.Random(1)
+    body = json.dumps({"type": "help"}).encode()
+    statuses: dict[int, int] = {}
+    times: list[float] = []
 
-        async def press() -> None:
-            token = seeded.households[rng.randrange(len(seeded.households))][0]
-            status = await app.post("/api/alerts", token, body)
-            statuses[status] = statuses.get(status, 0) + 1
+    async def press() -> None:
+        token = seeded.households[rng.randrange(len(seeded.households))][0]
+        status = await app.post("/api/alerts", token, body)
+        statuses[status] = statuses.get(status, 0) + 1
 
-        for _ in range(args.warm):
-            await press()
-        statuses.clear()
-        toggle("on")
-        started = time.process_time()
-        for _ in range(args.presses):
-            before = time.thread_time()
-            await press()
-            times.append(time.thread_time() - before)
-        cpu = time.process_time() - started
-        toggle("off")
-        await app.stop()
-        if set(statuses) - {200, 201}:
-            raise RuntimeError(f"presses failed: {statuses}")
-        return {
-            "cpu_ms": 1000 * cpu / args.presses,
-            "median_ms": 1000 * statistics.median(times),
-            "statuses": statuses,
-        }
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    for _ in range(args.warm):
+        await press()
+    statuses.clear()
+    app.statements = 0
+    walls: list[float] = []
+    toggle("on")
+    started, loop_started = time.process_time(), time.thread_time()
+    for _ in range(args.presses):
+        before, wall = time.process_time(), time.perf_counter()
+        await press()
+        times.append(time.process_time() - before)
+        walls.append(time.perf_counter() - wall)
+    cpu, loop_cpu = time.process_time() - started, time.thread_time() - loop_started
+    toggle("off")
+    statements = app.statements
+    await app.stop()
+    if set(statuses) - {200, 201}:
+        raise RuntimeError(f"presses failed: {statuses}")
+    return {
+        "cpu_ms": 1000 * cpu / args.presses,
+        "loop_ms": 1000 * loop_cpu / args.presses,
+        "median_ms": 1000 * statistics.median(times),
+        "wall_ms": 1000 * statistics.median(walls),
+        "statements": statements / args.presses,
+        "statuses": statuses,
+    }
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -187,6 +238,7 @@ def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"--households={args.households}",
         f"--presses={args.presses}",
         f"--warm={args.warm}",
+        *([f"--database={args.database}"] if args.database else []),
     ]
     out = None
     if args.callgrind:
@@ -222,7 +274,11 @@ def _instructions(out: Path) -> int:
 
 
 def _report(name: str, figures: dict[str, Any]) -> str:
-    line = f"{name:>12}: {figures['cpu_ms']:.3f} ms CPU a press (median {figures['median_ms']:.3f})"
+    line = (
+        f"{name:>12}: {figures['cpu_ms']:.3f} ms CPU a press ({figures['loop_ms']:.3f} on the"
+        f" loop's thread; median {figures['median_ms']:.3f}, wall median {figures['wall_ms']:.3f}),"
+        f" {figures['statements']:.2f} statements a press"
+    )
     if "instructions" in figures:
         line += f", {figures['instructions'] / 1e6:.3f} M instructions a press"
     return line + f"; answers {figures['statuses']}"

@@ -1,26 +1,25 @@
 """Persistence plumbing shared by every package: the declarative base, engines, sessions."""
 
 import functools
-import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
-    ColumnDefault,
     DateTime,
     Integer,
     MetaData,
+    Row,
     Select,
     Table,
     bindparam,
     event,
-    insert,
     select,
     update,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,16 +27,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_only
-
-from storage import direct, sqlite
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -64,60 +58,68 @@ def table_of(model: type[Base]) -> Table:
     return Base.metadata.tables[model.__tablename__]
 
 
-@functools.cache
-def _insert_of(table: Table) -> Insert:
-    return insert(table).returning(table.c.id)
+class Rows(list[Row[*_Ts]], Generic[*_Ts]):
+    """A statement's rows, fetched: a list of rows with the few accessors callers use."""
 
+    def all(self) -> list[Row[*_Ts]]:
+        """Every row."""
+        return list(self)
 
-@functools.cache
-def _defaults_of(table: Table) -> tuple[tuple[str, ColumnDefault | None], ...]:
-    """Each column but the key, with its Python default if it has one."""
-    return tuple(
-        (column.key, column.default if isinstance(column.default, ColumnDefault) else None)
-        for column in table.c
-        if column.key != "id"
-    )
+    def one_or_none(self) -> Row[*_Ts] | None:
+        """The only row, or None; more than one is an error."""
+        if len(self) > 1:
+            raise LookupError(f"expected at most one row, got {len(self)}")
+        return self[0] if self else None
 
+    def one(self) -> Row[*_Ts]:
+        """The only row; none or more than one is an error."""
+        row = self.one_or_none()
+        if row is None:
+            raise LookupError("expected one row, got none")
+        return row
 
-_connections: "weakref.WeakKeyDictionary[SessionTransaction, AsyncConnection]" = (
-    weakref.WeakKeyDictionary()
-)
+    def scalar_one(self) -> Any:
+        """The first column of the only row."""
+        row: Sequence[Any] = self.one()
+        return row[0]
 
 
 async def connection_of(session: AsyncSession) -> AsyncConnection:
-    """The session's connection in its transaction (begun if need be), as `session.connection()`
-    gives, remembered as long as the transaction lives (asking the session again costs a
-    greenlet hop), and no longer: a closed session keeps nothing alive."""
-    transaction = session.sync_session.get_transaction()
-    connection = _connections.get(transaction) if transaction is not None else None
-    if connection is None:
-        connection = await session.connection()
-        transaction = session.sync_session.get_transaction()
-        assert transaction is not None
-        _connections[transaction] = connection
-    return connection
+    """The session's connection in its transaction (begun if need be): `session.connection()`."""
+    return await session.connection()
+
+
+async def _run(session: AsyncSession, statement: Executable, params: Any = None) -> Rows[Any]:
+    result = await (await session.connection()).execute(statement, params)
+    return Rows(result.all() if result.returns_rows else ())
+
+
+async def read(
+    session: AsyncSession,
+    statement: TypedReturnsRows[*_Ts],
+    params: dict[str, Any] | None = None,
+) -> Rows[*_Ts]:
+    """Run a select of plain columns, built once (so compiled once, in SQLAlchemy's cache), on
+    the session's connection, past the ORM's autoflush and result machinery: only for rows
+    this transaction has not changed in memory, which a read here would not see."""
+    return await _run(session, statement, params)
+
+
+async def write(
+    session: AsyncSession, statement: Executable, rows: dict[str, Any] | Sequence[dict[str, Any]]
+) -> Rows[Any]:
+    """Run a Core insert, built once, of one row or many (each with the same keys; many rows
+    with RETURNING go as SQLAlchemy's batched "insertmanyvalues") in the session's
+    transaction, past the unit of work; returns what it returns."""
+    return await _run(session, statement, rows)
 
 
 async def insert_one(session: AsyncSession, obj: Base) -> None:
-    """Store a new object (with an `id` key) by one INSERT … RETURNING instead of the unit of
-    work's flush, and keep it in the session as persistent: later changes to it flush as usual.
-    Unset columns take their Python defaults, so no attribute is left to load."""
-    table = table_of(type(obj))
-    values = {}
-    held = obj.__dict__  # the object's loaded state: new, so nothing to record as history
-    for key, default in _defaults_of(table):
-        if key not in held:
-            value = None
-            if default is not None:
-                value = default.arg(None) if default.is_callable else default.arg
-            held[key] = value
-        values[key] = held[key]
-    rows: direct.Rows[Any] = await direct.execute(
-        await connection_of(session), _insert_of(table), values
-    )
-    obj.id = rows.scalar_one()  # type: ignore[attr-defined]
-    make_transient_to_detached(obj)
+    """Store a new object now, by the unit of work's flush (one INSERT … RETURNING its key), so
+    that its key can be used at once; it stays in the session as persistent, with its Python
+    defaults on it, and later changes to it flush as usual."""
     session.add(obj)
+    await session.flush()
 
 
 @functools.cache
@@ -131,55 +133,26 @@ def _update_of(table: Table, keys: tuple[str, ...]) -> Executable:
 
 async def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
     """Change columns of a stored object by one UPDATE of its row instead of the unit of work's
-    flush (a flush of one changed row costs several times the SQL it runs); the object shows the
-    new values, with nothing left to flush for them. An object not yet stored takes them as
-    ordinary changes."""
+    flush (which would write every other change too, and costs several times the SQL it runs);
+    the object shows the new values as stored, with nothing left to flush for them. An object
+    not yet stored takes them as ordinary changes."""
     if not sa_inspect(obj).persistent:
         for key, value in values.items():
             setattr(obj, key, value)
         return
+    statement = _update_of(table_of(type(obj)), tuple(values))
+    params = {"key_": obj.id, **{f"new_{key}": value for key, value in values.items()}}  # type: ignore[attr-defined]
+    await (await session.connection()).execute(statement, params)
     for key, value in values.items():
         set_committed_value(obj, key, value)
-    statement = _update_of(table_of(type(obj)), tuple(values))
-    await direct.execute(
-        await connection_of(session),
-        statement,
-        {"key_": obj.id, **{f"new_{key}": value for key, value in values.items()}},  # type: ignore[attr-defined]
-    )
-
-
-async def read(
-    session: AsyncSession,
-    statement: TypedReturnsRows[*_Ts],
-    params: dict[str, Any] | None = None,
-) -> direct.Rows[*_Ts]:
-    """Run a select of plain columns, built once, on the session's connection, past the ORM's
-    autoflush and result machinery (tens of µs a statement; on SQLite, past SQLAlchemy's
-    execution too, `storage.direct`): only for rows this transaction has not changed in memory,
-    which a read here would not see."""
-    return await direct.execute(await connection_of(session), statement, params)
-
-
-async def write(
-    session: AsyncSession, statement: Executable, rows: dict[str, Any] | list[dict[str, Any]]
-) -> direct.Rows[Any]:
-    """Run a Core insert, built once, of one row or many (each with the same keys) in the
-    session's transaction, past the unit of work; returns what it returns."""
-    return await direct.execute(await connection_of(session), statement, rows)
 
 
 _M = TypeVar("_M", bound=Base)
 
 
 def columns_of(model: type[Base]) -> Select[Any]:
-    """A select of every column of a mapped class's table, in order, for `load`."""
-    return select(*table_of(model).c)
-
-
-@functools.cache
-def _attributes(model: type[Base]) -> tuple[str, ...]:
-    mapper = sa_inspect(model)
-    return tuple(mapper.get_property_by_column(column).key for column in table_of(model).c)
+    """A select of a mapped class's objects (every column of its table), for `load`."""
+    return select(model)
 
 
 async def load(
@@ -188,23 +161,12 @@ async def load(
     statement: Select[Any],
     params: dict[str, Any] | None = None,
 ) -> list[_M]:
-    """Objects of a mapped class from a `columns_of` select, run by `read` and put in the
-    session as if the ORM had loaded them (changes to them flush as usual), past the ORM's
-    loading. An object the session already holds is returned as it is."""
-    keys = _attributes(model)
-    found = []
-    for row in await read(session, statement, params):
-        values: dict[str, Any] = dict(zip(keys, row, strict=True))
-        held = session.identity_map.get(session.sync_session.identity_key(model, values["id"]))
-        if held is not None:
-            found.append(held)
-            continue
-        obj = manager_of_class(model).new_instance()  # as the ORM's loading does: no __init__
-        obj.__dict__.update(values)
-        make_transient_to_detached(obj)
-        session.add(obj)
-        found.append(obj)
-    return found
+    """Objects of a mapped class from a `columns_of` select, loaded by the ORM into the session
+    (changes to them flush as usual). An object the session already holds is returned as it
+    is, with its changes not yet flushed kept."""
+    found = (await session.execute(statement, params)).scalars().all()
+    assert all(isinstance(obj, model) for obj in found)
+    return list(found)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -240,8 +202,8 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, one connection and write-locking transactions. Without
-    autocheckpoint a SQLite commit never copies the log into the database (with its fsync, on
-    the event loop): the caller runs `sqlite.checkpoint` elsewhere."""
+    autocheckpoint a SQLite commit never copies the log into the database (with its fsync): the
+    caller runs `sqlite.checkpoint` elsewhere."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -249,19 +211,17 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
         return create_async_engine(url, **kwargs)
 
     # One connection per process: SQLite has one writer anyway, and waiting for the pool is an
-    # asyncio queue, where waiting for SQLite's lock is a busy handler that sleeps. The
-    # connection runs on the event loop's thread (storage.sqlite).
+    # asyncio queue. Waiting for another process's write lock is SQLite's own busy handler,
+    # which sleeps in aiosqlite's thread while the event loop runs on.
     kwargs.setdefault("pool_size", 1)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 60)
-    path = make_url(url).database or ":memory:"
-    engine = create_async_engine(
-        url, async_creator=sqlite.connector(path, busy_seconds=BUSY_SECONDS), **kwargs
-    )
+    kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_SECONDS)
+    engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself, so that it can be BEGIN IMMEDIATE below.
+        # sqlite3 begins no transaction of its own, so that the "begin" event below can.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -272,13 +232,11 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         # Take the write lock up front: a deferred read that later writes can fail with
-        # SQLITE_BUSY under WAL instead of waiting its turn. Straight on our driver, past
-        # SQLAlchemy's execution machinery (≈ 40 µs of a transaction's ≈ 150).
-        driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite.InlineConnection)
-        await_only(driver.fetch("BEGIN IMMEDIATE", ()))
+        # SQLITE_BUSY under WAL instead of waiting its turn. (SQLAlchemy's documented recipe,
+        # "Enabling Non-Legacy SQLite Transactional Modes".)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,4 +1,4 @@
-"""SQLite on the event loop's thread: a locked database is waited for without stopping the loop."""
+"""SQLite through aiosqlite: a locked database is waited for without stopping the loop."""
 
 import asyncio
 import sqlite3
