@@ -128,7 +128,7 @@ def main() -> None:
     for name, cpu in figures.items():
         print(f"{name:>14}: {cpu:8.1f} µs CPU a unit of {statements} statements")
     hops = figures["async"] - figures["sync, inline"]
-    print(f"aiosqlite's hand-overs: {hops / statements:.1f} µs CPU a statement")
+    print(f"hand-overs and the async layer: {hops / statements:.1f} µs CPU a statement")
     once = figures["sync, one hop"] - figures["sync, inline"]
     print(f"one hand-over a unit of work: {once:.1f} µs CPU")
 

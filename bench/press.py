@@ -10,7 +10,8 @@ of the process: aiosqlite runs SQLite in a thread of its own) and the statements
 the instructions per press under valgrind, which give the same figure on a busy machine and a
 quiet one (within ≈ 0.2 %). `--against REV` measures a git revision the same way in the same run
 (a worktree of it, with this file's harness) and prints the ratio. `--database` runs on a fresh
-database of that PostgreSQL server (created for each run, dropped after it) instead of SQLite.
+database of that PostgreSQL server (created for each run, dropped after it) instead of SQLite;
+`--uvloop` runs on uvloop (what uvicorn picks when it is installed) instead of asyncio's loop.
 
     .venv/bin/python -m bench.press                                # ≈ 15 s
     .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 4 min
@@ -52,6 +53,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warm", type=int, default=300, help="presses before measuring")
     parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
     parser.add_argument("--against", metavar="REV", help="measure this git revision too")
+    parser.add_argument(
+        "--uvloop", action="store_true", help="on uvloop, the loop `tenwatch serve` runs on"
+    )
     parser.add_argument(
         "--database",
         metavar="DSN",
@@ -226,7 +230,12 @@ def _child(args: argparse.Namespace) -> None:
                 capture_output=True,
             )
 
-    print(json.dumps(asyncio.run(_measure(args, toggle))))
+    if args.uvloop:
+        import uvloop
+
+        print(json.dumps(uvloop.run(_measure(args, toggle))))
+    else:
+        print(json.dumps(asyncio.run(_measure(args, toggle))))
 
 
 def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -239,6 +248,7 @@ def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"--presses={args.presses}",
         f"--warm={args.warm}",
         *([f"--database={args.database}"] if args.database else []),
+        *(["--uvloop"] if args.uvloop else []),
     ]
     out = None
     if args.callgrind:

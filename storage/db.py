@@ -115,9 +115,10 @@ async def write(
 
 
 async def insert_one(session: AsyncSession, obj: Base) -> None:
-    """Store a new object now, by the unit of work's flush (one INSERT … RETURNING its key), so
-    that its key can be used at once; it stays in the session as persistent, with its Python
-    defaults on it, and later changes to it flush as usual."""
+    """Store a new object now, by the unit of work's flush (one INSERT … RETURNING its key, and
+    whatever else the session has pending), so that its key can be used at once; it stays in
+    the session as persistent, with its Python defaults on it, and later changes to it flush as
+    usual."""
     session.add(obj)
     await session.flush()
 
@@ -163,7 +164,8 @@ async def load(
 ) -> list[_M]:
     """Objects of a mapped class from a `columns_of` select, loaded by the ORM into the session
     (changes to them flush as usual). An object the session already holds is returned as it
-    is, with its changes not yet flushed kept."""
+    is: the ORM's autoflush writes its pending changes first, and the rows read do not
+    overwrite them."""
     found = (await session.execute(statement, params)).scalars().all()
     assert all(isinstance(obj, model) for obj in found)
     return list(found)
