@@ -34,7 +34,13 @@ async def create(
         raise Forbidden("a resident can raise an alarm only for their own household")
     assert principal.resident_id is not None
 
-    locked = await store.lock(session, principal.community_id)
+    locked, open_alerts = await store.lock_for_press(
+        session,
+        community_id=principal.community_id,
+        group_id=principal.group_id,
+        household_id=principal.household_id,
+        drill=drill_label is not None,
+    )
     if idempotency_key is not None:
         known = await store.repeated(
             session, resident_id=principal.resident_id, key=idempotency_key
@@ -42,12 +48,6 @@ async def create(
         if known is not None:
             return Change(known, outcome=Pressed.REPEATED)
 
-    open_alerts = await store.open_alarms(
-        session,
-        group_id=principal.group_id,
-        household_id=principal.household_id,
-        drill=drill_label is not None,
-    )
     own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
     if own is not None:
         change = await _merge(session, alert=own, principal=principal, source=source, now=now)

@@ -41,9 +41,7 @@ from server.alarms.policy import FIELDS, Locked, Policy
 from server.runtime.work import publish_later, texts_queued
 from storage.db import (
     AsyncSession,
-    columns_of,
     insert_one,
-    load,
     read,
     table_of,
     update_one,
@@ -67,34 +65,57 @@ async def lock(session: AsyncSession, community_id: int) -> Locked:
     return Locked(community_id=community_id, timezone=timezone, policy=policy)
 
 
-# -- alarms -----------------------------------------------------------------------------------
-
-
-def _open(scope: Any) -> Select[Any]:
+def _lock_with_open(scope: Any) -> Select[Any]:
+    """The community's lock and, in the same round trip, the open alarms a press may join."""
     return (
-        columns_of(Alert)
-        .where(
-            scope,
-            Alert.status.in_(OPEN),
-            Alert.masked.is_(False),
-            Alert.drill == bindparam("drill"),
+        select(Community.timezone, *(getattr(EscalationPolicy, name) for name in FIELDS), Alert)
+        .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
+        .outerjoin(
+            Alert,
+            and_(
+                Alert.community_id == Community.id,
+                scope,
+                Alert.status.in_(OPEN),
+                Alert.masked.is_(False),
+                Alert.drill == bindparam("drill"),
+            ),
         )
+        .where(Community.id == bindparam("community_id"))
         .order_by(Alert.id)
+        .with_for_update(of=Community)
     )
 
 
-_OPEN_OF_GROUP = _open(Alert.group_id == bindparam("group_id"))
-_OPEN_OF_HOUSEHOLD = _open(Alert.household_id == bindparam("household_id"))
+_LOCK_WITH_OPEN_OF_GROUP = _lock_with_open(Alert.group_id == bindparam("group_id"))
+_LOCK_WITH_OPEN_OF_HOUSEHOLD = _lock_with_open(Alert.household_id == bindparam("household_id"))
 
 
-async def open_alarms(
-    session: AsyncSession, *, group_id: int | None, household_id: int | None, drill: bool
-) -> list[Alert]:
-    """The open, unmasked alarms (drills or real ones) of a group, or of one household when it
-    has no group, oldest first: what a press may join or confirm."""
-    params = {"group_id": group_id, "household_id": household_id, "drill": drill}
-    statement = _OPEN_OF_GROUP if group_id is not None else _OPEN_OF_HOUSEHOLD
-    return await load(session, Alert, statement, params)
+async def lock_for_press(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    group_id: int | None,
+    household_id: int | None,
+    drill: bool,
+) -> tuple[Locked, list[Alert]]:
+    """Lock the community as `lock` does and read, in the same statement, the open unmasked
+    alarms (drills or real ones) of a group, or of one household when it has no group, oldest
+    first: what a press may join or confirm."""
+    params = {
+        "community_id": community_id,
+        "group_id": group_id,
+        "household_id": household_id,
+        "drill": drill,
+    }
+    statement = _LOCK_WITH_OPEN_OF_GROUP if group_id is not None else _LOCK_WITH_OPEN_OF_HOUSEHOLD
+    rows = (await session.execute(statement, params)).all()
+    timezone, *stored = rows[0][:-1]
+    policy = Policy(*stored) if stored[0] is not None else Policy()
+    locked = Locked(community_id=community_id, timezone=timezone, policy=policy)
+    return locked, [row[-1] for row in rows if row[-1] is not None]
+
+
+# -- alarms -----------------------------------------------------------------------------------
 
 
 async def repeated(session: AsyncSession, *, resident_id: int, key: str) -> Alert | None:
