@@ -3,7 +3,7 @@
 import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, TypeVarTuple
+from typing import Any, Generic, TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -11,17 +11,14 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
-    Select,
     Table,
     bindparam,
     event,
-    select,
     update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     async_sessionmaker,
     create_async_engine,
@@ -84,11 +81,6 @@ class Rows(list[Row[*_Ts]], Generic[*_Ts]):
         return row[0]
 
 
-async def connection_of(session: AsyncSession) -> AsyncConnection:
-    """The session's connection in its transaction (begun if need be): `session.connection()`."""
-    return await session.connection()
-
-
 async def _run(session: AsyncSession, statement: Executable, params: Any = None) -> Rows[Any]:
     result = await (await session.connection()).execute(statement, params)
     return Rows(result.all() if result.returns_rows else ())
@@ -146,29 +138,6 @@ async def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
     await (await session.connection()).execute(statement, params)
     for key, value in values.items():
         set_committed_value(obj, key, value)
-
-
-_M = TypeVar("_M", bound=Base)
-
-
-def columns_of(model: type[Base]) -> Select[Any]:
-    """A select of a mapped class's objects (every column of its table), for `load`."""
-    return select(model)
-
-
-async def load(
-    session: AsyncSession,
-    model: type[_M],
-    statement: Select[Any],
-    params: dict[str, Any] | None = None,
-) -> list[_M]:
-    """Objects of a mapped class from a `columns_of` select, loaded by the ORM into the session
-    (changes to them flush as usual). An object the session already holds is returned as it
-    is: the ORM's autoflush writes its pending changes first, and the rows read do not
-    overwrite them."""
-    found = (await session.execute(statement, params)).scalars().all()
-    assert all(isinstance(obj, model) for obj in found)
-    return list(found)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,5 +1,5 @@
-"""insert_one, update_one and load: rows stored or read past the ORM, then ordinary persistent
-objects."""
+"""insert_one, update_one, read and write: rows stored or read by statements, then ordinary
+persistent objects."""
 
 import gc
 import weakref
@@ -10,10 +10,7 @@ from sqlalchemy import event, insert, select
 from groups.models import Community
 from storage.db import (
     AsyncSession,
-    columns_of,
-    connection_of,
     insert_one,
-    load,
     read,
     table_of,
     update_one,
@@ -46,31 +43,6 @@ async def test_insert_one_stores_defaults_and_later_changes_flush_as_an_update(
     session.expunge_all()
     stored = (await session.execute(select(Community.name, Community.timezone))).one()
     assert tuple(stored) == ("东湖社区", "Asia/Urumqi")
-
-
-async def test_load_gives_persistent_objects_whose_changes_flush(session: AsyncSession) -> None:
-    session.add_all([Community(name="东湖社区"), Community(name="西湖社区")])
-    await session.commit()
-    session.expunge_all()
-    held = (await session.scalars(select(Community).where(Community.name == "西湖社区"))).one()
-    held.timezone = "Asia/Kashgar"  # a change not yet flushed: load must not overwrite it
-
-    found = await load(session, Community, columns_of(Community).order_by(Community.id))
-    assert [(c.name, c.timezone) for c in found] == [
-        ("东湖社区", "Asia/Shanghai"),
-        ("西湖社区", "Asia/Kashgar"),
-    ]
-    assert found[1] is held, "the session's own object, as the ORM would give"
-    assert found[0] in session
-    assert found[0] not in session.new
-    assert found[0] not in session.dirty, "loaded, not changed"
-    assert found[0].created_at.tzinfo is not None
-
-    found[0].name = "东湖新社区"
-    await session.commit()
-    session.expunge_all()
-    stored = (await session.execute(select(Community.name).order_by(Community.id))).scalars()
-    assert list(stored) == ["东湖新社区", "西湖社区"]
 
 
 async def test_update_one_writes_the_row_and_leaves_nothing_to_flush(
@@ -121,8 +93,6 @@ async def test_update_one_is_undone_by_a_rollback(session: AsyncSession) -> None
 
 
 async def test_the_connection_follows_the_sessions_transactions(session: AsyncSession) -> None:
-    first = await connection_of(session)
-    assert await connection_of(session) is first
     await write(session, insert(table_of(Community)), {"name": "东湖社区"})
     await session.commit()
     await write(session, insert(table_of(Community)), {"name": "西湖社区"})
