@@ -30,17 +30,6 @@ def first_deadlines(alert: Alert, locked: Locked, now: datetime) -> dict[Deadlin
     return due
 
 
-async def settle(
-    session: AsyncSession,
-    *,
-    alert_id: int,
-    now: datetime,
-    kinds: tuple[Deadline, ...] = (Deadline.QUORUM, Deadline.PATROL),
-) -> None:
-    """Stand down an alarm's pending deadlines (it was taken, closed, or went to the patrol)."""
-    await store.settle(session, alert_id=alert_id, now=now, kinds=kinds)
-
-
 async def to_patrol(
     session: AsyncSession,
     change: Change[Any],

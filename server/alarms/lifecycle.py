@@ -133,7 +133,7 @@ async def take(
     alert.status = _to(alert, Action.TAKE, "taken")
     alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     alert.updated_at = now
-    await escalation.settle(session, alert_id=alert.id, now=now)
+    await store.settle(session, alert_id=alert.id, now=now)
     change = Change(alert, outcome=alert.status)
     await store.record(
         session,
@@ -158,7 +158,7 @@ async def arrive(
     status = _to(alert, Action.ON_SCENE, "marked on scene")
     if transitions.allows(alert.status, Action.TAKE):  # nobody had taken it: this member does
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
-        await escalation.settle(session, alert_id=alert.id, now=now)
+        await store.settle(session, alert_id=alert.id, now=now)
     alert.status, alert.on_scene_at, alert.updated_at = status, now, now
     change = Change(alert, outcome=status)
     await store.record(
@@ -220,7 +220,7 @@ async def resolve(
     alert.closed_at = alert.updated_at = now
     if alert.taken_by_staff_id is None:
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
-    await escalation.settle(session, alert_id=alert.id, now=now)
+    await store.settle(session, alert_id=alert.id, now=now)
     change = Change(alert, outcome=status)
     event_id = await store.record(
         session,
@@ -300,7 +300,7 @@ async def cancel(
         alert.status = _to(alert, Action.CANCEL, "cancelled")
         alert.outcome = Outcome.FALSE_ALARM
         alert.closed_at = alert.updated_at = now
-        await escalation.settle(session, alert_id=alert.id, now=now)
+        await store.settle(session, alert_id=alert.id, now=now)
         change = Change(alert, outcome=Cancelled.CANCELLED)
         event_id = await store.record(
             session,
@@ -357,7 +357,7 @@ async def _under_duress(
         )
     alert.duress, alert.masked = True, shown
     alert.updated_at = now
-    await escalation.settle(session, alert_id=alert.id, now=now, kinds=(Deadline.QUORUM,))
+    await store.settle(session, alert_id=alert.id, now=now, kinds=(Deadline.QUORUM,))
     await store.record(
         session,
         change,

@@ -8,7 +8,7 @@ decide, and hold no SQL of their own.
 """
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,32 +58,27 @@ _LOCK = (
 )
 
 
-async def lock(session: AsyncSession, community_id: int) -> Locked:
-    """Lock the community's row for this transaction, so its events commit in id order."""
-    timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
+def _locked(community_id: int, timezone: str, stored: Sequence[Any]) -> Locked:
     policy = Policy(*stored) if stored[0] is not None else Policy()
     return Locked(community_id=community_id, timezone=timezone, policy=policy)
 
 
+async def lock(session: AsyncSession, community_id: int) -> Locked:
+    """Lock the community's row for this transaction, so its events commit in id order."""
+    timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
+    return _locked(community_id, timezone, stored)
+
+
 def _lock_with_open(scope: Any) -> Select[Any]:
     """The community's lock and, in the same round trip, the open alarms a press may join."""
-    return (
-        select(Community.timezone, *(getattr(EscalationPolicy, name) for name in FIELDS), Alert)
-        .outerjoin(EscalationPolicy, EscalationPolicy.community_id == Community.id)
-        .outerjoin(
-            Alert,
-            and_(
-                Alert.community_id == Community.id,
-                scope,
-                Alert.status.in_(OPEN),
-                Alert.masked.is_(False),
-                Alert.drill == bindparam("drill"),
-            ),
-        )
-        .where(Community.id == bindparam("community_id"))
-        .order_by(Alert.id)
-        .with_for_update(of=Community)
+    open_alarms = and_(
+        Alert.community_id == Community.id,
+        scope,
+        Alert.status.in_(OPEN),
+        Alert.masked.is_(False),
+        Alert.drill == bindparam("drill"),
     )
+    return _LOCK.add_columns(Alert).outerjoin(Alert, open_alarms).order_by(Alert.id)
 
 
 _LOCK_WITH_OPEN_OF_GROUP = _lock_with_open(Alert.group_id == bindparam("group_id"))
@@ -110,9 +105,7 @@ async def lock_for_press(
     statement = _LOCK_WITH_OPEN_OF_GROUP if group_id is not None else _LOCK_WITH_OPEN_OF_HOUSEHOLD
     rows = (await session.execute(statement, params)).all()
     timezone, *stored = rows[0][:-1]
-    policy = Policy(*stored) if stored[0] is not None else Policy()
-    locked = Locked(community_id=community_id, timezone=timezone, policy=policy)
-    return locked, [row[-1] for row in rows if row[-1] is not None]
+    return _locked(community_id, timezone, stored), [row[-1] for row in rows if row[-1]]
 
 
 # -- alarms -----------------------------------------------------------------------------------
@@ -545,9 +538,13 @@ async def schedule(
 
 
 async def settle(
-    session: AsyncSession, *, alert_id: int, now: datetime, kinds: tuple[Deadline, ...]
+    session: AsyncSession,
+    *,
+    alert_id: int,
+    now: datetime,
+    kinds: tuple[Deadline, ...] = (Deadline.QUORUM, Deadline.PATROL),
 ) -> None:
-    """Stand down an alarm's pending deadlines of these kinds."""
+    """Stand down an alarm's pending deadlines (it was taken, closed, or went to the patrol)."""
     await session.execute(
         update(AlertDeadline)
         .where(
