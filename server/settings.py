@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     """How often everything is collected, frozen objects included."""
     phone_menu_seconds: int = 5
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
+    press_wait_seconds: float = 10.0
+    """How long a press waits for an unreachable database before it is answered 503 (under
+    load it waits as long as its community's batches take: it is never refused for that)."""
 
     @property
     def bus_url(self) -> str:

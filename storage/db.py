@@ -1,6 +1,5 @@
 """Persistence plumbing shared by every package: the declarative base, engines, sessions."""
 
-import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVarTuple
@@ -12,9 +11,7 @@ from sqlalchemy import (
     MetaData,
     Row,
     Table,
-    bindparam,
     event,
-    update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Dialect
@@ -24,11 +21,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
+
+from storage import deferred
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,7 +80,27 @@ class Rows(list[Row[*_Ts]], Generic[*_Ts]):
         return row[0]
 
 
+_MEMO = "tenwatch.memo"
+
+
+def memo(session: AsyncSession) -> dict[Any, Any]:
+    """What this transaction read and may read again (a community's lock, its roster), kept
+    until it commits or rolls back: a batch of presses reads each once."""
+    found: dict[Any, Any] | None = session.sync_session.info.get(_MEMO)
+    if found is None:
+        found = session.sync_session.info[_MEMO] = {}
+    return found
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_memo(session: Session, *_: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
 async def _run(session: AsyncSession, statement: Executable, params: Any = None) -> Rows[Any]:
+    await deferred.flush(session)
     result = await (await session.connection()).execute(statement, params)
     return Rows(result.all() if result.returns_rows else ())
 
@@ -115,27 +134,17 @@ async def insert_one(session: AsyncSession, obj: Base) -> None:
     await session.flush()
 
 
-@functools.cache
-def _update_of(table: Table, keys: tuple[str, ...]) -> Executable:
-    return (
-        update(table)
-        .where(table.c.id == bindparam("key_"))
-        .values({key: bindparam(f"new_{key}") for key in keys})
-    )
-
-
-async def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
-    """Change columns of a stored object by one UPDATE of its row instead of the unit of work's
-    flush (which would write every other change too, and costs several times the SQL it runs);
-    the object shows the new values as stored, with nothing left to flush for them. An object
-    not yet stored takes them as ordinary changes."""
+def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
+    """Change columns of a stored object by an UPDATE of its row instead of the unit of work's
+    flush (which would write every other change too, and costs several times the SQL it runs),
+    written with the transaction's other changes (`storage.deferred`); the object shows the new
+    values as stored, with nothing left to flush for them. An object not yet stored takes them
+    as ordinary changes."""
     if not sa_inspect(obj).persistent:
         for key, value in values.items():
             setattr(obj, key, value)
         return
-    statement = _update_of(table_of(type(obj)), tuple(values))
-    params = {"key_": obj.id, **{f"new_{key}": value for key, value in values.items()}}  # type: ignore[attr-defined]
-    await (await session.connection()).execute(statement, params)
+    deferred.change(session, table_of(type(obj)), key=obj.id, values=values)  # type: ignore[attr-defined]
     for key, value in values.items():
         set_committed_value(obj, key, value)
 
@@ -196,7 +205,7 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # a commit answered survives a power cut
         cursor.execute("PRAGMA foreign_keys=ON")
         if not autocheckpoint:
             cursor.execute("PRAGMA wal_autocheckpoint=0")

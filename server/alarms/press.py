@@ -71,7 +71,7 @@ async def create(
             session,
             resident_id=principal.resident_id,
             key=idempotency_key,
-            alert_id=change.alert.id,
+            alert=change.alert,
             now=now,
         )
     return change

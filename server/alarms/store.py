@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
 from groups import duty
 from groups.models import Community, Group, Household, Resident, Staff
@@ -39,14 +39,8 @@ from server.alarms.models import (
 )
 from server.alarms.policy import FIELDS, Locked, Policy
 from server.runtime.work import publish_later, texts_queued
-from storage.db import (
-    AsyncSession,
-    insert_one,
-    read,
-    table_of,
-    update_one,
-    write,
-)
+from storage import deferred
+from storage.db import AsyncSession, memo, read, table_of, update_one
 
 # -- the community's lock ---------------------------------------------------------------------
 
@@ -64,9 +58,13 @@ def _locked(community_id: int, timezone: str, stored: Sequence[Any]) -> Locked:
 
 
 async def lock(session: AsyncSession, community_id: int) -> Locked:
-    """Lock the community's row for this transaction, so its events commit in id order."""
-    timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
-    return _locked(community_id, timezone, stored)
+    """Lock the community's row for this transaction, so its events commit in id order (once:
+    a batch of presses takes it for all)."""
+    held: Locked | None = memo(session).get(("lock", community_id))
+    if held is None:
+        timezone, *stored = (await read(session, _LOCK, {"community_id": community_id})).one()
+        held = memo(session)[("lock", community_id)] = _locked(community_id, timezone, stored)
+    return held
 
 
 def _lock_with_open(scope: Any) -> Select[Any]:
@@ -95,7 +93,12 @@ async def lock_for_press(
 ) -> tuple[Locked, list[Alert]]:
     """Lock the community as `lock` does and read, in the same statement, the open unmasked
     alarms (drills or real ones) of a group, or of one household when it has no group, oldest
-    first: what a press may join or confirm."""
+    first: what a press may join or confirm. Later presses of the same transaction read them
+    from memory, with the alarms the transaction raised (`insert_alarm` adds them)."""
+    scope = ("open", "group", group_id) if group_id else ("open", "household", household_id)
+    known: list[Alert] | None = memo(session).get((*scope, drill))
+    if known is not None:
+        return await lock(session, community_id), known
     params = {
         "community_id": community_id,
         "group_id": group_id,
@@ -105,33 +108,135 @@ async def lock_for_press(
     statement = _LOCK_WITH_OPEN_OF_GROUP if group_id is not None else _LOCK_WITH_OPEN_OF_HOUSEHOLD
     rows = (await session.execute(statement, params)).all()
     timezone, *stored = rows[0][:-1]
-    return _locked(community_id, timezone, stored), [row[-1] for row in rows if row[-1]]
+    locked = memo(session).setdefault(
+        ("lock", community_id), _locked(community_id, timezone, stored)
+    )
+    found = memo(session)[(*scope, drill)] = [row[-1] for row in rows if row[-1]]
+    return locked, found
+
+
+@dataclass(frozen=True, slots=True)
+class Pressing:
+    """Who presses, as `prefetch` needs it."""
+
+    group_id: int | None
+    household_id: int
+    resident_id: int
+    key: str | None
+    drill: bool
+
+
+_NEIGHBOURS_OF_GROUPS = (
+    select(
+        Resident.id,
+        Resident.phone,
+        Household.id,
+        Household.language,
+        Household.group_id,
+        Household.grid_id,
+    )
+    .join(Household, Resident.household_id == Household.id)
+    .where(Household.group_id.in_(bindparam("group_ids", expanding=True)))
+)
+_KEYS_OF = select(IdempotencyKey.resident_id, IdempotencyKey.key, IdempotencyKey.alert_id).where(
+    IdempotencyKey.resident_id.in_(bindparam("residents", expanding=True))
+)
+
+
+async def prefetch(
+    session: AsyncSession, *, community_id: int, pressing: Sequence[Pressing]
+) -> None:
+    """Lock the community and read at once what a batch of its presses will ask one by one —
+    the open alarms of their groups, the groups' residents and grids, the keys already used —
+    so that the presses themselves read nothing (what `lock_for_press`, `neighbours`,
+    `patrol` and `repeated` find in this transaction's memo)."""
+    cache = memo(session)
+    groups = sorted({p.group_id for p in pressing if p.group_id})
+    alone = sorted({p.household_id for p in pressing if not p.group_id})
+    for drill in sorted({p.drill for p in pressing}):
+        scope = or_(
+            Alert.group_id.in_(bindparam("groups", expanding=True)),
+            Alert.household_id.in_(bindparam("alone", expanding=True)),
+        )
+        params = {"community_id": community_id, "groups": groups, "alone": alone, "drill": drill}
+        rows = (await session.execute(_lock_with_open(scope), params)).all()
+        timezone, *stored = rows[0][:-1]
+        cache.setdefault(("lock", community_id), _locked(community_id, timezone, stored))
+        found = [row[-1] for row in rows if row[-1]]
+        for group in groups:
+            cache[("open", "group", group, drill)] = [a for a in found if a.group_id == group]
+        for household in alone:
+            cache[("open", "household", household, drill)] = [
+                a for a in found if a.household_id == household and not a.group_id
+            ]
+    if groups:
+        residents = (await read(session, _NEIGHBOURS_OF_GROUPS, {"group_ids": groups})).all()
+        for group in groups:
+            of_group = [row for row in residents if row[4] == group]
+            cache[("residents", (group,))] = [row[:4] for row in of_group]
+            cache[("grids", group)] = {row[2]: row[5] for row in of_group}
+    keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
+    if keyed:
+        params = {"residents": sorted({r for r, _ in keyed})}
+        known = {(r, k): a for r, k, a in (await read(session, _KEYS_OF, params)).all()}
+        for resident, key in keyed:
+            alert_id = known.get((resident, key))
+            cache[("key", resident, key)] = (
+                await session.get(Alert, alert_id) if alert_id is not None else None
+            )
+
+
+def _opened(session: AsyncSession, alert: Alert) -> None:
+    """A new alarm is open: the presses after it in this transaction may join or confirm it."""
+    cache = memo(session)
+    for scope in (("open", "group", alert.group_id), ("open", "household", alert.household_id)):
+        known: list[Alert] | None = cache.get((*scope, alert.drill))
+        if known is not None and not alert.masked:
+            known.append(alert)
 
 
 # -- alarms -----------------------------------------------------------------------------------
 
 
+_KEYS = table_of(IdempotencyKey)
+_ALERTS = table_of(Alert)
+
+
 async def repeated(session: AsyncSession, *, resident_id: int, key: str) -> Alert | None:
-    """The alarm a resident's press with this Idempotency-Key raised, if it was made before."""
+    """The alarm a resident's press with this Idempotency-Key raised, if it was made before
+    (or earlier in this transaction)."""
+    cache = memo(session)
+    if ("key", resident_id, key) in cache:
+        found: Alert | None = cache[("key", resident_id, key)]
+        return found
     known = await session.get(IdempotencyKey, (resident_id, key))
     return await session.get(Alert, known.alert_id) if known is not None else None
 
 
 def remember(
-    session: AsyncSession, *, resident_id: int, key: str, alert_id: int, now: datetime
+    session: AsyncSession, *, resident_id: int, key: str, alert: Alert, now: datetime
 ) -> None:
     """Keep a press's Idempotency-Key, so a repeat of it gets the same alarm."""
-    session.add(IdempotencyKey(resident_id=resident_id, key=key, alert_id=alert_id, created_at=now))
+    row = {"resident_id": resident_id, "key": key, "alert_id": alert.id, "created_at": now}
+    deferred.add(session, _KEYS, row)
+    memo(session)[("key", resident_id, key)] = alert
 
 
 async def insert_alarm(session: AsyncSession, alert: Alert) -> None:
-    """Store a new alarm (its id set); later changes to it flush as usual."""
-    await insert_one(session, alert)
+    """Store a new alarm, written with the transaction's other new rows; its id is set at once
+    and later changes to it are part of what is written."""
+    alert.id = await deferred.next_id(session, _ALERTS)
+    deferred.add_object(session, alert)
+    _opened(session, alert)
 
 
 async def change_alarm(session: AsyncSession, alert: Alert, **values: Any) -> None:
-    """Change columns of a stored alarm in one UPDATE of its row."""
-    await update_one(session, alert, **values)
+    """Change columns of an alarm: one UPDATE of a stored one's row, or the values of one this
+    transaction is still to write."""
+    if "status" in values or "masked" in values:
+        for key in [k for k in memo(session) if k[0] == "open"]:
+            del memo(session)[key]  # what presses may join is read again
+    update_one(session, alert, **values)
 
 
 async def alarm(session: AsyncSession, *, alert_id: int) -> Alert | None:
@@ -282,7 +387,7 @@ _NEIGHBOURS = (
         Household.id != bindparam("exclude"),
     )
 )
-_INSERT_OUTBOX = insert(table_of(OutboxMessage))
+_OUTBOX = table_of(OutboxMessage)
 _POLICE_OFFICE = select(Staff.phone, Staff.id).where(
     Staff.community_id == bindparam("community_id"), Staff.role == "police_office"
 )
@@ -292,28 +397,62 @@ async def neighbours(
     session: AsyncSession, *, group_ids: Iterable[int], exclude_household: int | None
 ) -> tuple[list[Recipient], int]:
     """The residents of the given groups but the raising household, and how many households."""
-    params = {"group_ids": list(group_ids), "exclude": exclude_household or 0}
-    rows = (await read(session, _NEIGHBOURS, params)).all()
+    groups = tuple(group_ids)
+    cache = memo(session)
+    rows: list[Any] | None = cache.get(("residents", groups))
+    if rows is None:
+        params = {"group_ids": list(groups), "exclude": 0}
+        rows = cache[("residents", groups)] = list((await read(session, _NEIGHBOURS, params)).all())
+    rows = [row for row in rows if row[2] != exclude_household]
     return _residents(rows), len({row[2] for row in rows})
 
 
 async def patrol(
     session: AsyncSession, *, alert: Alert, at: datetime, timezone: str
 ) -> list[Recipient]:
-    """The patrol members on duty for the alarm's area."""
-    members = await duty.on_duty(
-        session,
-        community_id=alert.community_id,
-        at=at,
-        timezone=timezone,
-        household_id=alert.household_id,
-    )
-    return _staff(members)
+    """The patrol members on duty for the alarm's area: its household's grid (staff of no grid
+    cover every grid), or the whole community. The roster and the grids of a group's households
+    are read once a transaction, which a batch of presses shares."""
+    cache = memo(session)
+    roster: list[duty.Member] | None = cache.get(("roster", alert.community_id))
+    if roster is None:
+        roster = cache[("roster", alert.community_id)] = await duty.on_duty(
+            session, community_id=alert.community_id, at=at, timezone=timezone
+        )
+    grid = await _grid_of(session, household_id=alert.household_id, group_id=alert.group_id)
+    return _staff(m for m in roster if m.grid_id is None or grid is None or m.grid_id == grid)
+
+
+_GRIDS = select(Household.id, Household.grid_id)
+_GRIDS_OF_GROUP = _GRIDS.where(Household.group_id == bindparam("group_id"))
+_GRID_OF_HOUSEHOLD = _GRIDS.where(Household.id == bindparam("household_id"))
+
+
+async def _grid_of(
+    session: AsyncSession, *, household_id: int | None, group_id: int | None
+) -> int | None:
+    if household_id is None:
+        return None
+    cache = memo(session)
+    grids: dict[int, int | None] | None = cache.get(("grids", group_id))
+    if grids is None or household_id not in grids:
+        statement, params = (
+            (_GRIDS_OF_GROUP, {"group_id": group_id})
+            if group_id
+            else (_GRID_OF_HOUSEHOLD, {"household_id": household_id})
+        )
+        grids = {**(grids or {}), **dict((await read(session, statement, params)).all())}
+        cache[("grids", group_id)] = grids
+    return grids.get(household_id)
 
 
 async def police_office(session: AsyncSession, *, community_id: int) -> list[Recipient]:
     """The police office's contacts of a community."""
-    rows = await read(session, _POLICE_OFFICE, {"community_id": community_id})
+    cache = memo(session)
+    rows: list[Any] | None = cache.get(("police", community_id))
+    if rows is None:
+        found = await read(session, _POLICE_OFFICE, {"community_id": community_id})
+        rows = cache[("police", community_id)] = list(found)
     return [Recipient(to=phone, staff_id=staff_id) for phone, staff_id in rows]
 
 
@@ -379,7 +518,7 @@ async def queue(
             }
         )
     if rows:
-        await write(session, _INSERT_OUTBOX, rows)
+        deferred.add_all(session, _OUTBOX, rows)
         texts_queued(session, len(rows))
     return len(rows)
 
@@ -471,7 +610,6 @@ async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
 
 
 _EVENTS = table_of(AlertEvent)
-_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 
 
 async def record(
@@ -492,7 +630,9 @@ async def record(
     alert = alert or change.alert
     if alert.masked and audience == Audience.ALL:
         audience = Audience.BOARD
+    event_id = await deferred.next_id(session, _EVENTS)
     row = {
+        "id": event_id,
         "alert_id": alert.id,
         "community_id": alert.community_id,
         "group_id": alert.group_id,
@@ -503,7 +643,7 @@ async def record(
         "data": {**summary(alert), **(data or {})},
         "created_at": now,
     }
-    event_id: int = (await write(session, _INSERT_EVENT, row)).scalar_one()
+    deferred.add(session, _EVENTS, row)
     channels: list[str] = []
     if audience != Audience.BOARD:
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
@@ -517,7 +657,7 @@ async def record(
 
 # -- deadlines --------------------------------------------------------------------------------
 
-_INSERT_DEADLINES = insert(table_of(AlertDeadline))
+_DEADLINES = table_of(AlertDeadline)
 
 
 async def schedule(
@@ -534,7 +674,7 @@ async def schedule(
         }
         for kind, at in sorted(due.items(), key=lambda item: item[1])
     ]
-    await write(session, _INSERT_DEADLINES, rows)
+    deferred.add_all(session, _DEADLINES, rows)
 
 
 async def settle(

@@ -16,6 +16,7 @@ from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
 from server.accounts import Principals
 from server.alarms import events
+from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
 from server.errors import Refusal
 from server.phone import delivery, inbound
@@ -44,6 +45,7 @@ class State(TypedDict):
     scheduler: Scheduler
     principals: Principals
     checkpointer: Checkpointer | None
+    presses: Presses
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -121,6 +123,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         heap.start()
     if checkpointer is not None:
         checkpointer.start()
+    presses = Presses(sessions, wait_seconds=settings.press_wait_seconds)
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -139,8 +142,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             scheduler=scheduler,
             principals=Principals(seconds=settings.principal_cache_seconds),
             checkpointer=checkpointer,
+            presses=presses,
         )
     finally:
+        await presses.stop()
         if checkpointer is not None:
             await checkpointer.stop()
         await heap.stop()

@@ -38,14 +38,16 @@ Now = Annotated[datetime, Depends(get_now)]
 
 async def get_principal(
     request: Request,
-    session: Session,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The resident or staff member the bearer token speaks for; 401 without a valid one."""
     if credentials is None:
         raise Unauthenticated("missing credential: send Authorization: Bearer <token>")
     principals: accounts.Principals = request.state.principals
-    principal = await principals.authenticate(session, credentials.credentials)
+    # Its own short transaction: the request's session holds no connection while the route
+    # waits (a press waits for its community's batch, which needs one).
+    async with request.state.sessions() as own:
+        principal = await principals.authenticate(own, credentials.credentials)
     if principal is None:
         raise Unauthenticated("unknown or revoked credential")
     return principal

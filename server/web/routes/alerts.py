@@ -3,10 +3,11 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.alarms import events, press, views
+from server.alarms import events, views
+from server.alarms.batch import Press, Presses
 from server.alarms.models import AlertType, Audience
 from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
@@ -34,6 +35,7 @@ class Raised(Step):
 @router.post("/alerts", status_code=201, response_model=Raised)
 async def create(
     body: HelpRequest,
+    request: Request,
     response: Response,
     principal: CurrentPrincipal,
     session: Session,
@@ -44,16 +46,18 @@ async def create(
     ] = None,
 ) -> Raised:
     """Press help: store the alarm (or join your household's open one), then alert the group,
-    the board and the phones. 201 for a new alarm, 200 when it joined or repeated one."""
-    change = await press.create(
-        session,
-        principal=principal,
-        alert_type=body.type,
-        address=body.household,
-        now=now,
-        idempotency_key=idempotency_key,
+    the board and the phones. 201 for a new alarm, 200 when it joined or repeated one; 503 if
+    the database could not be reached (nothing stored: press again, or call)."""
+    presses: Presses = request.state.presses
+    change = await presses.press(
+        Press(
+            principal=principal,
+            alert_type=body.type,
+            address=body.household,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
     )
-    await session.commit()
     if change.outcome != "raised":
         response.status_code = 200
     shown = await views.pressed(session, principal=principal, change=change)
