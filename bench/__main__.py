@@ -1,7 +1,8 @@
 """`python -m bench`: seed, start Redis and the service, connect every socket, press, report.
 
 The default run (2000 sockets, 100 presses/s for 10 s) takes about a minute; the issue's
-target is `--sockets 10000 --rate 500 --duration 20`. See bench/README.md.
+target is `--sockets 10000 --rate 500 --duration 20`. `--storm N --within T` instead presses
+N households once each within T seconds (bench/storm.py). See bench/README.md.
 """
 
 import argparse
@@ -19,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from bench import clients, floor, procs, report
+from bench import clients, floor, procs, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -29,7 +30,11 @@ TARGET_P99_MS, TARGET_KIB_PER_SOCKET = 10.0, 30.0
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--sockets", type=int, default=2000, help="households, one socket each")
+    parser.add_argument(
+        "--sockets",
+        type=int,
+        help="households, one socket each (default 2000; a storm's default: --storm's N)",
+    )
     parser.add_argument("--boards", type=int, default=5, help="board sockets (patrol members)")
     parser.add_argument("--rate", type=float, default=100, help="presses per second")
     parser.add_argument("--duration", type=float, default=10, help="seconds of pressing")
@@ -55,7 +60,37 @@ def _arguments() -> argparse.Namespace:
         " floor under the service's own work",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
+    storming = parser.add_argument_group("storm", "one community's households all press at once")
+    storming.add_argument(
+        "--storm",
+        type=int,
+        nargs="?",
+        const=3753,
+        metavar="N",
+        help="N households (3753 when no N is given) press once each within --within seconds",
+    )
+    storming.add_argument(
+        "--within", type=float, default=5.0, metavar="T", help="seconds the storm's presses span"
+    )
+    storming.add_argument(
+        "--redis",
+        action="store_true",
+        help="a storm on a private Redis bus with one worker (more workers always use one)",
+    )
+    storming.add_argument(
+        "--patience",
+        type=float,
+        default=storm.PATIENCE_SECONDS,
+        help="seconds a storm's press waits for its answer before the client gives up",
+    )
     args = parser.parse_args()
+    if args.storm is not None:
+        if args.hollow or args.profile:
+            parser.error("--storm runs the service itself, without --hollow or --profile")
+        if args.sockets is not None and args.sockets < args.storm:
+            parser.error("--sockets (the community's households) must be at least --storm")
+        return args
+    args.sockets = args.sockets or 2000
     if args.hollow and args.workers != 1:
         parser.error("--hollow runs one worker (its event ids are counted in its process)")
     return args
@@ -103,6 +138,8 @@ def _cpu_seconds(process: psutil.Process) -> float:
 def main() -> int:
     """Run the benchmark once and print its figures."""
     args = _arguments()
+    if args.storm is not None:
+        return storm.main(args)
     procs.raise_nofile()
     if args.postgres is None:
         return _run(args, database_url=None)

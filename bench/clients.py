@@ -73,8 +73,9 @@ class Arrivals:
             self.boards[event_id].append(at)
 
 
-def _event_id(message: str | bytes) -> int | None:
-    # The wire form puts the id first: {"id":123,... ; hello and heartbeat start {"type":
+def event_id(message: str | bytes) -> int | None:
+    """An event's id off the front of its wire form ({"id":123,…); None for hello and heartbeat
+    ({"type":…)."""
     text = message if isinstance(message, str) else message.decode()
     if not text.startswith('{"id":'):
         return None
@@ -86,9 +87,9 @@ async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
     clock = time.perf_counter
     async for message in ws:
         at = clock()
-        event_id = _event_id(message)
-        if event_id is not None:
-            arrivals.heard(sock, event_id, at, seen)
+        found = event_id(message)
+        if found is not None:
+            arrivals.heard(sock, found, at, seen)
 
 
 async def _open(url: str, *, deflate: bool, gate: asyncio.Semaphore) -> ClientConnection:

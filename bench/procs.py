@@ -74,19 +74,20 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def start_server(
     *,
     database_url: str,
-    redis_url: str,
+    redis_url: str | None,
     log: Path,
     workers: int = 1,
     app: str = "server.web.app:create_app",
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The service (or another app factory) under uvicorn in its own process (or a supervisor
-    of `workers` processes sharing one port); returns once GET /readyz says ok."""
+    of `workers` processes sharing one port); returns once GET /readyz says ok. Without a
+    redis_url the service runs embedded, on its in-process bus."""
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TENWATCH_REDIS_URL"},
         "TENWATCH_DATABASE_URL": database_url,
-        "TENWATCH_REDIS_URL": redis_url,
+        **({"TENWATCH_REDIS_URL": redis_url} if redis_url else {}),
         **(env or {}),
     }
     command = [
