@@ -415,6 +415,42 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in tree))
 
 
+def _backends(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving our database (the server's pools;
+    other people's databases on the same server are not ours to count)."""
+    if not database_url.startswith("postgresql"):
+        return {}
+
+    async def pids() -> list[int]:
+        import asyncpg
+
+        dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        conn = await asyncpg.connect(dsn)
+        try:
+            found = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            return [int(row["pid"]) for row in found]
+        finally:
+            await conn.close()
+
+    cpu: dict[int, float] = {}
+    for pid in asyncio.run(pids()):
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        cpu[pid] = times.user + times.system
+    return cpu
+
+
+def _other_cpu(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the backends spent between two snapshots (a backend that ended between them
+    is missed: a lower bound)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def main(args: argparse.Namespace) -> int:
     """Run one storm and print its figures."""
     procs.raise_nofile()
@@ -481,9 +517,13 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         for _, conn in children:
             conn.send(("go", t0))
         cpu0 = _cpu_seconds(served)
+        redis_cpu0 = _cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
+        backends0 = _backends(database_url)
         pressed = [_expect(c, "pressed", p, args.within + args.patience + 60) for p, c in children]
         settled_at = time.perf_counter()
         cpu1 = _cpu_seconds(served)
+        redis_cpu1 = _cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
+        backends1 = _backends(database_url)
         count = asyncio.run(_settled_count(database_url, seeded.community_id))
         residents = dict(zip(seeded.resident_ids, seeded.household_ids, strict=True))
         stored = asyncio.run(_stored(database_url, seeded.community_id, residents))
@@ -501,7 +541,12 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             stored,
             [p for part in pressed for p in part],
             done,
-            server_cpu=(cpu1 - cpu0) / max(settled_at - t0, 1e-9),
+            cpu_seconds={
+                "server": cpu1 - cpu0,
+                "redis": redis_cpu1 - redis_cpu0 if redis_process else None,
+                "postgresql": _other_cpu(backends0, backends1) if args.postgres else None,
+            },
+            seconds=settled_at - t0,
             rss_kib_per_socket=(rss_after - rss_before) / 1024 / max(len(sockets), 1),
             processes=k,
         )
@@ -530,7 +575,8 @@ def _figures(
     presses: list[tuple[int, float, float, str, int | None]],
     done: list[dict[str, Any]],
     *,
-    server_cpu: float,
+    cpu_seconds: dict[str, float | None],
+    seconds: float,
     rss_kib_per_socket: float,
     processes: int,
 ) -> dict[str, Any]:
@@ -624,7 +670,12 @@ def _figures(
             if last_arrival
             else None,
         },
-        "server": {"cpu_percent": 100 * server_cpu, "kib_per_socket": rss_kib_per_socket},
+        "server": {
+            "storm_seconds": seconds,  # the first press until every press settled
+            "cpu_seconds": cpu_seconds,  # server: every worker; redis and postgresql: ours
+            "cpu_percent": 100 * (cpu_seconds["server"] or 0.0) / max(seconds, 1e-9),
+            "kib_per_socket": rss_kib_per_socket,
+        },
         "client": {
             "cpu_seconds": total_cpu,
             "connect_seconds": max(part["connect_seconds"] for part in done),
@@ -682,8 +733,14 @@ def render(figures: dict[str, Any]) -> str:
         ),
         f"  events stored by type {counts['events_by_type']}",
         "",
-        f"  server CPU from the first press until every press settled {server['cpu_percent']:.0f} %"
-        f" of one core; {server['kib_per_socket']:.1f} KiB per socket",
+        f"  from the first press until every press settled ({server['storm_seconds']:.1f} s):"
+        f" server CPU {server['cpu_percent']:.0f} % of one core"
+        + "".join(
+            f", {name} {seconds:.1f} s"
+            for name, seconds in server["cpu_seconds"].items()
+            if seconds is not None
+        )
+        + f" of CPU; {server['kib_per_socket']:.1f} KiB per socket",
         f"  client CPU {client['cpu_seconds']:.1f} s; generator lag max"
         f" {client['generator_max_lag_ms']:.1f} ms; sockets opened in"
         f" {client['connect_seconds']:.1f} s",
