@@ -179,11 +179,14 @@ async def _press(http: aiohttp.ClientSession, base: str, token: str, press: Pres
             json={"type": "help"},
             headers={"Authorization": f"Bearer {token}"},
         ) as response:
-            body = await response.json(content_type=None)
+            # The status first: an error's body need not be JSON (Starlette's own 500 is text).
+            text = await response.text()
             press.answered = time.perf_counter()
-            press.status = (
-                str(response.status) if 200 <= response.status < 300 else f"HTTP {response.status}"
-            )
+            if not 200 <= response.status < 300:
+                press.status = f"HTTP {response.status}: {' '.join(text.split())[:60]}"
+                return
+            press.status = str(response.status)
+            body = json.loads(text)
             if isinstance(body, dict) and body.get("event_id") is not None:
                 press.event_id = int(body["event_id"])
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -664,6 +667,9 @@ def _figures(
             "answered": report.quantiles(
                 [answered_at - due for _, due, answered_at, s, _ in presses if s.isdigit()]
             ),
+            "refused": report.quantiles(
+                [answered_at - due for _, due, answered_at, s, _ in presses if not s.isdigit()]
+            ),
             "neighbour": report.quantiles(neighbour_s),
             "board": report.quantiles(board_s),
             "last_press_to_last_delivery": (last_arrival - last_due) * 1000
@@ -713,6 +719,7 @@ def render(figures: dict[str, Any]) -> str:
         f"  answered but not stored {counts['answered_not_stored']}",
         "",
         f"  press → answered         {report.ms(lat['answered'])}",
+        f"  press → refused          {report.ms(lat['refused'])}",
         f"  press → last neighbour   {report.ms(lat['neighbour'])}",
         f"  press → last board       {report.ms(lat['board'])}",
         "  last press → last delivery "
