@@ -78,6 +78,14 @@ def _arguments() -> argparse.Namespace:
         help="a storm on a private Redis bus with one worker (more workers always use one)",
     )
     storming.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        metavar="K",
+        help="at least K client processes (more when the sockets and presses need more files"
+        f" than {storm.FILES_PER_PROCESS} a process)",
+    )
+    storming.add_argument(
         "--patience",
         type=float,
         default=storm.PATIENCE_SECONDS,

@@ -496,7 +496,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         ]
         n = len(sockets)
         sockets += [(n + b, token, None) for b, token in enumerate(seeded.boards)]
-        k = max(1, math.ceil((len(sockets) + len(schedule)) / FILES_PER_PROCESS))
+        k = max(args.clients, math.ceil((len(sockets) + len(schedule)) / FILES_PER_PROCESS))
         context = mp.get_context("spawn")
         for part in range(k):
             share = Share(
