@@ -104,20 +104,6 @@ def _arguments() -> argparse.Namespace:
     return args
 
 
-def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeout: float) -> Any:
-    """The next message from a child process, which must be of this kind."""
-    deadline = time.monotonic() + timeout
-    while not conn.poll(0.2):
-        if not process.is_alive():
-            raise RuntimeError(f"the {process.name} process died (exit {process.exitcode})")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {kind!r} from the {process.name} process within {timeout} s")
-    got, payload = conn.recv()
-    if got != kind:
-        raise RuntimeError(f"the {process.name} process said {got}: {payload}")
-    return payload
-
-
 def _child(
     target: Any, args: tuple[Any, ...], name: str
 ) -> tuple[mp.process.BaseProcess, Connection]:
@@ -129,30 +115,15 @@ def _child(
     return process, ours
 
 
-def _tree(process: psutil.Process) -> list[psutil.Process]:
-    return [process, *process.children(recursive=True)]
-
-
-def _rss_mib(process: psutil.Process) -> float:
-    rss: list[int] = [p.memory_info().rss for p in _tree(process)]
-    return sum(rss) / 2**20
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    seconds: list[float] = [t.user + t.system for t in (p.cpu_times() for p in _tree(process))]
-    return sum(seconds)
-
-
 def main() -> int:
-    """Run the benchmark once and print its figures."""
+    """Run the benchmark (or the storm) once and print its figures."""
     args = _arguments()
-    if args.storm is not None:
-        return storm.main(args)
     procs.raise_nofile()
+    run = _run if args.storm is None else storm.run
     if args.postgres is None:
-        return _run(args, database_url=None)
+        return run(args, database_url=None)
     with procs.fresh_postgres(args.postgres) as database_url:
-        return _run(args, database_url=database_url)
+        return run(args, database_url=database_url)
 
 
 def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
@@ -181,7 +152,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         print(f"floor: raw Redis publish → subscribe at {args.rate:g}/s for {args.duration:g} s …")
         process, conn = _child(floor.main, (redis_url, args.rate, args.duration), "floor")
         children.append(process)
-        floor_result = _expect(conn, "done", process, args.duration + 30)
+        floor_result = procs.expect(conn, "done", process, args.duration + 30)
         process.join(10)
 
         print("starting the hollow service …" if args.hollow else "starting the service …")
@@ -193,7 +164,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             **(_hollow(seeded, workdir) if args.hollow else {}),
         )
         served = psutil.Process(server.pid)
-        rss_before = _rss_mib(served)
+        rss_before = procs.rss_mib(served)
         plan = clients.Plan(
             base=base,
             households=seeded.households,
@@ -205,16 +176,16 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         print(f"connecting {len(seeded.households) + len(seeded.boards)} sockets …")
         process, conn = _child(clients.main, (plan,), "client")
         children.append(process)
-        connected = _expect(conn, "connected", process, 300)
-        rss_after = _rss_mib(served)
+        connected = procs.expect(conn, "connected", process, 300)
+        rss_after = procs.rss_mib(served)
         print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
         conn.send("go")
-        _expect(conn, "pressing", process, 30)
-        cpu0, wall0 = _cpu_seconds(served), time.perf_counter()
+        procs.expect(conn, "pressing", process, 30)
+        cpu0, wall0 = procs.cpu_seconds(served), time.perf_counter()
         spy = procs.profile(server.pid, args.duration, PROFILE) if args.profile else None
-        _expect(conn, "pressed", process, args.duration + 60)
-        cpu1, wall1 = _cpu_seconds(served), time.perf_counter()
-        result = _expect(conn, "done", process, 60)
+        procs.expect(conn, "pressed", process, args.duration + 60)
+        cpu1, wall1 = procs.cpu_seconds(served), time.perf_counter()
+        result = procs.expect(conn, "done", process, 60)
         if spy is not None:
             spy.wait(30)
             print(f"server profile (collapsed stacks) written to {PROFILE}")
@@ -239,12 +210,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
                 child.kill()
         procs.stop(server)
         procs.stop(redis_process)
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            for path in sorted(workdir.glob("**/*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            workdir.rmdir()
+        procs.clean(workdir, keep=args.keep)
 
 
 def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:

@@ -400,24 +400,6 @@ def _schedule(args: argparse.Namespace, households: int) -> list[tuple[int, floa
     return sorted(((h, rng.uniform(0, args.within)) for h in who), key=lambda p: p[1])
 
 
-def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not conn.poll(0.2):
-        if not process.is_alive():
-            raise RuntimeError(f"the {process.name} process died (exit {process.exitcode})")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {kind!r} from the {process.name} process within {timeout} s")
-    got, payload = conn.recv()
-    if got != kind:
-        raise RuntimeError(f"the {process.name} process said {got}: {payload}")
-    return payload
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    tree = [process, *process.children(recursive=True)]
-    return sum(t.user + t.system for t in (p.cpu_times() for p in tree))
-
-
 def _backends(database_url: str) -> dict[int, float]:
     """CPU seconds so far of each PostgreSQL backend serving our database (the server's pools;
     other people's databases on the same server are not ours to count)."""
@@ -454,16 +436,8 @@ def _other_cpu(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run one storm and print its figures."""
-    procs.raise_nofile()
-    if args.postgres is None:
-        return _run(args, database_url=None)
-    with procs.fresh_postgres(args.postgres) as database_url:
-        return _run(args, database_url=database_url)
-
-
-def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
+def run(args: argparse.Namespace, *, database_url: str | None) -> int:
+    """Run one storm on this database (None: a SQLite file of its own) and print its figures."""
     households = max(args.sockets or args.storm, args.storm)
     workdir = Path(tempfile.mkdtemp(prefix="tenwatch-storm-"))
     database_url = database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
@@ -489,7 +463,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             workers=args.workers,
         )
         served = psutil.Process(server.pid)
-        rss_before = sum(p.memory_info().rss for p in [served, *served.children(recursive=True)])
+        rss_before = procs.rss_mib(served)
         schedule = _schedule(args, len(seeded.households))
         sockets: list[tuple[int, str, int | None]] = [
             (i, token, group) for i, (token, group) in enumerate(seeded.households)
@@ -513,19 +487,21 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             process.start()
             children.append((process, ours))
         print(f"connecting {len(sockets)} sockets from {k} client process(es) …")
-        connected = [_expect(c, "connected", p, 600) for p, c in children]
-        rss_after = sum(p.memory_info().rss for p in [served, *served.children(recursive=True)])
+        connected = [procs.expect(c, "connected", p, 600) for p, c in children]
+        rss_after = procs.rss_mib(served)
         print(f"  connected in {max(c['connect_seconds'] for c in connected):.1f} s; storm …")
         t0 = time.perf_counter() + 0.5
         for _, conn in children:
             conn.send(("go", t0))
-        cpu0 = _cpu_seconds(served)
-        redis_cpu0 = _cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
+        cpu0 = procs.cpu_seconds(served)
+        redis_cpu0 = procs.cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
         backends0 = _backends(database_url)
-        pressed = [_expect(c, "pressed", p, args.within + args.patience + 60) for p, c in children]
+        pressed = [
+            procs.expect(c, "pressed", p, args.within + args.patience + 60) for p, c in children
+        ]
         settled_at = time.perf_counter()
-        cpu1 = _cpu_seconds(served)
-        redis_cpu1 = _cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
+        cpu1 = procs.cpu_seconds(served)
+        redis_cpu1 = procs.cpu_seconds(psutil.Process(redis_process.pid)) if redis_process else 0.0
         backends1 = _backends(database_url)
         count = asyncio.run(_settled_count(database_url, seeded.community_id))
         residents = dict(zip(seeded.resident_ids, seeded.household_ids, strict=True))
@@ -534,7 +510,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         expected = [(e, g, a) for e, _, _, g, a in stored.press_events]
         for _, conn in children:
             conn.send(("expect", expected))
-        done = [_expect(c, "done", p, DRAIN_SECONDS + 60) for p, c in children]
+        done = [procs.expect(c, "done", p, DRAIN_SECONDS + 60) for p, c in children]
         for process, _ in children:
             process.join(10)
         stored = asyncio.run(_stored(database_url, seeded.community_id, residents))
@@ -550,7 +526,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
                 "postgresql": _other_cpu(backends0, backends1) if args.postgres else None,
             },
             seconds=settled_at - t0,
-            rss_kib_per_socket=(rss_after - rss_before) / 1024 / max(len(sockets), 1),
+            rss_kib_per_socket=(rss_after - rss_before) * 1024 / max(len(sockets), 1),
             processes=k,
         )
         print(render(figures))
@@ -563,12 +539,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
                 process.kill()
         procs.stop(server)
         procs.stop(redis_process)
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            for path in sorted(workdir.glob("**/*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            workdir.rmdir()
+        procs.clean(workdir, keep=args.keep)
 
 
 def _figures(
