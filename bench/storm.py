@@ -627,6 +627,9 @@ def _figures(
             "lost_deliveries": missing,
             "duplicated": sum(s["duplicates"] for s in sockets),
             "replayed": sum(s["replayed"] for s in sockets),
+            "press_deliveries_by_replay": sum(
+                1 for s in sockets for _, by_replay in s["arrivals"].values() if by_replay
+            ),
             "truncated_replays": sum(s["truncated"] for s in sockets),
             "reconnects": sum(s["connects"] - 1 for s in sockets),
             "closes": {k: dict(v) for k, v in closes.items()},
@@ -701,7 +704,8 @@ def render(figures: dict[str, Any]) -> str:
         f"  duplicated  {counts['duplicated']}",
         f"  closed by the server: boards {counts['closes']['board'] or 'none'};"
         f" neighbours {counts['closes']['neighbour'] or 'none'}",
-        f"  reconnects {counts['reconnects']}, replayed {counts['replayed']} events,"
+        f"  reconnects {counts['reconnects']}, replayed {counts['replayed']} events"
+        f" ({counts['press_deliveries_by_replay']} of them press events the sockets needed),"
         f" truncated replays {counts['truncated_replays']}",
         "  texts sent twice "
         + (
