@@ -194,17 +194,25 @@ async def _press(http: aiohttp.ClientSession, base: str, token: str, press: Pres
         press.status = type(exc).__name__
 
 
-def _complete(socks: list[Heard], expected: list[tuple[int, int, str]]) -> bool:
+def _owed(expected: list[tuple[int, int, str]]) -> tuple[dict[int, set[int]], set[int]]:
+    """The press events each group's sockets must hear, and those a board must hear."""
+    groups: dict[int, set[int]] = defaultdict(set)
+    board: set[int] = set()
+    for event, group, audience in expected:
+        if audience != Audience.BOARD:
+            groups[group].add(event)
+        if audience != Audience.GROUP:
+            board.add(event)
+    return groups, board
+
+
+def _complete(socks: list[Heard], owed: tuple[dict[int, set[int]], set[int]]) -> bool:
     """Whether every socket here heard every press event it should (its group's, or all)."""
-    for sock in socks:
-        for event, group, audience in expected:
-            if sock.group is None:
-                wanted = audience != Audience.GROUP
-            else:
-                wanted = sock.group == group and audience != Audience.BOARD
-            if wanted and event not in sock.arrivals:
-                return False
-    return True
+    groups, board = owed
+    return all(
+        (board if s.group is None else groups.get(s.group, set())) <= s.arrivals.keys()
+        for s in socks
+    )
 
 
 async def _client(share: Share, parent: Connection) -> dict[str, Any]:
@@ -260,7 +268,8 @@ async def _client(share: Share, parent: Connection) -> dict[str, Any]:
         deadline = time.perf_counter() + DRAIN_SECONDS
         # Polled: the arrivals come from thousands of sockets; checking them 10 times a second
         # costs less than an event per arrival.
-        while not _complete(socks, expected) and time.perf_counter() < deadline:  # noqa: ASYNC110
+        owed = _owed(expected)
+        while not _complete(socks, owed) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         gc.enable()
     stopping.set()
