@@ -36,11 +36,11 @@ import aiohttp
 import psutil
 import uvloop
 from sqlalchemy import func, or_, select
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from bench import procs, report
-from bench.clients import CONNECT_CONCURRENCY, event_id
+from bench.clients import CONNECT_CONCURRENCY, dial, event_id
 from bench.seed import Seeded, seed
 from notifier.models import SENT, OutboxMessage
 from server.alarms.models import Alert, AlertEvent, Audience, EventType
@@ -105,24 +105,9 @@ class Heard:
         self.position = max(self.position, found)
 
 
-def _hello(message: str | bytes) -> dict[str, Any]:
-    hello: dict[str, Any] = json.loads(message)
-    if hello.get("type") != "hello":
-        raise RuntimeError(f"expected hello, got {str(message)[:200]!r}")
-    return hello
-
-
 async def _connect(url: str, *, deflate: bool) -> tuple[ClientConnection, dict[str, Any]]:
-    ws = await connect(
-        url,
-        proxy=None,
-        ping_interval=None,
-        compression="deflate" if deflate else None,
-        open_timeout=60,
-        max_queue=None,
-        max_size=None,
-    )
-    return ws, _hello(await asyncio.wait_for(ws.recv(), 60))
+    ws, hello = await dial(url, deflate=deflate, timeout=60)
+    return ws, json.loads(hello)
 
 
 async def _listen(
