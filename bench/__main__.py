@@ -1,7 +1,8 @@
 """`python -m bench`: seed, start Redis and the service, connect every socket, press, report.
 
 The default run (2000 sockets, 100 presses/s for 10 s) takes about a minute; the issue's
-target is `--sockets 10000 --rate 500 --duration 20`. See bench/README.md.
+target is `--sockets 10000 --rate 500 --duration 20`. `--storm N --within T` instead presses
+N households once each within T seconds (bench/storm.py). See bench/README.md.
 """
 
 import argparse
@@ -19,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from bench import clients, floor, procs, report
+from bench import clients, floor, procs, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -29,7 +30,11 @@ TARGET_P99_MS, TARGET_KIB_PER_SOCKET = 10.0, 30.0
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--sockets", type=int, default=2000, help="households, one socket each")
+    parser.add_argument(
+        "--sockets",
+        type=int,
+        help="households, one socket each (default 2000; a storm's default: --storm's N)",
+    )
     parser.add_argument("--boards", type=int, default=5, help="board sockets (patrol members)")
     parser.add_argument("--rate", type=float, default=100, help="presses per second")
     parser.add_argument("--duration", type=float, default=10, help="seconds of pressing")
@@ -55,24 +60,48 @@ def _arguments() -> argparse.Namespace:
         " floor under the service's own work",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
+    storming = parser.add_argument_group("storm", "one community's households all press at once")
+    storming.add_argument(
+        "--storm",
+        type=int,
+        nargs="?",
+        const=3753,
+        metavar="N",
+        help="N households (3753 when no N is given) press once each within --within seconds",
+    )
+    storming.add_argument(
+        "--within", type=float, default=5.0, metavar="T", help="seconds the storm's presses span"
+    )
+    storming.add_argument(
+        "--redis",
+        action="store_true",
+        help="a storm on a private Redis bus with one worker (more workers always use one)",
+    )
+    storming.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        metavar="K",
+        help="at least K client processes (more when the sockets and presses need more files"
+        f" than {storm.FILES_PER_PROCESS} a process)",
+    )
+    storming.add_argument(
+        "--patience",
+        type=float,
+        default=storm.PATIENCE_SECONDS,
+        help="seconds a storm's press waits for its answer before the client gives up",
+    )
     args = parser.parse_args()
+    if args.storm is not None:
+        if args.hollow or args.profile:
+            parser.error("--storm runs the service itself, without --hollow or --profile")
+        if args.sockets is not None and args.sockets < args.storm:
+            parser.error("--sockets (the community's households) must be at least --storm")
+        return args
+    args.sockets = args.sockets or 2000
     if args.hollow and args.workers != 1:
         parser.error("--hollow runs one worker (its event ids are counted in its process)")
     return args
-
-
-def _expect(conn: Connection, kind: str, process: mp.process.BaseProcess, timeout: float) -> Any:
-    """The next message from a child process, which must be of this kind."""
-    deadline = time.monotonic() + timeout
-    while not conn.poll(0.2):
-        if not process.is_alive():
-            raise RuntimeError(f"the {process.name} process died (exit {process.exitcode})")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"no {kind!r} from the {process.name} process within {timeout} s")
-    got, payload = conn.recv()
-    if got != kind:
-        raise RuntimeError(f"the {process.name} process said {got}: {payload}")
-    return payload
 
 
 def _child(
@@ -86,28 +115,15 @@ def _child(
     return process, ours
 
 
-def _tree(process: psutil.Process) -> list[psutil.Process]:
-    return [process, *process.children(recursive=True)]
-
-
-def _rss_mib(process: psutil.Process) -> float:
-    rss: list[int] = [p.memory_info().rss for p in _tree(process)]
-    return sum(rss) / 2**20
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    seconds: list[float] = [t.user + t.system for t in (p.cpu_times() for p in _tree(process))]
-    return sum(seconds)
-
-
 def main() -> int:
-    """Run the benchmark once and print its figures."""
+    """Run the benchmark (or the storm) once and print its figures."""
     args = _arguments()
     procs.raise_nofile()
+    run = _run if args.storm is None else storm.run
     if args.postgres is None:
-        return _run(args, database_url=None)
+        return run(args, database_url=None)
     with procs.fresh_postgres(args.postgres) as database_url:
-        return _run(args, database_url=database_url)
+        return run(args, database_url=database_url)
 
 
 def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
@@ -136,7 +152,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         print(f"floor: raw Redis publish → subscribe at {args.rate:g}/s for {args.duration:g} s …")
         process, conn = _child(floor.main, (redis_url, args.rate, args.duration), "floor")
         children.append(process)
-        floor_result = _expect(conn, "done", process, args.duration + 30)
+        floor_result = procs.expect(conn, "done", process, args.duration + 30)
         process.join(10)
 
         print("starting the hollow service …" if args.hollow else "starting the service …")
@@ -148,7 +164,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             **(_hollow(seeded, workdir) if args.hollow else {}),
         )
         served = psutil.Process(server.pid)
-        rss_before = _rss_mib(served)
+        rss_before = procs.rss_mib(served)
         plan = clients.Plan(
             base=base,
             households=seeded.households,
@@ -160,16 +176,16 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         print(f"connecting {len(seeded.households) + len(seeded.boards)} sockets …")
         process, conn = _child(clients.main, (plan,), "client")
         children.append(process)
-        connected = _expect(conn, "connected", process, 300)
-        rss_after = _rss_mib(served)
+        connected = procs.expect(conn, "connected", process, 300)
+        rss_after = procs.rss_mib(served)
         print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
         conn.send("go")
-        _expect(conn, "pressing", process, 30)
-        cpu0, wall0 = _cpu_seconds(served), time.perf_counter()
+        procs.expect(conn, "pressing", process, 30)
+        cpu0, wall0 = procs.cpu_seconds(served), time.perf_counter()
         spy = procs.profile(server.pid, args.duration, PROFILE) if args.profile else None
-        _expect(conn, "pressed", process, args.duration + 60)
-        cpu1, wall1 = _cpu_seconds(served), time.perf_counter()
-        result = _expect(conn, "done", process, 60)
+        procs.expect(conn, "pressed", process, args.duration + 60)
+        cpu1, wall1 = procs.cpu_seconds(served), time.perf_counter()
+        result = procs.expect(conn, "done", process, 60)
         if spy is not None:
             spy.wait(30)
             print(f"server profile (collapsed stacks) written to {PROFILE}")
@@ -194,12 +210,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
                 child.kill()
         procs.stop(server)
         procs.stop(redis_process)
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            for path in sorted(workdir.glob("**/*"), reverse=True):
-                path.unlink() if path.is_file() else path.rmdir()
-            workdir.rmdir()
+        procs.clean(workdir, keep=args.keep)
 
 
 def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:

@@ -73,8 +73,9 @@ class Arrivals:
             self.boards[event_id].append(at)
 
 
-def _event_id(message: str | bytes) -> int | None:
-    # The wire form puts the id first: {"id":123,... ; hello and heartbeat start {"type":
+def event_id(message: str | bytes) -> int | None:
+    """An event's id off the front of its wire form ({"id":123,…); None for hello and heartbeat
+    ({"type":…)."""
     text = message if isinstance(message, str) else message.decode()
     if not text.startswith('{"id":'):
         return None
@@ -86,24 +87,32 @@ async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
     clock = time.perf_counter
     async for message in ws:
         at = clock()
-        event_id = _event_id(message)
-        if event_id is not None:
-            arrivals.heard(sock, event_id, at, seen)
+        found = event_id(message)
+        if found is not None:
+            arrivals.heard(sock, found, at, seen)
+
+
+async def dial(url: str, *, deflate: bool, timeout: float = 30) -> tuple[ClientConnection, str]:
+    """Open a stream socket as the bench's clients do (no proxy, no client pings, an unbounded
+    receive queue) and read its first message, the hello."""
+    ws = await connect(
+        url,
+        proxy=None,
+        ping_interval=None,
+        compression="deflate" if deflate else None,
+        open_timeout=timeout,
+        max_queue=None,
+        max_size=None,
+    )
+    hello = await asyncio.wait_for(ws.recv(), timeout)
+    if '"type":"hello"' not in hello:
+        raise RuntimeError(f"expected hello, got {hello!r}")
+    return ws, str(hello)
 
 
 async def _open(url: str, *, deflate: bool, gate: asyncio.Semaphore) -> ClientConnection:
     async with gate:
-        ws = await connect(
-            url,
-            proxy=None,
-            ping_interval=None,
-            compression="deflate" if deflate else None,
-            open_timeout=30,
-            max_queue=None,
-        )
-        hello = await asyncio.wait_for(ws.recv(), 30)
-        if '"type":"hello"' not in hello:
-            raise RuntimeError(f"expected hello, got {hello!r}")
+        ws, _ = await dial(url, deflate=deflate)
         return ws
 
 

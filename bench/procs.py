@@ -10,9 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
 import redis
 
 
@@ -74,19 +78,20 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def start_server(
     *,
     database_url: str,
-    redis_url: str,
+    redis_url: str | None,
     log: Path,
     workers: int = 1,
     app: str = "server.web.app:create_app",
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The service (or another app factory) under uvicorn in its own process (or a supervisor
-    of `workers` processes sharing one port); returns once GET /readyz says ok."""
+    of `workers` processes sharing one port); returns once GET /readyz says ok. Without a
+    redis_url the service runs embedded, on its in-process bus."""
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TENWATCH_REDIS_URL"},
         "TENWATCH_DATABASE_URL": database_url,
-        "TENWATCH_REDIS_URL": redis_url,
+        **({"TENWATCH_REDIS_URL": redis_url} if redis_url else {}),
         **(env or {}),
     }
     command = [
@@ -186,3 +191,43 @@ def fresh_postgres(server_dsn: str) -> Iterator[str]:
         yield base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     finally:
         asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def expect(conn: Connection, kind: str, process: BaseProcess, timeout: float) -> Any:
+    """The next message from a child process, which must be of this kind."""
+    deadline = time.monotonic() + timeout
+    while not conn.poll(0.2):
+        if not process.is_alive():
+            raise RuntimeError(f"the {process.name} process died (exit {process.exitcode})")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {kind!r} from the {process.name} process within {timeout} s")
+    got, payload = conn.recv()
+    if got != kind:
+        raise RuntimeError(f"the {process.name} process said {got}: {payload}")
+    return payload
+
+
+def _tree(process: psutil.Process) -> list[psutil.Process]:
+    return [process, *process.children(recursive=True)]
+
+
+def rss_mib(process: psutil.Process) -> float:
+    """Resident memory of a process and its children (uvicorn's workers), in MiB."""
+    rss: list[int] = [p.memory_info().rss for p in _tree(process)]
+    return sum(rss) / 2**20
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds so far of a process and its children."""
+    seconds: list[float] = [t.user + t.system for t in (p.cpu_times() for p in _tree(process))]
+    return sum(seconds)
+
+
+def clean(workdir: Path, *, keep: bool) -> None:
+    """Remove a run's temporary directory, or say where it was kept."""
+    if keep:
+        print(f"kept {workdir}")
+        return
+    for path in sorted(workdir.glob("**/*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    workdir.rmdir()

@@ -18,7 +18,8 @@ def quantiles(seconds: list[float]) -> dict[str, float | None]:
     return {"p50": rank(0.50), "p99": rank(0.99), "max": ordered[-1] * 1000, "n": len(ordered)}
 
 
-def _ms(stats: dict[str, float | None]) -> str:
+def ms(stats: dict[str, float | None]) -> str:
+    """p50 / p99 / max of quantiles() on one line."""
     if not stats["n"]:
         return "no sample"
     return (
@@ -45,10 +46,10 @@ def render(figures: dict[str, Any]) -> str:
         f"  press rate {run['rate']:g}/s for {run['duration']:g} s = {counts['presses']} presses"
         f" (open loop, latency from the scheduled time)",
         "",
-        f"  press → accepted (HTTP 201)   {_ms(lat['accepted'])}",
-        f"  press → last neighbour socket {_ms(lat['neighbour'])}",
-        f"  press → last board socket     {_ms(lat['board'])}",
-        f"  floor: raw Redis PUBLISH→SUB  {_ms(floor)}",
+        f"  press → accepted (HTTP 201)   {ms(lat['accepted'])}",
+        f"  press → last neighbour socket {ms(lat['neighbour'])}",
+        f"  press → last board socket     {ms(lat['board'])}",
+        f"  floor: raw Redis PUBLISH→SUB  {ms(floor)}",
         f"  delivery p99 = {_ratio(lat['neighbour']['p99'], floor['p99'])} raw Redis p99"
         f" (p50: {_ratio(lat['neighbour']['p50'], floor['p50'])})",
         "",

@@ -24,6 +24,8 @@ class Seeded:
     households: list[tuple[str, int]] = field(default_factory=list)  # (token, group id)
     boards: list[str] = field(default_factory=list)
     community_id: int = 0
+    household_ids: list[int] = field(default_factory=list)  # beside households, in its order
+    resident_ids: list[int] = field(default_factory=list)  # the household's one resident
 
     @property
     def groups(self) -> int:
@@ -56,16 +58,18 @@ async def seed(url: str, *, households: int, boards: int, phones: bool = True) -
             assert community_id is not None
             seeded = Seeded(community_id=community_id)
             rows = await session.execute(
-                select(Resident.id, Household.group_id)
+                select(Resident.id, Household.group_id, Household.id)
                 .join(Household, Resident.household_id == Household.id)
                 .order_by(Household.id)
             )
-            for resident_id, group_id in rows.all():
+            for resident_id, group_id, household_id in rows.all():
                 assert group_id is not None, "the import puts every household in a group"
                 token = await accounts.issue(
                     session, community_id=community_id, resident_id=resident_id
                 )
                 seeded.households.append((token, group_id))
+                seeded.household_ids.append(household_id)
+                seeded.resident_ids.append(resident_id)
             for staff_id in (await session.scalars(select(Staff.id).order_by(Staff.id))).all():
                 seeded.boards.append(
                     await accounts.issue(session, community_id=community_id, staff_id=staff_id)
