@@ -180,10 +180,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str, *, autocheckpoint: bool = True, read_only: bool = False, **kwargs: Any
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL, one connection and write-locking transactions. Without
     autocheckpoint a SQLite commit never copies the log into the database (with its fsync): the
-    caller runs `sqlite.checkpoint` elsewhere."""
+    caller runs `sqlite.checkpoint` elsewhere. A read-only SQLite engine (`read_only`) has two
+    connections that never write and begin plain (deferred) transactions: under WAL they read
+    beside the writer instead of queueing for its one connection and its lock."""
     if not is_sqlite(url):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -193,7 +197,7 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
     # One connection per process: SQLite has one writer anyway, and waiting for the pool is an
     # asyncio queue. Waiting for another process's write lock is SQLite's own busy handler,
     # which sleeps in aiosqlite's thread while the event loop runs on.
-    kwargs.setdefault("pool_size", 1)
+    kwargs.setdefault("pool_size", 2 if read_only else 1)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 60)
     kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_SECONDS)
@@ -207,8 +211,10 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a commit answered survives a power cut
         cursor.execute("PRAGMA foreign_keys=ON")
-        if not autocheckpoint:
+        if not autocheckpoint or read_only:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -216,7 +222,7 @@ def create_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> As
         # Take the write lock up front: a deferred read that later writes can fail with
         # SQLITE_BUSY under WAL instead of waiting its turn. (SQLAlchemy's documented recipe,
         # "Enabling Non-Legacy SQLite Transactional Modes".)
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -162,19 +162,26 @@ async def prefetch(
         rows = (await session.execute(_lock_with_open(scope), params)).all()
         timezone, *stored = rows[0][:-1]
         cache.setdefault(("lock", community_id), _locked(community_id, timezone, stored))
-        found = [row[-1] for row in rows if row[-1]]
-        for group in groups:
-            cache[("open", "group", group, drill)] = [a for a in found if a.group_id == group]
-        for household in alone:
-            cache[("open", "household", household, drill)] = [
-                a for a in found if a.household_id == household and not a.group_id
-            ]
+        of_group: dict[Any, list[Alert]] = {("group", g): [] for g in groups}
+        of_group.update({("household", h): [] for h in alone})
+        for row in rows:
+            alert = row[-1]
+            if alert is not None:
+                scope_key = (
+                    ("group", alert.group_id)
+                    if alert.group_id
+                    else ("household", alert.household_id)
+                )
+                of_group.setdefault(scope_key, []).append(alert)
+        for (kind, ident), alerts in of_group.items():
+            cache[("open", kind, ident, drill)] = alerts
     if groups:
-        residents = (await read(session, _NEIGHBOURS_OF_GROUPS, {"group_ids": groups})).all()
-        for group in groups:
-            of_group = [row for row in residents if row[4] == group]
-            cache[("residents", (group,))] = [row[:4] for row in of_group]
-            cache[("grids", group)] = {row[2]: row[5] for row in of_group}
+        residents: dict[int | None, list[Any]] = {g: [] for g in groups}
+        for row in (await read(session, _NEIGHBOURS_OF_GROUPS, {"group_ids": groups})).all():
+            residents[row[4]].append(row)
+        for group, of_one in residents.items():  # group ids of the query: never None
+            cache[("residents", (group,))] = [row[:4] for row in of_one]
+            cache[("grids", group)] = {row[2]: row[5] for row in of_one}
     keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
     if keyed:
         params = {"residents": sorted({r for r, _ in keyed})}

@@ -27,7 +27,7 @@ from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
-from storage.db import create_engine, is_sqlite
+from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class State(TypedDict):
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Work]
+    reads: async_sessionmaker[AsyncSession]
     hub: Hub
     sender: SmsSender
     outbox: OutboxWorker
@@ -69,9 +70,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     path = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
     checkpoint = bool(path) and path != ":memory:" and settings.sqlite_checkpoint_seconds > 0
     engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
+    # Reads that need no write lock (credentials, a socket's replay) on SQLite go through
+    # connections of their own, beside the one writer; PostgreSQL's pool serves both.
+    read_engine = (
+        create_engine(settings.database_url, read_only=True)
+        if path and path != ":memory:"
+        else engine
+    )
+    reads = create_sessionmaker(read_engine)
 
     async def fetch(channel: str, after: int) -> Sequence[Event]:
-        async with sessions() as session:
+        async with reads() as session:
             return await events.after(session, channel=channel, event_id=after)
 
     hub = Hub(
@@ -135,6 +144,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            reads=reads,
             hub=hub,
             sender=sender,
             outbox=outbox,
@@ -154,6 +164,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         await sender.close()
         await hub.stop()
         await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()
 
 
 async def refused(request: Request, exc: Exception) -> JSONResponse:
