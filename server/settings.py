@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     """How often everything is collected, frozen objects included."""
     phone_menu_seconds: int = 5
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
+    database_pool_seconds: float = 30.0
+    """How long a request waits for a free PostgreSQL connection before it is answered 503 (a
+    press is told its alarm was not stored)."""
+    database_connect_seconds: float = 10.0
+    """How long connecting to PostgreSQL may take before the database counts as unreachable."""
 
     @property
     def bus_url(self) -> str:
