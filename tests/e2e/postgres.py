@@ -41,10 +41,10 @@ class PostgresServer:
         self._pg_ctl = _binary("pg_ctl")
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
-    @property
-    def dsn(self) -> str:
-        """A plain (asyncpg) DSN of the maintenance database, as the superuser `postgres`."""
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+    def dsn(self, database: str = "postgres") -> str:
+        """A plain (asyncpg) DSN of a database (the maintenance one by default), as the
+        superuser `postgres`."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def url(self, database: str) -> str:
         """The SQLAlchemy URL of a database on this server."""
