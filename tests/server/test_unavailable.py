@@ -18,7 +18,6 @@ from server.errors import DATABASE_AWAY, PRESS_NOT_STORED
 from server.settings import Settings
 from storage.db import create_engine
 from tests.harness import running
-from tests.services import free_port
 
 PASSWORD = "s3cret-pw"
 BOUND = 15.0
@@ -51,66 +50,64 @@ async def pool_exhausted(request: Request) -> None:
         await engine.dispose()
 
 
-def nowhere() -> str:
-    """A PostgreSQL URL, with a password, of a loopback port nothing listens on (a stopped
-    server)."""
-    return f"postgresql+asyncpg://tenwatch:{PASSWORD}@127.0.0.1:{free_port()}/tenwatch"
+@pytest.fixture(params=["stopped", "hung"])
+def down(request: pytest.FixtureRequest) -> Iterator[tuple[str, Settings]]:
+    """Settings whose PostgreSQL (its URL with a password) is down: a loopback port bound by
+    nothing that listens, which refuses connections (a stopped server), or one that takes them
+    and never answers (a hung host). Workers poll rarely, so that the test's requests are the
+    ones that meet the database."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        if request.param == "hung":
+            sock.listen(64)
+        port = sock.getsockname()[1]
+        url = f"postgresql+asyncpg://tenwatch:{PASSWORD}@127.0.0.1:{port}/tenwatch"
+        yield (
+            request.param,
+            Settings(
+                database_url=url,
+                database_connect_seconds=0.5,
+                outbox_poll_seconds=60,
+                scheduler_poll_seconds=60,
+            ),
+        )
 
 
-@pytest.fixture
-def silent() -> Iterator[str]:
-    """A PostgreSQL URL of a port that takes connections and never answers (a hung host)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        port = listener.getsockname()[1]
-        yield f"postgresql+asyncpg://tenwatch:{PASSWORD}@127.0.0.1:{port}/tenwatch"
-
-
-def settings_for(url: str) -> Settings:
-    # Workers poll rarely, so that the test's requests are the ones that meet the database.
-    return Settings(
-        database_url=url,
-        database_connect_seconds=0.5,
-        outbox_poll_seconds=60,
-        scheduler_poll_seconds=60,
-    )
-
-
-async def ask(base: str, method: str, path: str, body: Any = None) -> httpx.Response:
-    """Call the service with a well-formed token, which only the database could check."""
+async def ask(settings: Settings, method: str, path: str, body: Any = None) -> httpx.Response:
+    """Serve the app and call it once with a well-formed token, which only the database could
+    check; an answer later than BOUND fails the test."""
     headers = {"Authorization": "Bearer tw_unchecked", "Idempotency-Key": "k-1"}
-    async with asyncio.timeout(BOUND), httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
+    async with (
+        running(settings, router=broken) as base,
+        asyncio.timeout(BOUND),
+        httpx.AsyncClient(base_url=base, timeout=BOUND) as client,
+    ):
         return await client.request(method, path, headers=headers, json=body)
 
 
-@pytest.mark.parametrize("where", ["stopped", "hung"])
 async def test_with_the_database_down_a_read_answers_503_with_a_sentence(
-    where: str, request: pytest.FixtureRequest
+    down: tuple[str, Settings],
 ) -> None:
-    url = nowhere() if where == "stopped" else request.getfixturevalue("silent")
-    async with running(settings_for(url)) as base:
-        answer = await ask(base, "GET", "/api/alerts")
+    answer = await ask(down[1], "GET", "/api/alerts")
     assert answer.status_code == 503
     assert answer.json() == {"detail": DATABASE_AWAY}
     assert "www-authenticate" not in answer.headers
 
 
-async def test_with_the_database_down_a_press_is_told_its_alarm_may_not_be_stored() -> None:
-    async with running(settings_for(nowhere())) as base:
-        answer = await ask(base, "POST", "/api/alerts", {"type": "fire"})
+async def test_with_the_database_down_a_press_is_told_its_alarm_may_not_be_stored(
+    down: tuple[str, Settings],
+) -> None:
+    answer = await ask(down[1], "POST", "/api/alerts", {"type": "fire"})
     assert answer.status_code == 503
     assert answer.json() == {"detail": PRESS_NOT_STORED}
     assert "alarm number" in PRESS_NOT_STORED
 
 
-@pytest.mark.parametrize("where", ["stopped", "hung"])
 async def test_with_the_database_down_readyz_says_unreachable_and_why_without_the_password(
-    where: str, request: pytest.FixtureRequest
+    down: tuple[str, Settings],
 ) -> None:
-    url = nowhere() if where == "stopped" else request.getfixturevalue("silent")
-    async with running(settings_for(url)) as base:
-        answer = await ask(base, "GET", "/readyz")
+    where, settings = down
+    answer = await ask(settings, "GET", "/readyz")
     assert answer.status_code == 503
     body = answer.json()
     assert body["status"] == "unavailable"
@@ -122,13 +119,11 @@ async def test_with_the_database_down_readyz_says_unreachable_and_why_without_th
 async def test_no_free_connection_in_the_pool_answers_503_with_a_sentence(
     sqlite_url: str,
 ) -> None:
-    async with running(Settings(database_url=sqlite_url), router=broken) as base:
-        answer = await ask(base, "GET", "/test/pool-exhausted")
+    answer = await ask(Settings(database_url=sqlite_url), "GET", "/test/pool-exhausted")
     assert answer.status_code == 503
     assert answer.json() == {"detail": DATABASE_AWAY}
 
 
-async def test_a_statement_that_cannot_work_stays_a_500(sqlite_url: str) -> None:
-    async with running(Settings(database_url=sqlite_url), router=broken) as base:
-        answer = await ask(base, "GET", "/test/no-such-table")
+async def test_a_statement_that_cannot_work_stays_a_500(db_url: str) -> None:
+    answer = await ask(Settings(database_url=db_url), "GET", "/test/no-such-table")
     assert answer.status_code == 500
