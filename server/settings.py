@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
     database_pool_seconds: float = 30.0
     """How long a request waits for a free PostgreSQL connection before it is answered 503 (a
-    press is told its alarm was not stored)."""
+    press is told to press again or call the group's alarm number)."""
     database_connect_seconds: float = 10.0
     """How long connecting to PostgreSQL may take before the database counts as unreachable."""
 

@@ -170,7 +170,7 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
 
 async def database_away(request: Request, exc: Exception) -> JSONResponse:
     """A database that can't be reached, as Unavailable with a sentence (a press is told its
-    alarm was not stored, and what to do); any other database error is re-raised, a 500 in
+    alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
     the log."""
     reason = errors.database_away(exc)
     if reason is None:
