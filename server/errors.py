@@ -1,6 +1,11 @@
 """The one family of refusals: each says, in a sentence for the person, why a request can't be
 done, and carries the HTTP status it maps to. The web maps them in one handler; the phone turns
-them into a spoken or texted reply. Nothing here knows HTTP beyond the status number."""
+them into a spoken or texted reply. Nothing here knows HTTP beyond the status number.
+
+A database that can't be reached is a refusal too (`Unavailable`), not a bug: `database_away`
+tells the one from the other, for the web's handler and for readiness."""
+
+from sqlalchemy import exc as sa_exc
 
 
 class Refusal(Exception):
@@ -54,3 +59,37 @@ class Unavailable(Refusal):
     phone)."""
 
     status = 503
+
+
+# SQLSTATEs that mean the server is not there for us now, whatever the statement: class 08
+# (connection exception), 57P01–57P03 (shut down by an administrator, crashed, starting up or
+# shutting down), 53300 (too many connections).
+_AWAY_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+PRESS_NOT_STORED = (
+    "The alarm may not have been stored: the service cannot reach its database just now. "
+    "Press again (a repeat never raises a second alarm), or call your group's alarm number."
+)
+DATABASE_AWAY = "The service cannot reach its database just now; try again in a moment."
+
+
+def database_away(exc: BaseException) -> str | None:
+    """Why the database can't be reached, in a few words without credentials, when that is what
+    exc says (a lost or refused connection, a server shutting down or starting up, no pooled
+    connection free in time); None for any other error, which stays a bug."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "no database connection came free in time (the pool's limit was reached)"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    orig: BaseException = exc.orig if exc.orig is not None else exc
+    cause = orig.__cause__ or orig
+    state = getattr(orig, "sqlstate", None) or ""
+    if exc.connection_invalidated or isinstance(cause, OSError) or state.startswith(_AWAY_STATES):
+        return in_brief(cause)
+    return None
+
+
+def in_brief(exc: BaseException) -> str:
+    """An exception as its type and the first line of its message (no statement, no link)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     press_wait_seconds: float = 10.0
     """How long a press waits for an unreachable database before it is answered 503 (under
     load it waits as long as its community's batches take: it is never refused for that)."""
+    database_pool_seconds: float = 30.0
+    """How long a request waits for a free PostgreSQL connection before it is answered 503 (a
+    press is told to press again or call the group's alarm number)."""
+    database_connect_seconds: float = 10.0
+    """How long connecting to PostgreSQL may take before the database counts as unreachable."""
 
     @property
     def bus_url(self) -> str:

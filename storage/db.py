@@ -38,6 +38,7 @@ NAMING = {
 }
 
 BUSY_SECONDS = 30.0
+CONNECT_SECONDS = 10.0
 _Ts = TypeVarTuple("_Ts")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -180,6 +181,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect as SQLAlchemy would, but let a refused, unresolvable or timed-out connection
+    fail as the driver's OperationalError, which SQLAlchemy wraps like any other: its asyncio
+    adapters pass such an OSError through bare (sqlalchemy#11956)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        raise dialect.loaded_dbapi.OperationalError(str(exc) or type(exc).__name__, exc) from exc
+
+
 def create_engine(
     url: str, *, autocheckpoint: bool = True, read_only: bool = False, **kwargs: Any
 ) -> AsyncEngine:
@@ -192,7 +203,11 @@ def create_engine(
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
+        # An unreachable host fails within this, rather than hanging a request for minutes.
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", CONNECT_SECONDS)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "do_connect", _connect)
+        return engine
 
     # One connection per process: SQLite has one writer anyway, and waiting for the pool is an
     # asyncio queue. Waiting for another process's write lock is SQLite's own busy handler,

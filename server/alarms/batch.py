@@ -2,9 +2,11 @@
 flush to disk for the batch, its events published in id order; each press is answered only once
 the batch's commit is durable.
 
-A press is never refused for load: under a storm it waits for its community's next batch. Only
-when the database cannot be reached for `wait_seconds` is it answered 503 — nothing of it
-stored, so the app may retry it with its Idempotency-Key or fall back to the phone.
+A press is never refused for load: under a storm it waits for its community's next batch. A batch
+that fails before its commit because the database is away is run again until `wait_seconds`
+have passed since its oldest press; then, or when the commit itself failed that way (it may
+have been applied), its presses are answered 503 and the app presses again with its
+Idempotency-Key or falls back to the phone.
 """
 
 import asyncio
@@ -17,17 +19,16 @@ from server.accounts import Principal
 from server.alarms import press, store
 from server.alarms.change import Change, Pressed
 from server.alarms.models import AlertType, Channel
-from server.errors import Refusal, Unavailable
+from server.errors import PRESS_NOT_STORED, Refusal, Unavailable, database_away
 from server.runtime.batches import Batches
 from server.runtime.work import Work
-from storage.faults import unreachable
 
 log = logging.getLogger(__name__)
 
-UNSTORED = (
-    "the alarm could not be stored: the service cannot reach its database. Press again (the "
-    "same press is never stored twice) or call the group's alarm number"
-)
+
+class _CommitUnknown(Exception):
+    """The commit itself failed with the database away: it may or may not have been applied,
+    so the batch is not run again (a press without an Idempotency-Key would be stored twice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +85,11 @@ class Presses:
         while True:
             try:
                 return await self._commit(presses)
+            except _CommitUnknown as exc:
+                log.error("%d presses may not be stored, commit failed: %s", len(presses), exc)
+                return [Unavailable(PRESS_NOT_STORED)] * len(presses)
             except Exception as exc:
-                if not unreachable(exc):
+                if database_away(exc) is None:
                     if len(presses) == 1:
                         log.exception("a press failed")
                         return [exc]
@@ -93,7 +97,7 @@ class Presses:
                     return [r for p in presses for r in await self._run(_community_id, [p])]
                 if loop.time() - min(p.arrived for p in presses) + pause > self._wait:
                     log.error("%d presses not stored, no database: %s", len(presses), exc)
-                    return [Unavailable(UNSTORED)] * len(presses)
+                    return [Unavailable(PRESS_NOT_STORED)] * len(presses)
                 log.warning("the database is unreachable (%s): the presses wait", exc)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
@@ -130,5 +134,10 @@ class Presses:
                     )
                 except Refusal as refusal:  # refused before it changed anything
                     results.append(refusal)
-            await session.commit()
+            try:
+                await session.commit()
+            except Exception as exc:
+                if database_away(exc) is not None:
+                    raise _CommitUnknown(str(exc)) from exc
+                raise
         return results

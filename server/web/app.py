@@ -3,10 +3,11 @@
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -14,11 +15,12 @@ from notifier.bus import create_bus
 from notifier.hub import Event, Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
+from server import errors
 from server.accounts import Principals
 from server.alarms import events
 from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
-from server.errors import Refusal
+from server.errors import Refusal, Unavailable
 from server.phone import delivery, inbound
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
@@ -69,7 +71,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     settings: Settings = app.state.settings
     path = make_url(settings.database_url).database if is_sqlite(settings.database_url) else None
     checkpoint = bool(path) and path != ":memory:" and settings.sqlite_checkpoint_seconds > 0
-    engine = create_engine(settings.database_url, autocheckpoint=not checkpoint)
+    pool: dict[str, Any] = (
+        {}
+        if is_sqlite(settings.database_url)
+        else {
+            "pool_timeout": settings.database_pool_seconds,
+            "connect_args": {"timeout": settings.database_connect_seconds},
+        }
+    )
+    engine = create_engine(settings.database_url, autocheckpoint=not checkpoint, **pool)
     # Reads that need no write lock (credentials, a socket's replay) on SQLite go through
     # connections of their own, beside the one writer; PostgreSQL's pool serves both.
     read_engine = (
@@ -175,6 +185,19 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.sentence}, status_code=exc.status, headers=headers)
 
 
+async def database_away(request: Request, exc: Exception) -> JSONResponse:
+    """A database that can't be reached, as Unavailable with a sentence (a press is told its
+    alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
+    the log."""
+    reason = errors.database_away(exc)
+    if reason is None:
+        raise exc
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+    pressed = request.scope.get("endpoint") is alerts.create
+    sentence = errors.PRESS_NOT_STORED if pressed else errors.DATABASE_AWAY
+    return await refused(request, Unavailable(sentence))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     """Build the TenWatch app for the given settings (the environment's by default); every
     deadline is measured by the given clock."""
@@ -189,4 +212,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         app.include_router(module.router)
     app.add_middleware(stream.StreamPath)
     app.add_exception_handler(Refusal, refused)
+    app.add_exception_handler(sa_exc.DBAPIError, database_away)
+    app.add_exception_handler(sa_exc.TimeoutError, database_away)
     return app

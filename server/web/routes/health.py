@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from notifier.hub import Hub
 from notifier.worker import Worker
+from server.errors import database_away, in_brief
 
 router = APIRouter(tags=["health"])
 
@@ -27,7 +28,9 @@ async def readyz(request: Request) -> JSONResponse:
         async with request.state.sessions() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
-        body.update(status="unavailable", database=f"error: {exc}")
+        away = database_away(exc)
+        said = f"unreachable: {away}" if away else f"error: {in_brief(exc)}"
+        body.update(status="unavailable", database=said)
     hub: Hub = request.state.hub
     bus_error = await hub.bus.check()
     if bus_error is not None:
