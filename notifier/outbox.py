@@ -14,6 +14,7 @@ recorded the send settles the job.
 
 import asyncio
 import logging
+import math
 import os
 import random
 import socket
@@ -210,7 +211,10 @@ class Journal:
     queued and the sender moves on (`finish`). Only jobs the claim still holds are written.
     A write of starts also marks the next `concurrency` jobs of the batch started, so that
     senders which come back together find theirs committed already: after a crash the jobs
-    looked up are at most those in flight and that many more, never the whole batch.
+    looked up are at most those in flight and that many more, never the whole batch. Such a
+    mark is trusted without asking the database only within half a lease of the write that
+    renewed the job's lease (no other worker can have taken it over since); later, the start
+    is written again, and refused if the claim was lost.
     """
 
     def __init__(
@@ -229,7 +233,8 @@ class Journal:
         self._open = {job.id for job in jobs}
         self._order = [job.id for job in jobs]
         self._position = {job_id: at for at, job_id in enumerate(self._order)}
-        self._marked: set[int] = set()
+        self._marked: dict[int, float] = {}
+        """Jobs marked started, with when (monotonic) their lease was last renewed."""
         self._starts: dict[int, asyncio.Future[bool]] = {}
         self._outcomes: dict[int, Outcome] = {}
         self._wanted = asyncio.Event()
@@ -240,7 +245,8 @@ class Journal:
 
     async def start(self, job_id: int) -> bool:
         """Commit that this job's send begins; False when the claim no longer holds it."""
-        if job_id in self._marked:
+        renewed = max(self._marked.get(job_id, -math.inf), self._renewed)
+        if job_id in self._marked and time.monotonic() - renewed < self._policy.lease_seconds / 2:
             return True
         started: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._starts[job_id] = started
@@ -282,6 +288,7 @@ class Journal:
     async def _write(self) -> None:
         starts, self._starts = self._starts, {}
         outcomes, self._outcomes = self._outcomes, {}
+        began = time.monotonic()
         now = self._clock()
         lease_until = now + timedelta(seconds=self._policy.lease_seconds)
         held = (OutboxMessage.claimed_by == self._claim, OutboxMessage.status == SENDING)
@@ -306,20 +313,24 @@ class Journal:
                         session, outcomes, claim=self._claim, policy=self._policy, now=now
                     )
                 self._open -= outcomes.keys() | (starts.keys() - granted)
-                renew = time.monotonic() - self._renewed >= self._policy.lease_seconds / 3
-                if self._open and renew:
-                    await session.execute(
+                if self._open and began - self._renewed >= self._policy.lease_seconds / 3:
+                    renewed = await session.scalars(
                         update(OutboxMessage)
                         .where(OutboxMessage.id.in_(self._open), *held)
                         .values(lease_until=lease_until)
+                        .returning(OutboxMessage.id)
                         .execution_options(synchronize_session=False)
                     )
-                    self._renewed = time.monotonic()
+                    # A job not renewed is another claim's now: its mark is no longer trusted.
+                    for job_id in self._open - set(renewed):
+                        self._open.discard(job_id)
+                        self._marked.pop(job_id, None)
+                    self._renewed = began
         except Exception as exc:
             for started in starts.values():
                 started.set_exception(exc)
             raise
-        self._marked |= granted
+        self._marked |= dict.fromkeys(granted, began)
         for job_id, started in starts.items():
             if job_id not in granted:
                 log.warning("outbox job %s: claim %s lost before its send", job_id, self._claim)
