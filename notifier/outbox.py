@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.models import (
@@ -70,6 +70,8 @@ class OutboxPolicy:
     """Sends per second through this sender (0: no limit); lookups are not counted."""
     rate_burst: int = 10
     """Sends that may go at once before the rate applies."""
+    record_seconds: float = 0.1
+    """How long a send's outcome may wait to share a commit with others."""
 
 
 def backoff(*, attempts: int, base: float) -> timedelta:
@@ -223,9 +225,12 @@ class Journal:
         *,
         claim: str,
         jobs: Sequence[OutboxMessage],
+        marked_at: float,
         policy: OutboxPolicy,
         clock: Callable[[], datetime],
     ) -> None:
+        """`jobs` in the order the senders take them, the first `concurrency` marked started by
+        the claim that began at `marked_at` (monotonic)."""
         self._sessions = sessions
         self._claim = claim
         self._policy = policy
@@ -233,13 +238,14 @@ class Journal:
         self._open = {job.id for job in jobs}
         self._order = [job.id for job in jobs]
         self._position = {job_id: at for at, job_id in enumerate(self._order)}
-        self._marked: dict[int, float] = {}
+        self._marked = dict.fromkeys(self._order[: policy.concurrency], marked_at)
         """Jobs marked started, with when (monotonic) their lease was last renewed."""
         self._starts: dict[int, asyncio.Future[bool]] = {}
         self._outcomes: dict[int, Outcome] = {}
         self._wanted = asyncio.Event()
+        self._first_outcome = 0.0
         self._closing = False
-        self._renewed = time.monotonic()
+        self._renewed = marked_at
         self.failed: list[OutboxMessage] = []
         """The jobs that failed for good."""
 
@@ -255,8 +261,10 @@ class Journal:
 
     def finish(self, job_id: int, outcome: Outcome) -> None:
         """Queue the job's outcome for the next commit."""
+        if not self._outcomes:
+            self._first_outcome = time.monotonic()
+            self._wanted.set()  # the writer's deadline may be sooner now
         self._outcomes[job_id] = outcome
-        self._wanted.set()
 
     def close(self) -> None:
         """No more starts or outcomes: write what is queued, then `run` returns."""
@@ -264,20 +272,44 @@ class Journal:
         self._wanted.set()
 
     async def run(self) -> None:
-        """Write until closed and written, renewing the lease meanwhile."""
-        renew_every = self._policy.lease_seconds / 3
+        """Write until closed and written: starts at once, outcomes within `record_seconds`
+        (with the next start if one comes sooner), the lease every third of it."""
         while True:
-            due = self._renewed + renew_every - time.monotonic()
-            if due > 0 and not self._wanted.is_set():
-                try:
-                    async with asyncio.timeout(due):
-                        await self._wanted.wait()
-                except TimeoutError:
-                    pass
-            self._wanted.clear()
             if self._closing and not (self._starts or self._outcomes):
                 return
-            await self._write()
+            due = self._renewed + self._policy.lease_seconds / 3
+            if self._outcomes:
+                due = min(due, self._first_outcome + self._policy.record_seconds)
+            wait = due - time.monotonic()
+            if self._starts or self._closing or wait <= 0:
+                await self._write()
+                continue
+            self._wanted.clear()
+            try:
+                async with asyncio.timeout(wait):
+                    await self._wanted.wait()
+            except TimeoutError:
+                pass
+
+    async def _renew(self, session: AsyncSession, *, lease_until: datetime) -> None:
+        """Extend the lease of the jobs still in hand; one not renewed is another claim's now,
+        and its mark is no longer trusted."""
+        if not self._open:
+            return
+        renewed = await session.scalars(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(self._open),
+                OutboxMessage.claimed_by == self._claim,
+                OutboxMessage.status == SENDING,
+            )
+            .values(lease_until=lease_until)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        for job_id in self._open - set(renewed):
+            self._open.discard(job_id)
+            self._marked.pop(job_id, None)
 
     def _ahead(self, starts: dict[int, asyncio.Future[bool]]) -> set[int]:
         """The jobs asked for and the next `concurrency` after the last of them."""
@@ -313,18 +345,8 @@ class Journal:
                         session, outcomes, claim=self._claim, policy=self._policy, now=now
                     )
                 self._open -= outcomes.keys() | (starts.keys() - granted)
-                if self._open and began - self._renewed >= self._policy.lease_seconds / 3:
-                    renewed = await session.scalars(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_(self._open), *held)
-                        .values(lease_until=lease_until)
-                        .returning(OutboxMessage.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                    # A job not renewed is another claim's now: its mark is no longer trusted.
-                    for job_id in self._open - set(renewed):
-                        self._open.discard(job_id)
-                        self._marked.pop(job_id, None)
+                if began - self._renewed >= self._policy.lease_seconds / 3:
+                    await self._renew(session, lease_until=lease_until)
                     self._renewed = began
         except Exception as exc:
             for started in starts.values():
@@ -346,12 +368,36 @@ async def record(
     now: datetime,
 ) -> list[OutboxMessage]:
     """Store each outcome on its job while the claim holds it; returns the jobs that failed for
-    good."""
-    failed: list[OutboxMessage] = []
-    jobs = await session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.id.in_(outcomes), OutboxMessage.claimed_by == claim
+    good. Texts and calls the provider has just taken are one statement for all: their status is
+    its first, so a receipt's, if one came sooner, is never behind it and stays."""
+    fresh = {
+        job_id: outcome
+        for job_id, outcome in outcomes.items()
+        if isinstance(outcome, SendResult) and outcome.fresh
+    }
+    if fresh:
+        table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("job_id"), table.c.claimed_by == claim)
+            .values(
+                status=SENT,
+                provider_sid=bindparam("sid"),
+                sent_at=now,
+                lease_until=None,
+                maybe_sent=False,
+                error=None,
+                error_code=None,
+                delivery_status=func.coalesce(table.c.delivery_status, bindparam("first")),
+            ),
+            [{"job_id": i, "sid": r.sid, "first": r.status} for i, r in fresh.items()],
         )
+    failed: list[OutboxMessage] = []
+    rest = outcomes.keys() - fresh.keys()
+    if not rest:
+        return failed
+    jobs = await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.id.in_(rest), OutboxMessage.claimed_by == claim)
     )
     for job in jobs:
         outcome = outcomes[job.id]
@@ -410,11 +456,17 @@ class OutboxWorker(Worker):
     async def drain_once(self) -> int:
         """Claim one batch of due jobs, send them and record the outcomes; returns the count."""
         claim = claim_name()
+        claimed_at = time.monotonic()
         jobs = await self._claim(claim)
         if not jobs:
             return 0
         journal = Journal(
-            self._sessions, claim=claim, jobs=jobs, policy=self._policy, clock=self._clock
+            self._sessions,
+            claim=claim,
+            jobs=jobs,
+            marked_at=claimed_at,
+            policy=self._policy,
+            clock=self._clock,
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(journal.run())
@@ -453,10 +505,13 @@ class OutboxWorker(Worker):
                     .with_for_update(skip_locked=True)
                 )
                 jobs += due
-            for job in jobs:
+            for at, job in enumerate(jobs):
                 if job.status == SENDING and job.send_started_at is not None:
                     # Its worker died mid-send: the provider may have it already.
                     job.maybe_sent = True
+                if at < self._policy.concurrency:
+                    # The first senders' starts, in the claim's own commit (see Journal).
+                    job.send_started_at = job.send_started_at or now
                 job.status = SENDING
                 job.attempts += 1
                 job.lease_until = now + timedelta(seconds=self._policy.lease_seconds)

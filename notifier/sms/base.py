@@ -15,6 +15,8 @@ class SendResult:
 
     sid: str
     status: str
+    fresh: bool = False
+    """Just taken in answer to our send (its status is the first); not found afterwards."""
 
 
 class SendError(Exception):

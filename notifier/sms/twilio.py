@@ -147,7 +147,7 @@ class TwilioSender(SmsSender):
             # Twilio takes 1 s to 36,000 s; it drops a message still queued after that.
             params["validity_period"] = min(max(valid_for, 1), 36000)
         message = await self._ask("message", client.messages.create_async(**params))
-        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+        return SendResult(sid=str(message.sid), status=str(message.status or "queued"), fresh=True)
 
     async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
         """Create one Call that plays `twiml`; the caller id is the voice (or SMS) From number."""
@@ -159,7 +159,7 @@ class TwilioSender(SmsSender):
             params["status_callback"] = status_callback
             params["status_callback_event"] = CALL_EVENTS
         call = await self._ask("call", client.calls.create_async(**params))
-        return SendResult(sid=str(call.sid), status=str(call.status or "queued"))
+        return SendResult(sid=str(call.sid), status=str(call.status or "queued"), fresh=True)
 
     async def lookup(
         self, *, channel: Channel, to: str, body: str | None, since: datetime
