@@ -2,6 +2,10 @@
 file, timed, with the statements and commits it took (not a test; run it by hand).
 
     .venv/bin/python -m tests.notifier.outbox_cost --jobs 20000
+    .venv/bin/python -m tests.notifier.outbox_cost --jobs 2000 --latency 0.05
+
+`--latency` makes each send take that long (as Twilio's answer does), so the senders come back
+one by one rather than all together.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import event, insert
 from groups.models import Community
 from notifier.models import OutboxMessage
 from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.sms.base import SendResult
 from notifier.sms.console import ConsoleSender
 from server.migrate import upgrade
 from storage.db import create_engine, create_sessionmaker, utcnow
@@ -26,7 +31,22 @@ from storage.db import create_engine, create_sessionmaker, utcnow
 POLICE = "+8613900000004"
 
 
-async def measure(*, jobs: int, batch_size: int, concurrency: int) -> dict[str, float]:
+class SlowConsole(ConsoleSender):
+    """The console sender, answering each text after `latency` seconds."""
+
+    def __init__(self, *, latency: float) -> None:
+        super().__init__(stream=io.StringIO())
+        self._latency = latency
+
+    async def send(self, **text: Any) -> SendResult:
+        """Wait, then print."""
+        await asyncio.sleep(self._latency)
+        return await super().send(**text)
+
+
+async def measure(
+    *, jobs: int, batch_size: int, concurrency: int, latency: float = 0.0
+) -> dict[str, float]:
     """Queue `jobs` texts in one transaction, then drain them; the time and the statements."""
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'cost.db'}"
@@ -62,7 +82,7 @@ async def measure(*, jobs: int, batch_size: int, concurrency: int) -> dict[str, 
                 await session.execute(insert(OutboxMessage), rows)
                 await session.commit()
             counts.update(statements=0, commits=0)
-            sender = ConsoleSender(stream=io.StringIO())
+            sender = SlowConsole(latency=latency)
             policy = OutboxPolicy(batch_size=batch_size, concurrency=concurrency)
             worker = OutboxWorker(sessions, sender, policy=policy)
             start = time.perf_counter()
@@ -91,9 +111,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
     figures = asyncio.run(
-        measure(jobs=args.jobs, batch_size=args.batch_size, concurrency=args.concurrency)
+        measure(
+            jobs=args.jobs,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            latency=args.latency,
+        )
     )
     print("  ".join(f"{k}={v:.4g}" for k, v in figures.items()))
 
