@@ -10,13 +10,14 @@ import signal
 import socket
 from collections import Counter
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from notifier.models import SENDING, SENT, OutboxMessage
 from storage.db import create_engine, create_sessionmaker, utcnow
 from tests.e2e.processes import _start
 from tests.fake_twilio import FakeTwilio
 from tests.harness import poll_until, seed
+from tests.server.phone_support import outbox_of
 
 FROM = "+15005550006"
 POLICE = "+8613900000004"  # the demo community's police office
@@ -35,15 +36,6 @@ async def _queue(url: str, *, community_id: int, bodies: list[str]) -> None:
             ]
             await session.execute(insert(OutboxMessage), rows)
             await session.commit()
-    finally:
-        await engine.dispose()
-
-
-async def _jobs(url: str) -> list[OutboxMessage]:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     finally:
         await engine.dispose()
 
@@ -89,7 +81,7 @@ async def test_a_process_killed_mid_send_leaves_each_text_sent_once_and_the_rest
         claim = f"{socket.gethostname()[:32]}:{doomed.pid}:"
         orphans = {
             job.id: job
-            for job in await _jobs(db_url)
+            for job in await outbox_of(db_url)
             if job.status == SENDING and (job.claimed_by or "").startswith(claim)
         }
         taken_by_a = Counter(m["body"] for m in fake_twilio.messages if m["via"] == "a")
@@ -99,13 +91,13 @@ async def test_a_process_killed_mid_send_leaves_each_text_sent_once_and_the_rest
         assert any(job.send_started_at and taken_by_a[job.body] for job in orphans.values())
 
         async def orphans_sent() -> bool:
-            jobs = await _jobs(db_url)
+            jobs = await outbox_of(db_url)
             return all(job.status == SENT for job in jobs if job.id in orphans)
 
         await poll_until(orphans_sent, timeout=3 * LEASE_SECONDS + 5)
 
         async def all_sent() -> bool:
-            jobs = await _jobs(db_url)
+            jobs = await outbox_of(db_url)
             return all(job.status == SENT for job in jobs)
 
         await poll_until(all_sent, timeout=30)
@@ -115,7 +107,7 @@ async def test_a_process_killed_mid_send_leaves_each_text_sent_once_and_the_rest
                 proc.terminate()
                 await asyncio.to_thread(proc.wait, 10)
 
-    jobs = await _jobs(db_url)
+    jobs = await outbox_of(db_url)
     assert len(jobs) == 420
     assert Counter(m["body"] for m in fake_twilio.messages) == Counter(bodies)
     assert len(fake_twilio.messages) == 420
