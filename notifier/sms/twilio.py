@@ -195,7 +195,8 @@ class TwilioSender(SmsSender):
                     continue
                 if channel == "sms" and item.body != body:
                     continue
-                found.append((created, SendResult(sid=str(item.sid), status=str(item.status))))
+                status = str(item.status or "queued")
+                found.append((created, SendResult(sid=str(item.sid), status=status)))
             return [result for _, result in sorted(found, key=lambda pair: pair[0])]
 
         found: list[SendResult] = await self._ask(
