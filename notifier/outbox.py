@@ -150,9 +150,10 @@ def key_of(job: OutboxMessage) -> Key:
 
 
 async def taken_before(
-    sessions: Sessions, sender: SmsSender, jobs: Sequence[OutboxMessage]
+    sessions: Sessions, sender: SmsSender, jobs: Sequence[OutboxMessage], *, batch: set[int]
 ) -> dict[int, Outcome]:
     """Which of these maybe-sent jobs the provider took already, and those it cannot tell.
+    `batch` is every job of their claim: none of its others has been sent yet.
 
     One lookup per phone and body. A message found may be another job's: one whose id is
     recorded, or one whose send started and is not recorded yet (in flight at another worker,
@@ -173,7 +174,6 @@ async def taken_before(
             out |= dict.fromkeys((j.id for j in group), exc)
     if not any(found.values()):
         return out
-    ours = [j.id for j in jobs]
     since = min(j.send_started_at or j.created_at for j in jobs) - 2 * CLOCK_SKEW
     async with sessions() as session:
         others = await session.execute(
@@ -185,7 +185,7 @@ async def taken_before(
             ).where(
                 OutboxMessage.to.in_({key[1] for key in found}),
                 OutboxMessage.send_started_at >= since,
-                OutboxMessage.id.not_in(ours),
+                OutboxMessage.id.not_in(batch),
             )
         )
     recorded: set[str] = set()
@@ -471,7 +471,8 @@ class OutboxWorker(Worker):
         async with asyncio.TaskGroup() as group:
             group.create_task(journal.run())
             maybe = [job for job in jobs if job.maybe_sent and job.provider_sid is None]
-            taken = await taken_before(self._sessions, self._sender, maybe) if maybe else {}
+            batch = {job.id for job in jobs}
+            taken = await taken_before(self._sessions, self._sender, maybe, batch=batch)
             pending = iter(jobs)
             async with asyncio.TaskGroup() as senders:
                 for _ in range(self._policy.concurrency):

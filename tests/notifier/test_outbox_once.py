@@ -191,3 +191,27 @@ async def test_a_send_refused_outright_is_not_looked_up_after_a_crash(
     [job] = await outbox.jobs()
     assert job.status == SENT
     assert job.provider_sid == fake_twilio.messages[0]["sid"]
+
+
+async def test_a_call_a_dead_worker_placed_is_not_placed_again(
+    outbox: Outbox, fake_twilio: FakeTwilio
+) -> None:
+    await outbox.sender.call(to=POLICE, twiml="<Response><Say>求助</Say></Response>")
+    [placed, unplaced] = await outbox.add("B11-1-301 求助", "B11-1-302 求助", channel="voice")
+    async with outbox.sessions() as session:
+        dead = {"status": SENDING, "lease_until": utcnow() - timedelta(seconds=1)}
+        await _set(session, [placed], send_started_at=utcnow(), **dead)
+        await _set(session, [unplaced], **dead)
+        await session.commit()
+    worker = OutboxWorker(
+        outbox.sessions, outbox.sender, render_call=lambda job: f"<Response>{job.body}</Response>"
+    )
+
+    assert await worker.drain_once() == 2
+
+    calls = fake_twilio.calls
+    assert len(calls) == 2
+    jobs = {job.id: job for job in await outbox.jobs()}
+    assert jobs[placed].provider_sid == calls[0]["sid"]
+    assert jobs[unplaced].provider_sid == calls[1]["sid"]
+    assert calls[1]["twiml"] == "<Response>B11-1-302 求助</Response>"
