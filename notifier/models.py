@@ -82,8 +82,15 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     maybe_sent: Mapped[bool] = mapped_column(default=False, server_default=false())
-    """The last attempt got no answer (a crash, a timeout): the provider may have taken it.
+    """An attempt got no answer (a crash mid-send, a timeout): the provider may have taken it.
     The worker looks it up before sending again."""
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the first attempt that may have reached the provider began; written (and committed)
+    before the request goes out, cleared when the provider surely took nothing. A crashed
+    worker's job without it was never sent; with it, it is looked up from this time on."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The claim holding the job ("host:pid:batch"): only its worker renews the lease, marks the
+    send started or records the outcome, so a worker that lost its lease cannot."""
 
 
 class InboundMessage(Base):

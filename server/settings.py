@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     ws_heartbeat_seconds: float = 20.0
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 50
-    outbox_lease_seconds: float = 60.0
+    outbox_lease_seconds: float = 5.0
     sms_concurrency: int = 8
     scheduler_poll_seconds: float = 1.0
 

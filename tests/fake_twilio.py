@@ -9,7 +9,15 @@
 `fake.fail_next(status=503)` or `fake.fail_next(status=400, code=21211, message=...)` scripts the
 next answers; `fake.drop_next()` closes the connection without answering; `fake.delay_next(5)`
 answers late; `fake.hang_next()` takes the message and then never answers (a crash mid-send).
-`GET …/Messages.json?To=…` and `…/Calls.json?To=…` list what was taken, newest first.
+`GET …/Messages.json` and `…/Calls.json` list what was taken, newest first, as Twilio does: filtered
+by `To`, `From` and the day (`DateSent`, `DateSent>=`, `DateSent<=` for texts, `StartTime`,
+`StartTime>=`, `StartTime<=` for calls; Twilio matches whole GMT days, so only a value's date
+counts), in pages of `PageSize` (50 unless asked, at most 1000) with `next_page_uri` naming the next
+page by `Page` and `PageToken` (the token holds the page's place while newer messages arrive).
+Like a provider that sends at once, the fake gives each text its `date_sent` and each call its
+`start_time` when it takes them. `fake.answer_after = 0.1` takes each create at once and answers it
+that much later (a steady latency: a sender killed meanwhile never hears of what was taken).
+`fake.via("a")` is the fake's URL for one client (`…/via/a`): what it takes records `via` "a".
 
 Like Twilio it calls the app back, signed with the auth token (`X-Twilio-Signature`): set
 `fake.message_callbacks = ["sent", "delivered"]` (or `call_callbacks`) to post those statuses to
@@ -30,12 +38,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -46,9 +54,12 @@ AUTH_TOKEN = "fake-twilio-auth-token"
 API_VERSION = "2010-04-01"
 
 _PATH = re.compile(
-    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/(?P<resource>Messages|Calls)\.json"
-    r"(?:\?(?P<query>.*))?$"
+    rf"^(?:/via/(?P<via>[^/?]+))?/{API_VERSION}/Accounts/(?P<account>[^/]+)"
+    r"/(?P<resource>Messages|Calls)\.json(?:\?(?P<query>.*))?$"
 )
+
+MAX_PAGE_SIZE = 1000
+_DAY_FILTERS = {"Messages": ("DateSent", "date_sent"), "Calls": ("StartTime", "start_time")}
 
 # Twilio's own codes for answers given without one.
 _DEFAULT_CODES = {401: 20003, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
@@ -81,6 +92,24 @@ def error_body(status: int, code: int | None, message: str) -> dict[str, Any]:
     }
 
 
+def _day_bounds(query: Mapping[str, str], name: str) -> tuple[date, date]:
+    """The days a list asks for with `name`, `name>=` and `name<=`: in a query string
+    `DateSent>=2026-12-01` is the key `DateSent>` (what the library sends, `DateSent%3E`) with the
+    value `2026-12-01`. A date-time counts by its date, as at Twilio."""
+
+    def day(value: str) -> date:
+        return date.fromisoformat(value[:10])
+
+    low, high = date.min, date.max
+    if name in query:
+        low = high = day(query[name])
+    if f"{name}>" in query:
+        low = max(low, day(query[f"{name}>"]))
+    if f"{name}<" in query:
+        high = min(high, day(query[f"{name}<"]))
+    return low, high
+
+
 class FakeTwilio:
     """A Twilio-compatible HTTP server on 127.0.0.1 that records what it is sent."""
 
@@ -102,8 +131,14 @@ class FakeTwilio:
         """Statuses posted, in order, to each new message's StatusCallback."""
         self.call_callbacks: list[str] = []
         """Statuses posted, in order, to each new call's StatusCallback."""
+        self.answer_after = 0.0
+        """Seconds between taking a create and answering it."""
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def via(self, name: str) -> str:
+        """The base URL for one client: what it creates is recorded with `via` = name."""
+        return f"{self.url}/via/{name}"
 
     @property
     def url(self) -> str:
@@ -347,41 +382,65 @@ class FakeTwilio:
         if method == "GET":
             query = {k: v[-1] for k, v in parse_qs(match["query"] or "").items()}
             return self._list(match["resource"], query)
-        answer = (
-            self._create_message(form)
-            if match["resource"] == "Messages"
-            else self._create_call(form)
-        )
+        create = self._create_message if match["resource"] == "Messages" else self._create_call
+        answer = create(form, via=match["via"])
         if step is not None and step.kind == "hang":
             self._stopping.wait()
+            return None
+        if self.answer_after and self._stopping.wait(self.answer_after):
             return None
         return answer
 
     def _list(self, resource: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        """A page of the messages or calls taken, newest first, filtered by To and From."""
+        """One page of the messages or calls taken, newest first, filtered as Twilio filters."""
+        try:
+            size = min(int(query.get("PageSize", "50")), MAX_PAGE_SIZE)
+            page = int(query.get("Page", "0"))
+            days = _day_bounds(query, _DAY_FILTERS[resource][0])
+        except ValueError as exc:
+            return 400, error_body(400, 20001, f"Invalid parameter: {exc}")
+        field = _DAY_FILTERS[resource][1]
         with self._lock:
             records = self._messages if resource == "Messages" else self._calls
             found = [
                 dict(r["json"], status=r["status"])
                 for r in reversed(records)
-                if query.get("To", r["to"]) == r["to"] and query.get("From", r["from"]) == r["from"]
+                if query.get("To", r["to"]) == r["to"]
+                and query.get("From", r["from"]) == r["from"]
+                and days[0] <= r[field].date() <= days[1]
             ]
-        size = int(query.get("PageSize", "50"))
-        key = resource.lower()
+        start = page * size
+        token = query.get("PageToken")
+        if token is not None:
+            after = [i for i, r in enumerate(found) if r["sid"] == token.removeprefix("PA")]
+            if not after:
+                return 400, error_body(400, 20001, f"Invalid PageToken {token}")
+            start = after[0] + 1
+        items = found[start : start + size]
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/{resource}.json"
+        filters = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def page_uri(number: int, **extra: str) -> str:
+            return f"{uri}?{urlencode({**filters, 'PageSize': size, 'Page': number, **extra})}"
+
+        more = start + size < len(found)
         return 200, {
-            key: found[:size],
-            "end": max(min(size, len(found)) - 1, 0),
-            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
-            "next_page_uri": None,
-            "page": 0,
+            resource.lower(): items,
+            "start": start,
+            "end": start + max(len(items) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1, PageToken=f"PA{items[-1]['sid']}")
+            if more
+            else None,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "page": page,
             "page_size": size,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": uri,
+            "uri": f"{uri}?{urlencode(query)}" if query else uri,
         }
 
-    def _create_message(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _create_message(
+        self, form: dict[str, str], *, via: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         if not form.get("To"):
             return 400, error_body(400, 21604, "A 'To' phone number is required.")
         if not (form.get("From") or form.get("MessagingServiceSid")):
@@ -389,10 +448,13 @@ class FakeTwilio:
         if not (form.get("Body") or form.get("MediaUrl")):
             return 400, error_body(400, 21602, "Message body is required.")
         sid = "SM" + uuid.uuid4().hex
-        now = format_datetime(datetime.now(UTC))
+        taken = datetime.now(UTC)
+        now = format_datetime(taken, usegmt=True)
         record: dict[str, Any] = {
             "sid": sid,
             "account_sid": self.account_sid,
+            "via": via,
+            "date_sent": taken,
             "to": form["To"],
             "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"),
@@ -408,7 +470,7 @@ class FakeTwilio:
             "api_version": API_VERSION,
             "body": record["body"],
             "date_created": now,
-            "date_sent": None,
+            "date_sent": now,
             "date_updated": now,
             "direction": "outbound-api",
             "error_code": None,
@@ -431,7 +493,9 @@ class FakeTwilio:
             self._messages.append(record)
         return 201, json_
 
-    def _create_call(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _create_call(
+        self, form: dict[str, str], *, via: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         if not form.get("To"):
             return 400, error_body(400, 21201, "No 'To' number is specified")
         if not form.get("From"):
@@ -439,10 +503,13 @@ class FakeTwilio:
         if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
             return 400, error_body(400, 21205, "Url parameter is required.")
         sid = "CA" + uuid.uuid4().hex
-        now = format_datetime(datetime.now(UTC))
+        taken = datetime.now(UTC)
+        now = format_datetime(taken, usegmt=True)
         record: dict[str, Any] = {
             "sid": sid,
             "account_sid": self.account_sid,
+            "via": via,
+            "start_time": taken,
             "to": form["To"],
             "from": form["From"],
             "url": form.get("Url"),
@@ -470,7 +537,7 @@ class FakeTwilio:
             "price": None,
             "price_unit": "USD",
             "sid": sid,
-            "start_time": None,
+            "start_time": now,
             "status": "queued",
             "subresource_uris": {},
             "to": record["to"],

@@ -27,6 +27,7 @@ _TWILIO_OPTIONS = frozenset(
         "voice_from",
         "api_url",
         "timeout",
+        "lookup_page_size",
     }
 )
 _CONSOLE_OPTIONS = frozenset({"keep", "stream"})

@@ -15,6 +15,8 @@ class SendResult:
 
     sid: str
     status: str
+    fresh: bool = False
+    """Just taken in answer to our send (its status is the first); not found afterwards."""
 
 
 class SendError(Exception):
@@ -69,13 +71,14 @@ class SmsSender(abc.ABC):
 
     async def lookup(
         self, *, channel: Channel, to: str, body: str | None, since: datetime
-    ) -> SendResult | None:
-        """A message (or call) to `to` the provider took since `since`, if it can tell; else None.
+    ) -> list[SendResult]:
+        """Every text with this body (or every call) to `to` the provider took since `since`.
 
-        The outbox asks this before resending a job whose last attempt may have gone through.
-        A sender that cannot look anything up answers None (and the job is sent again).
+        The outbox asks this before resending a job whose send started but got no answer, and
+        counts what it finds against the jobs that may own it. A sender that cannot look
+        anything up answers [] (and the job is sent again).
         """
-        return None
+        return []
 
     @abc.abstractmethod
     async def close(self) -> None:

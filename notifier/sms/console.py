@@ -45,7 +45,7 @@ class ConsoleSender(SmsSender):
         self.messages.append(
             ConsoleMessage(sid=sid, to=to, body=body, status_callback=status_callback)
         )
-        return SendResult(sid=sid, status="sent")
+        return SendResult(sid=sid, status="sent", fresh=True)
 
     async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
         """Print the call's TwiML on one line and answer with a `CONSOLE-…` sid, "queued"."""
@@ -56,7 +56,7 @@ class ConsoleSender(SmsSender):
                 sid=sid, to=to, body=twiml, status_callback=status_callback, channel="voice"
             )
         )
-        return SendResult(sid=sid, status="queued")
+        return SendResult(sid=sid, status="queued", fresh=True)
 
     async def close(self) -> None:
         """Nothing to release."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+from twilio.base import values
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
@@ -25,8 +26,11 @@ _TRANSIENT_CODES = frozenset({20429, 20500, 20503})
 CLOCK_SKEW = timedelta(minutes=2)
 """How far Twilio's clock may be behind ours when looking for what we sent."""
 
-LOOKUP_LIMIT = 20
-"""The newest messages (or calls) to one number that a lookup reads."""
+LOOKUP_PAGE_SIZE = 1000
+"""Messages (or calls) a lookup reads per request: Twilio's largest page."""
+
+LOOKUP_TIMEOUTS = 6
+"""A lookup reads every page, so it may take this many send timeouts."""
 
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
@@ -94,6 +98,7 @@ class TwilioSender(SmsSender):
         voice_from: str | None = None,
         api_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        lookup_page_size: int = LOOKUP_PAGE_SIZE,
     ) -> None:
         if not account_sid or not auth_token:
             raise ValueError("Twilio needs both an account SID and an auth token")
@@ -106,6 +111,7 @@ class TwilioSender(SmsSender):
         self._voice_from = voice_from or from_
         self._api_url = api_url
         self._timeout = timeout
+        self._lookup_page_size = lookup_page_size
         self._client: Any = None
         self._closed = False
 
@@ -141,7 +147,7 @@ class TwilioSender(SmsSender):
             # Twilio takes 1 s to 36,000 s; it drops a message still queued after that.
             params["validity_period"] = min(max(valid_for, 1), 36000)
         message = await self._ask("message", client.messages.create_async(**params))
-        return SendResult(sid=str(message.sid), status=str(message.status or "queued"))
+        return SendResult(sid=str(message.sid), status=str(message.status or "queued"), fresh=True)
 
     async def call(self, *, to: str, twiml: str, status_callback: str | None = None) -> SendResult:
         """Create one Call that plays `twiml`; the caller id is the voice (or SMS) From number."""
@@ -153,44 +159,73 @@ class TwilioSender(SmsSender):
             params["status_callback"] = status_callback
             params["status_callback_event"] = CALL_EVENTS
         call = await self._ask("call", client.calls.create_async(**params))
-        return SendResult(sid=str(call.sid), status=str(call.status or "queued"))
+        return SendResult(sid=str(call.sid), status=str(call.status or "queued"), fresh=True)
 
     async def lookup(
         self, *, channel: Channel, to: str, body: str | None, since: datetime
-    ) -> SendResult | None:
-        """The newest message with this body (or call) to `to` created since `since`, if any."""
+    ) -> list[SendResult]:
+        """Every message with this body (or every call) from our number to `to` that Twilio
+        created since `since`, oldest first, read through every page of the list.
+
+        Twilio filters by To, From and the day sent (`DateSent>=` / `StartTime>=` match whole
+        days, midnight GMT on): the time, the body and the clock skew are checked here.
+        """
         client = self._get_client()
+        after = since - CLOCK_SKEW
         if channel == "voice":
-            found = await self._ask(
-                "lookup", client.calls.list_async(to=to, limit=LOOKUP_LIMIT), maybe_sent=False
+            pages = client.calls.stream_async(
+                to=to,
+                from_=self._voice_from or values.unset,
+                start_time_after=after,
+                page_size=self._lookup_page_size,
             )
         else:
-            found = await self._ask(
-                "lookup", client.messages.list_async(to=to, limit=LOOKUP_LIMIT), maybe_sent=False
+            pages = client.messages.stream_async(
+                to=to,
+                from_=self._from or values.unset,
+                date_sent_after=after,
+                page_size=self._lookup_page_size,
             )
-        for item in found:
-            created = item.date_created
-            if created is None or created < since - CLOCK_SKEW:
-                continue
-            if channel == "sms" and body is not None and item.body != body:
-                continue
-            return SendResult(sid=str(item.sid), status=str(item.status or "queued"))
-        return None
 
-    async def _ask(self, what: str, request: Awaitable[Any], *, maybe_sent: bool = True) -> Any:
+        async def matches() -> list[SendResult]:
+            found = []
+            async for item in await pages:
+                created = item.date_created
+                if created is None or created < after:
+                    continue
+                if channel == "sms" and item.body != body:
+                    continue
+                status = str(item.status or "queued")
+                found.append((created, SendResult(sid=str(item.sid), status=status)))
+            return [result for _, result in sorted(found, key=lambda pair: pair[0])]
+
+        found: list[SendResult] = await self._ask(
+            "lookup", matches(), maybe_sent=False, timeout=self._timeout * LOOKUP_TIMEOUTS
+        )
+        return found
+
+    async def _ask(
+        self,
+        what: str,
+        request: Awaitable[Any],
+        *,
+        maybe_sent: bool = True,
+        timeout: float | None = None,
+    ) -> Any:
         """Await one API request; refusals and network failures become `SendError`.
 
         Without an answer (a timeout, a dropped connection) the request may have been taken:
         the error says `maybe_sent`, and the outbox looks before it tries again.
         """
+        timeout = timeout or self._timeout
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 return await request
         except TwilioException as exc:
             raise _refusal(exc, what) from exc
         except TimeoutError as exc:
             raise SendError(
-                f"Twilio did not answer within {self._timeout:g}s",
+                f"Twilio did not answer within {timeout:g}s",
                 transient=True,
                 maybe_sent=maybe_sent,
             ) from exc

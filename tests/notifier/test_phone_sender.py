@@ -78,14 +78,11 @@ async def test_a_lookup_finds_the_text_taken_for_that_phone_and_body_only(
     await sender.send(to=NEIGHBOUR, body="another text")
     await sender.send(to="+8613800000002", body="B11-1-301 求助")
 
-    found = await sender.lookup(channel="sms", to=NEIGHBOUR, body="B11-1-301 求助", since=since)
-    assert found is not None
+    [found] = await sender.lookup(channel="sms", to=NEIGHBOUR, body="B11-1-301 求助", since=since)
     assert found.sid == taken.sid
-    assert await sender.lookup(channel="sms", to=NEIGHBOUR, body="never sent", since=since) is None
+    assert await sender.lookup(channel="sms", to=NEIGHBOUR, body="never sent", since=since) == []
     later = since + timedelta(hours=1)
-    assert (
-        await sender.lookup(channel="sms", to=NEIGHBOUR, body="another text", since=later) is None
-    )
+    assert await sender.lookup(channel="sms", to=NEIGHBOUR, body="another text", since=later) == []
     assert [r["method"] for r in fake_twilio.requests].count("GET") == 3
 
 
@@ -93,10 +90,9 @@ async def test_a_lookup_finds_a_call_placed_to_that_phone(
     sender: TwilioSender, fake_twilio: FakeTwilio
 ) -> None:
     since = utcnow()
-    assert await sender.lookup(channel="voice", to=NEIGHBOUR, body=None, since=since) is None
+    assert await sender.lookup(channel="voice", to=NEIGHBOUR, body=None, since=since) == []
     placed = await sender.call(to=NEIGHBOUR, twiml=TWIML)
-    found = await sender.lookup(channel="voice", to=NEIGHBOUR, body=None, since=since)
-    assert found is not None
+    [found] = await sender.lookup(channel="voice", to=NEIGHBOUR, body=None, since=since)
     assert found.sid == placed.sid
 
 
@@ -134,7 +130,7 @@ async def test_the_console_sender_prints_a_call_and_cannot_look_anything_up() ->
     assert out.getvalue() == f"CALL → {NEIGHBOUR}: {TWIML}\n"
     assert sender.calls[0].sid == result.sid
     assert sender.calls[0].channel == "voice"
-    assert await sender.lookup(channel="sms", to=NEIGHBOUR, body="x", since=utcnow()) is None
+    assert await sender.lookup(channel="sms", to=NEIGHBOUR, body="x", since=utcnow()) == []
 
 
 @pytest.mark.parametrize(
