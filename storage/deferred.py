@@ -99,22 +99,43 @@ async def next_id(session: AsyncSession, table: Table) -> int:
     table's sequence, a block at a time; on SQLite one above the highest stored, which is safe
     because every writing SQLite transaction here holds the database's write lock from BEGIN."""
     ids = _pending(session.sync_session).ids.setdefault(table, _Ids())
+    if not ids.free and ids.last is None:
+        await reserve(session, {table: ids.block})
     if ids.free:
         return ids.free.pop()
+    assert ids.last is not None
+    ids.last += 1
+    return ids.last
+
+
+async def reserve(session: AsyncSession, wanted: dict[Table, int]) -> None:
+    """Reserve ids ahead for several tables in one statement (a batch knows how many rows it
+    will add); `next_id` hands them out, and reserves more if they run short."""
+    pending = _pending(session.sync_session)
     connection = await session.connection()
+    tables = list(wanted)
     if connection.dialect.name == "sqlite":
-        if ids.last is None:
-            stored = (await connection.execute(select(func.max(table.c.id)))).scalar()
-            ids.last = int(stored or 0)
-        ids.last += 1
-        return ids.last
-    reserved = await connection.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-        {"table": table.name, "n": ids.block},
-    )
-    ids.free = sorted((int(row[0]) for row in reserved), reverse=True)
-    ids.block = min(ids.block * 2, _MAX_BLOCK)
-    return ids.free.pop()
+        fresh = [t for t in tables if pending.ids.setdefault(t, _Ids()).last is None]
+        if fresh:
+            highest = select(*(select(func.max(t.c.id)).scalar_subquery() for t in fresh))
+            stored = (await connection.execute(highest)).one()
+            for table, last in zip(fresh, stored, strict=True):
+                pending.ids[table].last = int(last or 0)
+        return
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for i, table in enumerate(tables):
+        ids = pending.ids.setdefault(table, _Ids())
+        params[f"t{i}"], params[f"n{i}"] = table.name, max(wanted[table], ids.block)
+        ids.block = min(ids.block * 2, _MAX_BLOCK)
+        parts.append(
+            f"SELECT {i}, nextval(pg_get_serial_sequence(:t{i}, 'id'))"
+            f" FROM generate_series(1, :n{i})"
+        )
+    for i, ident in (await connection.execute(text(" UNION ALL ".join(parts)), params)).all():
+        pending.ids[tables[i]].free.append(int(ident))
+    for table in tables:
+        pending.ids[table].free.sort(reverse=True)
 
 
 def _table(obj: Any) -> Any:

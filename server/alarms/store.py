@@ -151,6 +151,10 @@ async def prefetch(
     so that the presses themselves read nothing (what `lock_for_press`, `neighbours`,
     `patrol` and `repeated` find in this transaction's memo)."""
     cache = memo(session)
+    presses = len(
+        pressing
+    )  # each raises an alarm and up to three events (raised, confirmed, escalated)
+    await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
     groups = sorted({p.group_id for p in pressing if p.group_id})
     alone = sorted({p.household_id for p in pressing if not p.group_id})
     for drill in sorted({p.drill for p in pressing}):
