@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     """How often everything is collected, frozen objects included."""
     phone_menu_seconds: int = 5
     """How long a caller has to press a digit for the alarm type; then it is "help"."""
+    ws_send_timeout_seconds: float = 10.0
+    """How long one send to a socket may take before its client counts as too slow and the
+    socket is closed (1013, with the position to resume from); seen at the heartbeat's looks."""
+    stream_check_seconds: float = 5.0
+    """How often each community's newest stored event is compared with the last one its
+    sockets here were given, to fill a gap the bus left."""
+    stream_degraded_check_seconds: float = 0.5
+    """The same check while the bus is degraded (Redis away)."""
 
     @property
     def bus_url(self) -> str:
