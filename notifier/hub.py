@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from notifier.bus import Bus
+from notifier.bus.base import Bus
 from notifier.connection import PAGE, Connection, Event, event_id_of
 
 log = logging.getLogger(__name__)
