@@ -18,6 +18,7 @@ from server.settings import Settings
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+CLOSE_SECONDS = 60.0
 
 
 class Refused(Exception):
@@ -153,9 +154,10 @@ async def stream(websocket: WebSocket) -> None:
         await hub.leave(connection)
         if connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
             # The close frame follows what was sent, so a client that reads again gets all of
-            # it and then the position to resume from; one that does not read is given up on
-            # after as long as a send, and uvicorn closes the transport when this returns.
+            # it and then the position to resume from. One that never does is given up on
+            # after CLOSE_SECONDS (uvicorn's pings give up on a dead one sooner), and uvicorn
+            # closes the transport when this returns.
             reason = f"too slow: resume with last_event_id={connection.sent}"
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(settings.ws_send_timeout_seconds):
+                async with asyncio.timeout(CLOSE_SECONDS):
                     await websocket.close(TRY_AGAIN_LATER, reason)
