@@ -154,8 +154,12 @@ class Hub:
         community = self._communities.get(community_id)
         if community is None:
             return
-        prev, channels, text = unseal(message)
-        event_id = event_id_of(text)
+        try:
+            prev, channels, text = unseal(message)
+            event_id = event_id_of(text)
+        except (ValueError, KeyError):  # not ours (another version?): the check finds its event
+            log.warning("ignoring a message on %s that is not a sealed event", channel)
+            return
         if community.held is not None:
             community.held.append((prev, event_id, channels, text))
         elif community.last is not None and event_id > community.last:

@@ -379,3 +379,17 @@ async def test_a_stored_events_wire_form_gives_its_id_off_the_front() -> None:
     wire = render(AlertEvent(id=9876, type="t", alert_id=1, community_id=2, created_at=at, data={}))
     assert wire.startswith('{"id":9876,')
     assert event_id_of(wire) == 9876
+
+
+async def test_a_message_that_is_not_a_sealed_event_is_ignored_and_its_gap_filled() -> None:
+    store = Store()
+    hub = Hub(MemoryBus(), store=store)
+    await hub.start()
+    group = await joined(hub, "group:1")
+    store.add(1, "group:1")
+    await publish(hub, event(1))  # an older process's layout: no prev, no channels
+    await publish(hub, store.add(2, "group:1")[1])
+    heard: list[str] = []
+    await collect(hub, group, heard, 3)
+    assert ids(heard) == [1, 2]
+    await hub.stop()
