@@ -24,7 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
 from notifier.bus import create_bus
-from notifier.hub import Connection, Hub
+from notifier.connection import Connection
+from notifier.hub import Hub, community_channel, seal
 from server.runtime.heap import Heap
 from server.web.routes.stream import _read, _write
 
@@ -67,7 +68,7 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        hub = Hub(bus, fetch=_nothing, heartbeat_seconds=HEARTBEAT_SECONDS)
+        hub = Hub(bus, store=_Nothing(), heartbeat_seconds=HEARTBEAT_SECONDS)
         heap = Heap(freeze_seconds=1.0, full_seconds=3600.0)  # the service's default treatment
         await hub.start()
         heap.start()
@@ -83,8 +84,17 @@ def create_app() -> FastAPI:
     return app
 
 
-async def _nothing(channel: str, after: int) -> list[tuple[int, str]]:
-    return []
+class _Nothing:
+    """No event store: the hub's gaps (none on one worker) are filled with nothing."""
+
+    async def heads(self, community_ids: object) -> dict[int, int]:
+        return {}
+
+    async def community_after(self, *args: object) -> list[tuple[int, tuple[str, ...], str]]:
+        return []
+
+    async def channel_after(self, *args: object) -> list[tuple[int, str]]:
+        return []
 
 
 async def ready() -> dict[str, str]:
@@ -110,7 +120,8 @@ async def press(
         "data": {"status": "open", "alert_type": body.type, "household": "B1-1-101"},
     }
     wire = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-    await request.app.state.hub.bus.publish_all([(channels, wire)])
+    message = seal(event_id - 1, channels, wire)  # ids are counted here: each follows the last
+    await request.app.state.hub.bus.publish_all([((community_channel(1),), message)])
     return Raised(event_id=event_id, status="open")
 
 
@@ -122,14 +133,14 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(1008, "unknown credential")
         return
     hub: Hub = websocket.app.state.hub
-    connection = Connection(channels[0], maxsize=QUEUE)
+    connection = Connection(channels[0], community_id=1, maxsize=QUEUE)
     await hub.join(connection)
     hello = {"type": "hello", "channel": connection.channel, "last_event_id": 0}
-    connection.start(json.dumps(hello, separators=(",", ":")), [], head=0)
+    connection.start(json.dumps(hello, separators=(",", ":")), [], head=0, at=0, more=False)
 
     reader = asyncio.create_task(_read(websocket, connection))  # the service's own loop
     try:
-        await _write(websocket, connection)
+        await _write(websocket, connection, hub)
     except WebSocketDisconnect:
         pass
     finally:

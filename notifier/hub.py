@@ -1,179 +1,304 @@
-"""The websocket hub: which local sockets hear which channel, each behind a bounded queue."""
+"""The websocket hub: every local socket hears its channel's events in id order, none twice,
+none silently missed.
+
+A community's events commit in id order (its row lock), and each is published with `prev`, the
+id of the community's event before it, on one bus channel per community (`community:{id}`),
+naming the socket channels it is for. The hub keeps, per community it holds sockets of, the
+last event it delivered. A message that does not follow on from it shows a gap (a message the
+bus lost, an outage, this process's own delivery racing ahead of another's): the hub holds
+what arrives, reads the missing events from the store in order, delivers them, then what it
+held. After a bus outage, every few seconds, and often while the bus is degraded, it compares
+each community's newest stored id with its own and fills any gap the same way.
+"""
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
-from notifier.bus import Bus
+from notifier.bus.base import Bus
+from notifier.connection import PAGE, Connection, Event, event_id_of
 
 log = logging.getLogger(__name__)
 
-Event = tuple[int, str]
-"""An event as the hub carries it: its id and its JSON text, rendered once for every socket."""
+_LOOKS, _SLICES = 4, 20  # the ticker: looks at each socket per heartbeat period; slices per look
+GRACE_SECONDS = 0.02
+"""How long a gap may wait for the message it misses before the store is read."""
 
-Fetch = Callable[[str, int], Awaitable[Sequence[Event]]]
-"""Reads the stored events of a channel after an id, oldest first."""
+Stored = tuple[int, tuple[str, ...], str]
+"""A stored event as the hub fills a gap with it: its id, the socket channels it is for, its
+wire text."""
 
-HEARTBEAT = '{"type":"heartbeat"}'
-_LOOKS, _SLICES = 4, 20  # the heartbeat ticker: looks at each socket per period; slices per look
-
-
-_PREFIX = '{"id":'
+_Held = tuple[int, int, tuple[str, ...], str]  # prev, id, channels, text
 
 
-def event_id_of(message: str) -> int:
-    """An event's id, read off the front of its JSON text where the wire form puts it (a message
-    reaches every process, and parsing all of it for the id cost more than the rest of its
-    fan-out to one socket); any other layout is parsed whole."""
-    if message.startswith(_PREFIX):
-        end = message.find(",", len(_PREFIX))
-        digits = message[len(_PREFIX) : end]
-        if end > 0 and digits.isdigit():
-            return int(digits)
-    return int(json.loads(message)["id"])
+def community_channel(community_id: int) -> str:
+    """The bus channel that carries every event of a community."""
+    return f"community:{community_id}"
 
 
-class Connection:
-    """One socket's side of the hub: a bounded send queue and the last event id it was given.
+def seal(prev: int, channels: Sequence[str], text: str) -> str:
+    """An event as the bus carries it: `prev`, its socket channels, its wire text."""
+    return f"{prev} {','.join(channels)} {text}"
 
-    Until start() is called the connection only collects live events, so that a replay of
-    stored events can be put in front of them without loss or duplicate.
-    """
 
-    # Thousands of these live at once: a plain list (almost always empty or short, where a
-    # deque costs a 64-slot block) and one future at a time, not an asyncio.Queue.
-    __slots__ = (
-        "_backlog",
-        "_early",
-        "_maxsize",
-        "_waiter",
-        "channel",
-        "closed",
-        "last_id",
-        "last_sent",
-        "on_overflow",
-        "overflowed",
-        "queue",
-    )
+def unseal(message: str) -> tuple[int, tuple[str, ...], str]:
+    """What seal() put into a bus message."""
+    prev, channels, text = message.split(" ", 2)
+    return int(prev), tuple(channels.split(",")) if channels else (), text
 
-    def __init__(self, channel: str, *, maxsize: int) -> None:
-        self.channel = channel
-        self.queue: list[str] = []
-        self._maxsize = maxsize
-        self._waiter: asyncio.Future[None] | None = None
-        self.last_id = 0
-        self.overflowed = False
-        self.on_overflow: Callable[[], object] | None = None
-        self._early: list[Event] | None = []
-        self._backlog: list[str] = []
-        self.closed = False
-        self.last_sent = 0.0
 
-    def push(self, event_id: int, message: str) -> None:
-        """Queue a live event; never blocks: a full queue drops the connection instead."""
-        if self._early is not None:
-            self._early.append((event_id, message))
-        else:
-            self._put(event_id, message)
+class Store(Protocol):
+    """What the hub reads from the event store; every read is in id order."""
 
-    def start(self, hello: str, replay: Sequence[Event], *, head: int) -> None:
-        """Send hello, then the replayed events, then live events newer than head.
+    async def heads(self, community_ids: Sequence[int]) -> dict[int, int]:
+        """The newest event id of each community (absent when it has none)."""
 
-        The replay goes ahead of the queue, so a long replay never counts against its bound.
-        """
-        early, self._early = self._early or [], None
-        self._backlog = [hello, *(message for _, message in replay)]
-        self.last_id = head
-        for event_id, message in early:
-            if event_id > head:
-                self._put(event_id, message)
+    async def community_after(
+        self, community_id: int, after_id: int, limit: int
+    ) -> Sequence[Stored]:
+        """A community's events after an id, with the socket channels each is for."""
 
-    @property
-    def live(self) -> bool:
-        """Started and not dropped: its queue takes events."""
-        return self._early is None and not self.overflowed
+    async def channel_after(self, channel: str, after_id: int, limit: int) -> Sequence[Event]:
+        """A socket channel's events after an id."""
 
-    def fill(self, events: Sequence[Event]) -> None:
-        """Queue those of events that are newer than the last one this connection was given."""
-        for event_id, message in events:
-            if event_id > self.last_id:
-                self._put(event_id, message)
 
-    async def run(self, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send the backlog, then queued messages in order, until closed or dropped."""
-        loop = asyncio.get_running_loop()
-        backlog, self._backlog = self._backlog, []
-        for message in backlog:
-            await send(message)
-        self.last_sent = loop.time()
-        queue = self.queue
-        while not (self.closed or self.overflowed):
-            if not queue:
-                self._waiter = loop.create_future()
-                try:
-                    await self._waiter
-                finally:
-                    self._waiter = None
-                continue
-            await send(queue.pop(0))
-            self.last_sent = loop.time()
+class _Community:
+    """The local sockets of one community and how far the hub has delivered its events."""
 
-    def close(self) -> None:
-        """The socket is gone: run() returns."""
-        self.closed = True
-        self._wake()
+    __slots__ = ("filling", "held", "last", "members")
 
-    def beat(self, *, idle_since: float) -> None:
-        """Queue a heartbeat if nothing was sent since then (and nothing waits to be)."""
-        if self.live and not self.closed and not self.queue and self.last_sent <= idle_since:
-            self._put(0, HEARTBEAT)
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def _put(self, event_id: int, message: str) -> None:
-        if self.overflowed:
-            return
-        if len(self.queue) >= self._maxsize:
-            self.overflowed = True
-            log.warning("dropping a socket of %s: its send queue is full", self.channel)
-            if self.on_overflow is not None:
-                self.on_overflow()
-            self._wake()
-            return
-        self.queue.append(message)
-        self._wake()
-        self.last_id = max(self.last_id, event_id)
+    def __init__(self) -> None:
+        self.members: dict[str, set[Connection]] = {}
+        self.last: int | None = None  # the last event delivered; None until read from the store
+        self.held: list[_Held] | None = []  # messages held while last is unknown or a gap fills
+        self.filling: asyncio.Task[None] | None = None
 
 
 class Hub:
-    """Fans every bus message out to the local connections of its channel, and keeps quiet
-    sockets alive with a heartbeat (one ticker for all, not a timer per socket)."""
+    """Fans every bus message out to the local connections of its channels in each community's
+    id order (see the module); keeps quiet sockets alive with a heartbeat and drops a socket
+    whose send is stuck (one ticker for all, not a timer per socket)."""
 
-    def __init__(self, bus: Bus, *, fetch: Fetch, heartbeat_seconds: float = 20.0) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        store: Store,
+        heartbeat_seconds: float = 20.0,
+        send_timeout_seconds: float = 10.0,
+        check_seconds: float = 5.0,
+        degraded_check_seconds: float = 0.5,
+    ) -> None:
         self.bus = bus
-        self._fetch = fetch
+        self._store = store
         self._heartbeat = heartbeat_seconds
-        self._members: dict[str, set[Connection]] = {}
-        self._subscribed: set[str] = set()
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._ticker: asyncio.Task[None] | None = None
+        self._send_timeout = send_timeout_seconds
+        self._checks = (check_seconds, degraded_check_seconds)
+        self._communities: dict[int, _Community] = {}
+        self._subscribed: set[int] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Connect to the bus; start the heartbeat."""
+        """Connect to the bus; start the heartbeat and the periodic check against the store."""
         await self.bus.connect(self.deliver, on_resume=self.catch_up)
-        self._ticker = asyncio.create_task(self._beat(), name="heartbeat")
+        self._tasks = [
+            asyncio.create_task(self._beat(), name="heartbeat"),
+            asyncio.create_task(self._watch(), name="stream-check"),
+        ]
 
     async def stop(self) -> None:
-        """Stop the heartbeat; disconnect from the bus."""
-        if self._ticker is not None:
-            self._ticker.cancel()
+        """Stop the ticker, the check and any gap being filled; disconnect from the bus."""
+        fills = [c.filling for c in self._communities.values() if c.filling is not None]
+        for task in [*self._tasks, *fills]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+                await task
         await self.bus.disconnect()
+
+    @property
+    def connections(self) -> int:
+        """How many sockets this process holds."""
+        return sum(len(m) for c in self._communities.values() for m in c.members.values())
+
+    async def page(self, channel: str, after_id: int, limit: int) -> Sequence[Event]:
+        """A channel's stored events after an id: what a connection that is behind reads."""
+        return await self._store.channel_after(channel, after_id, limit)
+
+    async def join(self, connection: Connection) -> None:
+        """Add a connection; returns once every event of its community not yet stored will
+        reach it (so a replay read from the store after this misses nothing)."""
+        community = self._communities.setdefault(connection.community_id, _Community())
+        community.members.setdefault(connection.channel, set()).add(connection)
+        await self._sync(connection.community_id)
+
+    async def leave(self, connection: Connection) -> None:
+        """Remove a connection; the last one of a community unsubscribes it."""
+        community = self._communities.get(connection.community_id)
+        if community is not None:
+            members = community.members.get(connection.channel)
+            if members is not None:
+                members.discard(connection)
+                if not members:
+                    del community.members[connection.channel]
+            if not community.members:
+                del self._communities[connection.community_id]
+                if community.filling is not None:
+                    community.filling.cancel()
+        await self._sync(connection.community_id)
+
+    def deliver(self, channel: str, message: str) -> None:
+        """Take a bus message of a community: deliver it if it follows on from the last one,
+        drop it if delivered already, else hold it and fill the gap from the store."""
+        community_id = int(channel.rpartition(":")[2])
+        community = self._communities.get(community_id)
+        if community is None:
+            return
+        try:
+            prev, channels, text = unseal(message)
+            event_id = event_id_of(text)
+        except (ValueError, KeyError):  # not ours (another version?): the check finds its event
+            log.warning("ignoring a message on %s that is not a sealed event", channel)
+            return
+        if community.held is not None:
+            community.held.append((prev, event_id, channels, text))
+        elif community.last is not None and event_id > community.last:
+            if prev == community.last:
+                self._fan_out(community, event_id, channels, text)
+            else:
+                community.held = [(prev, event_id, channels, text)]
+                self._fill(community_id, community)
+
+    async def catch_up(self) -> None:
+        """Compare each community's newest stored event with the last delivered one (one
+        query for all); fill the gaps from the store."""
+        known = [i for i, c in self._communities.items() if c.last is not None]
+        if not known:
+            return
+        heads = await self._store.heads(known)
+        for community_id in known:
+            community = self._communities.get(community_id)
+            if community is None or community.last is None or community.filling is not None:
+                continue
+            if heads.get(community_id, 0) > community.last:
+                if community.held is None:
+                    community.held = []
+                self._fill(community_id, community, wait=False)
+
+    def _fan_out(
+        self, community: _Community, event_id: int, channels: tuple[str, ...], text: str
+    ) -> None:
+        community.last = event_id
+        for channel in channels:
+            for connection in community.members.get(channel, ()):
+                connection.push(event_id, text)
+
+    def _fill(self, community_id: int, community: _Community, *, wait: bool = True) -> None:
+        if community.filling is None:
+            community.filling = asyncio.create_task(
+                self._filling(community_id, community, wait=wait), name=f"fill-{community_id}"
+            )
+
+    async def _filling(self, community_id: int, community: _Community, *, wait: bool) -> None:
+        # Every message held before a read of the store reached us after its commit, so the
+        # read covers it: only those held since are settled in order.
+        delay = 0.1
+        try:
+            if wait:
+                # Most gaps are publishes of this process overtaking one another, the missing
+                # one right behind: given a moment, the chain may close without the store.
+                await asyncio.sleep(GRACE_SECONDS)
+                if self._chain(community):
+                    return
+            while community is self._communities.get(community_id):
+                assert community.held is not None
+                covered = len(community.held)
+                try:
+                    if community.last is None:
+                        community.last = (await self._store.heads([community_id])).get(
+                            community_id, 0
+                        )
+                    while True:
+                        found = await self._store.community_after(
+                            community_id, community.last, PAGE
+                        )
+                        for event_id, channels, text in found:
+                            if event_id > community.last:
+                                self._fan_out(community, event_id, channels, text)
+                        if len(found) < PAGE:
+                            break
+                except Exception:
+                    log.exception("reading community %s's events to fill a gap", community_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                # One of those still newer than the store's newest was deleted since (an
+                # alarm's events go with it): nothing is owed before it either.
+                for _, event_id, _, _ in community.held[:covered]:
+                    community.last = max(community.last, event_id)
+                del community.held[:covered]
+                break
+        finally:
+            community.filling = None
+        if community is self._communities.get(community_id):
+            self._settle(community_id, community)
+
+    def _settle(self, community_id: int, community: _Community) -> None:
+        """Deliver the held messages that follow on in order; fill the next gap, if any."""
+        if not self._chain(community):
+            self._fill(community_id, community)
+
+    def _chain(self, community: _Community) -> bool:
+        """Deliver the held messages, in id order, as long as each follows on from the last;
+        True (and nothing held) when all did."""
+        assert community.last is not None
+        rest: list[_Held] = []
+        for prev, event_id, channels, text in sorted(community.held or (), key=lambda h: h[1]):
+            if event_id <= community.last:
+                continue
+            if rest or prev != community.last:
+                rest.append((prev, event_id, channels, text))
+            else:
+                self._fan_out(community, event_id, channels, text)
+        community.held = rest or None
+        return not rest
+
+    async def _sync(self, community_id: int) -> None:
+        # A lock per community: its joins and leaves must not race its subscription, and other
+        # communities' subscriptions (a round trip each) need not wait for it, as thousands of
+        # sockets reconnecting at once would.
+        community = self._communities.get(community_id)
+        if community is not None and community.last is not None:
+            return  # a join of a community in force
+        lock = self._locks.setdefault(community_id, asyncio.Lock())
+        async with lock:
+            community = self._communities.get(community_id)
+            held = community_id in self._subscribed
+            if community is not None:
+                if not held:
+                    await self.bus.subscribe(community_channel(community_id))
+                    self._subscribed.add(community_id)
+                if community.last is None:
+                    # Subscribed first, then read: every later event reaches the hub.
+                    heads = await self._store.heads([community_id])
+                    if community.last is None:
+                        community.last = heads.get(community_id, 0)
+                    if community.filling is None:
+                        self._settle(community_id, community)
+            elif held:
+                self._subscribed.discard(community_id)
+                with contextlib.suppress(Exception):
+                    await self.bus.unsubscribe(community_channel(community_id))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._checks[self.bus.error is not None])
+            try:
+                await self.catch_up()
+            except Exception:
+                log.exception("checking the stream against the store")
 
     async def _beat(self) -> None:
         # Each socket is looked at four times a period, in small slices spread over the period,
@@ -182,63 +307,12 @@ class Hub:
         loop = asyncio.get_running_loop()
         pause = self._heartbeat / _LOOKS / _SLICES
         while True:
-            everyone = [c for members in self._members.values() for c in members]
+            everyone = [
+                c for m in self._communities.values() for s in m.members.values() for c in s
+            ]
             for start in range(_SLICES):
                 await asyncio.sleep(pause)
-                idle_since = loop.time() - self._heartbeat
+                now = loop.time()
+                idle_since, stuck_since = now - self._heartbeat, now - self._send_timeout
                 for connection in everyone[start::_SLICES]:
-                    connection.beat(idle_since=idle_since)
-
-    @property
-    def connections(self) -> int:
-        """How many sockets this process holds."""
-        return sum(len(members) for members in self._members.values())
-
-    async def join(self, connection: Connection) -> None:
-        """Add a connection; returns once its channel's messages reach this process."""
-        self._members.setdefault(connection.channel, set()).add(connection)
-        await self._sync(connection.channel)
-
-    async def leave(self, connection: Connection) -> None:
-        """Remove a connection; the last one of a channel unsubscribes it."""
-        members = self._members.get(connection.channel)
-        if members is not None:
-            members.discard(connection)
-            if not members:
-                del self._members[connection.channel]
-        await self._sync(connection.channel)
-
-    def deliver(self, channel: str, message: str) -> None:
-        """Queue a bus message on every local connection of channel."""
-        members = self._members.get(channel)
-        if not members:
-            return
-        event_id = event_id_of(message)
-        for connection in tuple(members):
-            connection.push(event_id, message)
-
-    async def catch_up(self) -> None:
-        """After a bus outage, give every connection the stored events it has not had."""
-        for channel, members in list(self._members.items()):
-            live = [c for c in members if c.live]
-            if live:
-                events = await self._fetch(channel, min(c.last_id for c in live))
-                for connection in live:
-                    connection.fill(events)
-
-    async def _sync(self, channel: str) -> None:
-        # A lock per channel: its joins and leaves must not race its subscription, and other
-        # channels' subscriptions (a round trip each) need not wait for it, as thousands of
-        # sockets reconnecting at once would.
-        if channel in self._members and channel in self._subscribed:
-            return  # a join of a channel in force, or a leave of one of its several sockets
-        lock = self._locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            wanted, held = channel in self._members, channel in self._subscribed
-            if wanted and not held:
-                await self.bus.subscribe(channel)
-                self._subscribed.add(channel)
-            elif held and not wanted:
-                self._subscribed.discard(channel)
-                with contextlib.suppress(Exception):
-                    await self.bus.unsubscribe(channel)
+                    connection.look(idle_since=idle_since, stuck_since=stuck_since)

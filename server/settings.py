@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     press is told to press again or call the group's alarm number)."""
     database_connect_seconds: float = 10.0
     """How long connecting to PostgreSQL may take before the database counts as unreachable."""
+    ws_send_timeout_seconds: float = 10.0
+    """How long one send to a socket may take before its client counts as too slow and the
+    socket is closed (1013, with the position to resume from); seen at the heartbeat's looks."""
+    stream_check_seconds: float = 5.0
+    """How often each community's newest stored event is compared with the last one its
+    sockets here were given, to fill a gap the bus left."""
+    stream_degraded_check_seconds: float = 0.5
+    """The same check while the bus is degraded (Redis away)."""
 
     @property
     def bus_url(self) -> str:

@@ -77,11 +77,18 @@ async def seed(url: str, *, community: str = DEMO_COMMUNITY) -> Seed:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, *, clock: Clock = system_clock, router: APIRouter | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    router: APIRouter | None = None,
+    send_buffer: int | None = None,
 ) -> AsyncIterator[str]:
     """Serve the app with real uvicorn in this event loop (on the given clock, with a test's
-    own routes added); yields its base URL."""
+    own routes added, its sockets' kernel send buffers this small if given); yields its base
+    URL."""
     sock = socket.socket()
+    if send_buffer is not None:  # accepted sockets inherit it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(settings, clock=clock)

@@ -38,7 +38,7 @@ from server.alarms.models import (
     IdempotencyKey,
 )
 from server.alarms.policy import FIELDS, Locked, Policy
-from server.runtime.work import publish_later, texts_queued
+from server.runtime.work import last_recorded, publish_later, texts_queued
 from storage import deferred
 from storage.db import AsyncSession, memo, read, table_of, update_one
 
@@ -621,6 +621,19 @@ async def audience_groups(session: AsyncSession, alert: Alert) -> list[int]:
 
 
 _EVENTS = table_of(AlertEvent)
+_PREV = select(func.max(_EVENTS.c.id)).where(
+    _EVENTS.c.community_id == bindparam("community_id"), _EVENTS.c.id < bindparam("event_id")
+)
+
+
+async def _prev(session: AsyncSession, community_id: int, event_id: int) -> int:
+    """The id of the community's event before this one (0 if none): the last this transaction
+    recorded, else the newest stored (the community's lock is held: none other is written)."""
+    known = last_recorded(session, community_id)
+    if known is not None:
+        return known
+    newest = await read(session, _PREV, {"community_id": community_id, "event_id": event_id})
+    return int(newest.scalar_one() or 0)
 
 
 async def record(
@@ -660,7 +673,14 @@ async def record(
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
     if audience != Audience.GROUP:
         channels.append(board_channel(alert.community_id))
-    publish_later(session, tuple(channels), wire(event_id, row))
+    publish_later(
+        session,
+        community_id=alert.community_id,
+        event_id=event_id,
+        prev=await _prev(session, alert.community_id, event_id),
+        channels=tuple(channels),
+        text=wire(event_id, row),
+    )
     if change.event_id is None:
         change.event_id = event_id
     return event_id

@@ -75,24 +75,56 @@ async def pressed(
     return AlertView(alert, group, raised_by, taken_by, hidden=alert.masked)
 
 
-async def list_open(session: AsyncSession, *, principal: Principal) -> list[AlertView]:
-    """The open alarms the principal may see (its group's, or its whole community's)."""
+LIST_LIMIT = 200
+"""Alarms a list gives at a time unless asked for fewer or more (at most LIST_MAX)."""
+LIST_MAX = 1000
+
+
+async def list_open(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    limit: int = LIST_LIMIT,
+    before_id: int | None = None,
+) -> list[AlertView]:
+    """The open alarms the principal may see (its group's, or its whole community's), newest
+    first, at most limit of them, older than before_id if given (the next page)."""
     query = _visible(principal).where(Alert.status.in_(OPEN))
     if principal.kind == "resident":
         query = query.where(Alert.masked.is_(False))
-    rows = await session.execute(query.order_by(Alert.id.desc()).limit(200))
-    return [_view(principal, row) for row in rows]
+    return await _page(session, principal, query, limit=limit, before_id=before_id)
 
 
 async def list_closed(
-    session: AsyncSession, *, principal: Principal, since: datetime
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    since: datetime,
+    limit: int = LIST_LIMIT,
+    before_id: int | None = None,
 ) -> list[AlertView]:
-    """The alarms closed since a time that the principal may see, newest first."""
+    """The alarms closed since a time that the principal may see, newest first, paged as
+    list_open is."""
     closed: ColumnElement[bool] = Alert.status.not_in(OPEN)
     if principal.kind == "resident":
         closed = or_(closed, Alert.masked.is_(True))
     query = _visible(principal).where(closed, Alert.updated_at >= since)
-    rows = await session.execute(query.order_by(Alert.updated_at.desc()).limit(100))
+    return await _page(session, principal, query, limit=limit, before_id=before_id)
+
+
+async def _page(
+    session: AsyncSession,
+    principal: Principal,
+    query: Select[Alert, str, str, str],
+    *,
+    limit: int,
+    before_id: int | None,
+) -> list[AlertView]:
+    # Paged by id, newest first: a page never repeats or skips an alarm however many are
+    # raised or closed while a client pages (an alarm that changes list moves to the other).
+    if before_id is not None:
+        query = query.where(Alert.id < before_id)
+    rows = await session.execute(query.order_by(Alert.id.desc()).limit(min(limit, LIST_MAX)))
     return [_view(principal, row) for row in rows]
 
 

@@ -6,6 +6,9 @@ Domain code records an alarm's events and queues its texts on the session (`publ
 published on the bus in the order it was recorded and the outbox is woken, before the commit
 call returns (or, for `begin()`, before the session closes). A rollback forgets it. So no route,
 worker or webhook has to remember to publish: committing is publishing.
+
+Each event goes out on its community's bus channel with `prev`, the id of the community's event
+before it, so that every process can tell a gap from the next event (see `notifier.hub`).
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from notifier.bus.base import Message
+from notifier.hub import community_channel, seal
 
 _PENDING = "tenwatch.pending"
 _COMMITTED = "tenwatch.committed"
@@ -24,10 +28,12 @@ _COMMITTED = "tenwatch.committed"
 
 @dataclass(slots=True)
 class Recorded:
-    """What one transaction set in motion: events to publish (channels, wire text), texts."""
+    """What one transaction set in motion: events to publish (as bus messages), texts, and the
+    last event it recorded of each community (what the next one's `prev` is)."""
 
     published: list[Message] = field(default_factory=list)
     texts: int = 0
+    last: dict[int, int] = field(default_factory=dict)
 
 
 Publish = Callable[[Recorded], Awaitable[None]]
@@ -40,9 +46,26 @@ def _pending(session: AsyncSession) -> Recorded:
     return found
 
 
-def publish_later(session: AsyncSession, channels: tuple[str, ...], text: str) -> None:
-    """Publish this wire text on these channels once the session's transaction commits."""
-    _pending(session).published.append((channels, text))
+def publish_later(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    event_id: int,
+    prev: int,
+    channels: tuple[str, ...],
+    text: str,
+) -> None:
+    """Publish an event's wire text for these socket channels once the session's transaction
+    commits, on its community's bus channel, with prev (the community's event before it)."""
+    pending = _pending(session)
+    pending.published.append(((community_channel(community_id),), seal(prev, channels, text)))
+    pending.last[community_id] = event_id
+
+
+def last_recorded(session: AsyncSession, community_id: int) -> int | None:
+    """The id of the last event of a community this transaction recorded, if it did."""
+    found: Recorded | None = session.info.get(_PENDING)
+    return found.last.get(community_id) if found is not None else None
 
 
 def texts_queued(session: AsyncSession, count: int) -> None:

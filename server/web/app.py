@@ -1,7 +1,7 @@
 """The app factory and its lifespan, which owns every client the service uses."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from notifier.bus import create_bus
-from notifier.hub import Event, Hub
+from notifier.hub import Hub
 from notifier.outbox import OutboxPolicy, OutboxWorker
 from notifier.sms import SmsSender, create_sender
 from server import errors
@@ -89,15 +89,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     )
     reads = create_sessionmaker(read_engine)
 
-    async def fetch(channel: str, after: int) -> Sequence[Event]:
-        async with reads() as session:
-            return await events.after(session, channel=channel, event_id=after)
-
-    hub = Hub(
-        create_bus(settings.bus_url), fetch=fetch, heartbeat_seconds=settings.ws_heartbeat_seconds
-    )
-    announce = Announcer(hub.bus.publish_all)
+    bus = create_bus(settings.bus_url)
+    announce = Announcer(bus.publish_all)
     sessions = work.sessionmaker(engine, publish=announce)
+    hub = Hub(
+        bus,
+        store=events.Reader(reads),
+        heartbeat_seconds=settings.ws_heartbeat_seconds,
+        send_timeout_seconds=settings.ws_send_timeout_seconds,
+        check_seconds=settings.stream_check_seconds,
+        degraded_check_seconds=settings.stream_degraded_check_seconds,
+    )
     checkpointer = (
         Checkpointer(
             engine,

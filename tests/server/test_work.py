@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from notifier.connection import event_id_of
+from notifier.hub import unseal
 from server import accounts
 from server.alarms import lifecycle
 from server.alarms import press as pressing
@@ -85,16 +87,24 @@ async def test_committing_publishes_in_recorded_order_and_a_rollback_publishes_n
             )
             await session.commit()
         assert len(heard) == 1
-        (channels, text), *_ = heard[0].published
+        (bus_channels, message), *_ = heard[0].published
+        assert bus_channels == (f"community:{raiser.community_id}",)
+        prev, channels, text = unseal(message)
+        assert prev == 0, "the community's first event follows none"
         assert channels == (f"group:{raiser.group_id}", f"board:{raiser.community_id}")
         assert text.startswith(f'{{"id":{change.event_id},')
         assert heard[0].texts == change.texts > 0
+        chain = [unseal(m) for _, m in heard[0].published]
+        ids = [event_id_of(t) for _, _, t in chain]
+        assert [p for p, _, _ in chain] == [0, *ids[:-1]], "each follows the one before"
 
         async with sessions() as session, session.begin():  # committed by the block's end
             await pressing.create(
                 session, principal=raiser, alert_type=AlertType.FIRE, now=utcnow()
             )
         assert len(heard) == 2
-        assert '"type":"alert.pressed"' in heard[1].published[0][1]
+        prev, _, text = unseal(heard[1].published[0][1])
+        assert '"type":"alert.pressed"' in text
+        assert prev == ids[-1], "a later transaction follows on from the stored events"
     finally:
         await engine.dispose()

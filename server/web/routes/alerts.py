@@ -66,20 +66,36 @@ async def create(
 
 @router.get("/alerts", response_model=list[AlertOut])
 async def list_alerts(
+    request: Request,
+    response: Response,
     principal: CurrentPrincipal,
     session: Session,
     now: Now,
     closed: Annotated[
         bool, Query(description="The alarms closed in the last 24 hours instead of open ones.")
     ] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=views.LIST_MAX, description="At most this many alarms.")
+    ] = views.LIST_LIMIT,
+    before_id: Annotated[
+        int | None, Query(ge=1, description="Only alarms older than this one: the next page.")
+    ] = None,
 ) -> list[AlertOut]:
     """The open alarms you may see (your group's, or your community's board), or the recently
-    closed ones."""
+    closed ones, newest first, a page at a time. A full page has a `Link: <…>; rel="next"`
+    header: the same list after its last alarm (`before_id`); no header, no more."""
     if closed:
         since = now - timedelta(hours=24)
-        found = await views.list_closed(session, principal=principal, since=since)
+        found = await views.list_closed(
+            session, principal=principal, since=since, limit=limit, before_id=before_id
+        )
     else:
-        found = await views.list_open(session, principal=principal)
+        found = await views.list_open(
+            session, principal=principal, limit=limit, before_id=before_id
+        )
+    if len(found) == limit:
+        after = request.url.include_query_params(limit=limit, before_id=found[-1].alert.id)
+        response.headers["Link"] = f'<{after}>; rel="next"'
     return [AlertOut.of(v) for v in found]
 
 

@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
-from notifier.hub import Connection, Event, Hub
+from notifier.connection import Connection, Event
+from notifier.hub import Hub
 from server.alarms import events
+from server.alarms.events import PAGE
 from server.settings import Settings
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
-CLOSE_SECONDS = 1.0
+CLOSE_SECONDS = 60.0
 
 
 class Refused(Exception):
@@ -41,34 +43,35 @@ def _last_event_id(websocket: WebSocket) -> int | None:
 
 async def _replay(
     sessions: async_sessionmaker[AsyncSession], channel: str, resume_from: int | None
-) -> tuple[Sequence[Event], int, bool]:
-    """What a joining socket is owed: the events after resume_from, the id they reach, and
-    whether there were more than one replay carries (then the client reloads the alarm list)."""
+) -> tuple[Sequence[Event], int, int]:
+    """What a joining socket is owed: the first page of the events after resume_from, the
+    channel's newest event (where the replay ends) and how many events the whole replay is;
+    the socket's writer reads the pages after the first from the store itself."""
     async with sessions() as session:
         if resume_from is None:
-            return [], await events.head(session, channel=channel), False
-        replay = await events.after(
-            session, channel=channel, event_id=resume_from, limit=events.REPLAY_LIMIT + 1
-        )
-        if len(replay) > events.REPLAY_LIMIT:
-            return replay[: events.REPLAY_LIMIT], await events.head(session, channel=channel), True
-    return replay, replay[-1][0] if replay else resume_from, False
+            return [], await events.head(session, channel=channel), 0
+        first = await events.after(session, channel=channel, event_id=resume_from, limit=PAGE)
+        if len(first) < PAGE:
+            return first, first[-1][0] if first else resume_from, len(first)
+        head = await events.head(session, channel=channel)
+        replayed = await events.count(session, channel=channel, after=resume_from, upto=head)
+        return first, head, replayed
 
 
-async def _write(websocket: WebSocket, connection: Connection) -> None:
+async def _write(websocket: WebSocket, connection: Connection, hub: Hub) -> None:
     """Send the connection's messages from this (the socket's own) task until the client goes
-    or the queue overflows. One task fewer per socket than a separate writer: an overflow
-    cancels this task to break a send stuck on a client that does not read."""
+    or is dropped. One task fewer per socket than a separate writer: a drop cancels this task
+    to break a send stuck on a client that does not read."""
     task = asyncio.current_task()
     assert task is not None
-    connection.on_overflow = task.cancel
+    connection.on_drop = task.cancel
     try:
-        await connection.run(websocket.send_text)
+        await connection.run(websocket.send_text, hub.page)
     except asyncio.CancelledError:
-        if not connection.overflowed or task.uncancel() > 0:
+        if not connection.dropped or task.uncancel() > 0:
             raise  # a cancellation that is not ours
     finally:
-        connection.on_overflow = None
+        connection.on_drop = None
 
 
 async def _read(websocket: WebSocket, connection: Connection) -> None:
@@ -103,7 +106,7 @@ async def stream(websocket: WebSocket) -> None:
     settings: Settings = state.settings
     try:
         resume_from = _last_event_id(websocket)
-        async with state.sessions() as session:
+        async with state.reads() as session:
             principal = await state.principals.authenticate(session, _token(websocket))
             if principal is None:
                 raise Refused("a valid credential is required (?token=… or Authorization)")
@@ -119,31 +122,42 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
 
-    connection = Connection(principal.channel, maxsize=settings.ws_queue_size)
+    connection = Connection(
+        principal.channel, community_id=principal.community_id, maxsize=settings.ws_queue_size
+    )
     reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
-        replay, head, truncated = await _replay(state.sessions, connection.channel, resume_from)
+        replay, head, replayed = await _replay(state.reads, connection.channel, resume_from)
         hello = {
             "type": "hello",
             "channel": connection.channel,
             "last_event_id": head,
-            "replayed": len(replay),
-            "truncated": truncated,
+            "replayed": replayed,
+            "truncated": False,  # never, now that a replay is paged: kept for older clients
             "heartbeat": settings.ws_heartbeat_seconds,
         }
-        connection.start(json.dumps(hello, separators=(",", ":")), replay, head=head)
+        connection.start(
+            json.dumps(hello, separators=(",", ":")),
+            replay,
+            head=head,
+            at=head if resume_from is None else resume_from,
+            more=replayed > len(replay),
+        )
         reader = asyncio.create_task(_read(websocket, connection))
-        await _write(websocket, connection)
+        await _write(websocket, connection, hub)
     except WebSocketDisconnect:
         pass
     finally:
         if reader is not None:
             reader.cancel()
         await hub.leave(connection)
-        if connection.overflowed and websocket.client_state == WebSocketState.CONNECTED:
-            # A client that does not read may never take the close frame either: give up on
-            # it after a moment, and uvicorn closes the transport when this returns.
+        if connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
+            # The close frame follows what was sent, so a client that reads again gets all of
+            # it and then the position to resume from. One that never does is given up on
+            # after CLOSE_SECONDS (uvicorn's pings give up on a dead one sooner), and uvicorn
+            # closes the transport when this returns.
+            reason = f"too slow: resume with last_event_id={connection.sent}"
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_SECONDS):
-                    await websocket.close(TRY_AGAIN_LATER, "too slow: reconnect with last_event_id")
+                    await websocket.close(TRY_AGAIN_LATER, reason)
