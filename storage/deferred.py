@@ -110,7 +110,9 @@ async def next_id(session: AsyncSession, table: Table) -> int:
 
 async def reserve(session: AsyncSession, wanted: dict[Table, int]) -> None:
     """Reserve ids ahead for several tables in one statement (a batch knows how many rows it
-    will add); `next_id` hands them out, and reserves more if they run short."""
+    will add); `next_id` hands them out, and reserves more if they run short. Reserve under
+    the lock that orders the rows' commits: ids reserved before it could commit after higher
+    ones that another transaction reserved later."""
     pending = _pending(session.sync_session)
     connection = await session.connection()
     tables = list(wanted)

@@ -151,10 +151,6 @@ async def prefetch(
     so that the presses themselves read nothing (what `lock_for_press`, `neighbours`,
     `patrol` and `repeated` find in this transaction's memo)."""
     cache = memo(session)
-    presses = len(
-        pressing
-    )  # each raises an alarm and up to three events (raised, confirmed, escalated)
-    await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
     groups = sorted({p.group_id for p in pressing if p.group_id})
     alone = sorted({p.household_id for p in pressing if not p.group_id})
     for drill in sorted({p.drill for p in pressing}):
@@ -179,6 +175,9 @@ async def prefetch(
                 of_group.setdefault(scope_key, []).append(alert)
         for (kind, ident), alerts in of_group.items():
             cache[("open", kind, ident, drill)] = alerts
+    # Ids are reserved under the lock, so that the community's events commit in id order.
+    presses = len(pressing)  # each raises an alarm, with up to three events
+    await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
     if groups:
         residents: dict[int | None, list[Any]] = {g: [] for g in groups}
         for row in (await read(session, _NEIGHBOURS_OF_GROUPS, {"group_ids": groups})).all():
