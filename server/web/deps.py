@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import accounts
 from server.accounts import Principal
@@ -32,7 +33,17 @@ async def get_now(request: Request) -> datetime:
     return now
 
 
+async def get_reads(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reads only: on SQLite it reads beside the writer, never taking its lock."""
+    session: AsyncSession = request.state.reads()
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
 Session = Annotated[Work, Depends(get_session)]
+Reads = Annotated[AsyncSession, Depends(get_reads)]
 Now = Annotated[datetime, Depends(get_now)]
 
 

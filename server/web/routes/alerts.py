@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from server.alarms import events, views
 from server.alarms.batch import Press, Presses
 from server.alarms.models import AlertType, Audience
-from server.web.deps import CurrentPrincipal, Now, Session
+from server.web.deps import CurrentPrincipal, Now, Reads, Session
 from server.web.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -38,7 +38,7 @@ async def create(
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
-    session: Session,
+    reads: Reads,
     now: Now,
     idempotency_key: Annotated[
         str | None,
@@ -47,7 +47,8 @@ async def create(
 ) -> Raised:
     """Press help: store the alarm (or join your household's open one), then alert the group,
     the board and the phones. 201 for a new alarm, 200 when it joined or repeated one; 503 if
-    the database could not be reached (nothing stored: press again, or call)."""
+    the database could not be reached (press again with the same Idempotency-Key, or call).
+    Under load a press waits for its community's batch: it is never refused for that."""
     presses: Presses = request.state.presses
     change = await presses.press(
         Press(
@@ -60,7 +61,7 @@ async def create(
     )
     if change.outcome != "raised":
         response.status_code = 200
-    shown = await views.pressed(session, principal=principal, change=change)
+    shown = await views.pressed(reads, principal=principal, change=change)
     return Raised.of(change, shown, neighbours=change.alert.neighbours)
 
 
