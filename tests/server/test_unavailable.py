@@ -13,6 +13,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Request
 from sqlalchemy import text
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from server.errors import DATABASE_AWAY, PRESS_NOT_STORED
 from server.settings import Settings
@@ -127,3 +129,16 @@ async def test_no_free_connection_in_the_pool_answers_503_with_a_sentence(
 async def test_a_statement_that_cannot_work_stays_a_500(db_url: str) -> None:
     answer = await ask(Settings(database_url=db_url), "GET", "/test/no-such-table")
     assert answer.status_code == 500
+
+
+async def test_with_the_database_down_a_socket_is_told_to_try_again_later(
+    down: tuple[str, Settings],
+) -> None:
+    async with running(down[1]) as base, asyncio.timeout(BOUND):
+        url = base.replace("http", "ws") + "/ws"
+        async with connect(url, additional_headers={"Authorization": "Bearer tw_x"}) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013
+    assert "reconnect" in closed.value.rcvd.reason

@@ -14,11 +14,15 @@ from notifier.connection import Connection, Event
 from notifier.hub import Hub
 from server.alarms import events
 from server.alarms.events import PAGE
+from server.errors import database_away
 from server.settings import Settings
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 CLOSE_SECONDS = 60.0
+
+
+NO_DATABASE = "the service cannot reach its database just now: reconnect with last_event_id"
 
 
 class Refused(Exception):
@@ -121,6 +125,11 @@ async def stream(websocket: WebSocket) -> None:
     except Refused as exc:
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
+    except Exception as exc:
+        if database_away(exc) is None:
+            raise
+        await websocket.close(TRY_AGAIN_LATER, NO_DATABASE)
+        return
 
     connection = Connection(
         principal.channel, community_id=principal.community_id, maxsize=settings.ws_queue_size
@@ -148,6 +157,11 @@ async def stream(websocket: WebSocket) -> None:
         await _write(websocket, connection, hub)
     except WebSocketDisconnect:
         pass
+    except Exception as exc:
+        if database_away(exc) is None or websocket.client_state != WebSocketState.CONNECTED:
+            raise
+        with contextlib.suppress(Exception):
+            await websocket.close(TRY_AGAIN_LATER, NO_DATABASE)
     finally:
         if reader is not None:
             reader.cancel()
