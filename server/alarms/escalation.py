@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from notifier.worker import Worker
-from server.alarms import store, texts, transitions
+from server.alarms import recipients, store, texts, transitions
 from server.alarms.change import Change
 from server.alarms.models import Alert, AlertDeadline, Audience, Channel, Deadline, EventType, Fired
 from server.alarms.policy import Locked
@@ -38,7 +38,7 @@ async def to_patrol(
     alert: Alert,
     now: datetime,
     reason: str,
-    patrol: list[store.Recipient] | None = None,
+    patrol: list[recipients.Recipient] | None = None,
 ) -> None:
     """Alert the on-duty patrol (looked up unless given) again and the police office (never for
     a drill), as an event of the alarm; a duress alarm's escalation is shown on the board only."""
@@ -46,10 +46,10 @@ async def to_patrol(
     people = (
         list(patrol)
         if patrol is not None
-        else await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+        else await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
     )
     if not alert.drill:
-        people += await store.police_office(session, community_id=alert.community_id)
+        people += await recipients.police_office(session, community_id=alert.community_id)
     kind: texts.Kind = (
         "duress" if alert.duress else "confirmed" if reason == "confirmed" else "escalated"
     )
@@ -71,7 +71,7 @@ async def to_patrol(
             **({"duress": True} if alert.duress else {}),
         },
     )
-    change.texts += await store.tell(
+    change.texts += await recipients.tell(
         session,
         alert=alert,
         kind=kind,
@@ -89,7 +89,7 @@ async def call_out(
     on-duty patrol: a voice call that says the alarm and takes 1 for "coming"."""
     if alert.group_id is None:
         return
-    people, _ = await store.neighbours(
+    people, _ = await recipients.neighbours(
         session, group_ids=[alert.group_id], exclude_household=alert.household_id
     )
     answered = await store.answered(session, alert_id=alert.id)
@@ -100,8 +100,8 @@ async def call_out(
             continue
         households.add(person.household_id)
         calls.append(person)
-    calls += await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts += await store.tell(
+    calls += await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts += await recipients.tell(
         session,
         alert=alert,
         kind="callout",
@@ -123,11 +123,11 @@ async def widen(
     group_ids, names = await store.widen(session, alert=alert, household=household)
     alert.widened = True
     alert.updated_at = now
-    people, households = await store.neighbours(
+    people, households = await recipients.neighbours(
         session, group_ids=group_ids, exclude_household=alert.household_id
     )
     alert.neighbours += households
-    people += await store.leaders(session, household=household)
+    people += await recipients.leaders(session, household=household)
     event_id = await store.record(
         session,
         change,
@@ -146,7 +146,7 @@ async def widen(
             "notified": len({p.to for p in people}),
         },
     )
-    change.texts += await store.tell(
+    change.texts += await recipients.tell(
         session, alert=alert, kind="widened", event_id=event_id, recipients=people, now=now
     )
 

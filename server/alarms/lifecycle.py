@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from groups import pins
 from server.accounts import Principal
-from server.alarms import escalation, store, transitions
+from server.alarms import escalation, recipients, store, transitions
 from server.alarms.change import Cancelled, Change, Escalated
 from server.alarms.models import (
     Alert,
@@ -183,7 +183,7 @@ async def escalate(
     if alert.drill:
         raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
     alert.updated_at = now
-    police = await store.police_office(session, community_id=alert.community_id)
+    police = await recipients.police_office(session, community_id=alert.community_id)
     change = Change(alert, outcome=Escalated.ESCALATED)
     event_id = await store.record(
         session,
@@ -194,7 +194,7 @@ async def escalate(
         now=now,
         data={"level": "police", "reason": "manual", "by": principal.name, "police": True},
     )
-    change.texts += await store.tell(
+    change.texts += await recipients.tell(
         session, alert=alert, kind="police", event_id=event_id, recipients=police, now=now
     )
     return change
@@ -385,10 +385,10 @@ async def all_clear(
 ) -> int:
     """Withdraw the alarm's texts not yet sent, and text all clear to everyone already texted
     about it (residents, staff, or both); returns how many texts are queued."""
-    people = await store.withdraw_and_find_texted(
+    people = await recipients.withdraw_and_find_texted(
         session, alert_id=alert.id, event_id=event_id, residents=residents, staff=staff
     )
-    return await store.tell(
+    return await recipients.tell(
         session,
         alert=alert,
         kind="all_clear",

@@ -4,7 +4,7 @@ event, its SMS jobs and its deadlines — all in one transaction the caller comm
 from datetime import datetime, timedelta
 
 from server.accounts import Principal
-from server.alarms import escalation, store, texts
+from server.alarms import escalation, recipients, store, texts
 from server.alarms.change import Change, Pressed
 from server.alarms.models import Alert, AlertType, Channel, EventType
 from server.alarms.policy import Locked
@@ -87,7 +87,7 @@ async def _raise(
     now: datetime,
     drill_label: str | None,
     confirms: Alert | None,
-) -> tuple[Change[Pressed], list[store.Recipient]]:
+) -> tuple[Change[Pressed], list[recipients.Recipient]]:
     alert = Alert(
         community_id=principal.community_id,
         group_id=principal.group_id,
@@ -104,7 +104,7 @@ async def _raise(
         updated_at=now,
     )
     neighbours, alert.neighbours = (
-        await store.neighbours(
+        await recipients.neighbours(
             session, group_ids=[principal.group_id], exclude_household=principal.household_id
         )
         if principal.group_id is not None
@@ -123,7 +123,7 @@ async def _raise(
         data={"raised_by": principal.name, "group": principal.group_name, "neighbours": households},
     )
 
-    def alarm_text(r: store.Recipient) -> str:
+    def alarm_text(r: recipients.Recipient) -> str:
         kind: texts.Kind = "alarm" if r.resident_id is not None else "patrol"
         return texts.body(
             kind,
@@ -133,8 +133,8 @@ async def _raise(
             drill=alert.drill,
         )
 
-    patrol = await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts = await store.queue(
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
         session,
         alert=alert,
         event_id=event_id,
@@ -170,7 +170,7 @@ async def _confirm(
     locked: Locked,
     first: Alert,
     now: datetime,
-    patrol: list[store.Recipient],
+    patrol: list[recipients.Recipient],
 ) -> None:
     """A second household of the group pressed (its alarm raised as confirmed, linked to the
     first): both alarms are one confirmed incident, which goes straight to the (already looked
@@ -258,8 +258,8 @@ async def create_unidentified(
         now=now,
         data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
     )
-    patrol = await store.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts = await store.queue(
+    patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
+    change.texts = await recipients.queue(
         session,
         alert=alert,
         event_id=event_id,
