@@ -10,6 +10,7 @@ Idempotency-Key or falls back to the phone.
 """
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,16 +62,7 @@ class Presses:
     async def press(self, request: Press) -> Change[Pressed]:
         """Store a press with the others of its community that came with it; its change once
         committed. Raises the press's own refusal, or Unavailable."""
-        loop = asyncio.get_running_loop()
-        queued = Press(
-            principal=request.principal,
-            alert_type=request.alert_type,
-            now=request.now,
-            address=request.address,
-            source=request.source,
-            idempotency_key=request.idempotency_key,
-            arrived=loop.time(),
-        )
+        queued = dataclasses.replace(request, arrived=asyncio.get_running_loop().time())
         return await self._batches.submit(request.principal.community_id, queued)
 
     async def stop(self) -> None:
