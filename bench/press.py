@@ -16,6 +16,10 @@ database of that PostgreSQL server (created for each run, dropped after it) inst
     .venv/bin/python -m bench.press                                # ≈ 15 s
     .venv/bin/python -m bench.press --callgrind --against HEAD~1   # ≈ 4 min
     .venv/bin/python -m bench.press --database postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python -m bench.press --together 100                 # a storm's batches
+
+`--together K` presses K households at once, as a storm does: they queue behind their
+community's batch and commit together, and the figures are per press.
 """
 
 import argparse
@@ -52,6 +56,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--presses", type=int, default=1000, help="presses measured")
     parser.add_argument("--warm", type=int, default=300, help="presses before measuring")
     parser.add_argument("--callgrind", action="store_true", help="count instructions (valgrind)")
+    parser.add_argument(
+        "--together",
+        type=int,
+        default=1,
+        metavar="K",
+        help="press K households at once (a storm's shape: they commit as one batch)",
+    )
     parser.add_argument("--against", metavar="REV", help="measure this git revision too")
     parser.add_argument(
         "--uvloop", action="store_true", help="on uvloop, the loop `tenwatch serve` runs on"
@@ -191,18 +202,21 @@ async def _presses(
         status = await app.post("/api/alerts", token, body)
         statuses[status] = statuses.get(status, 0) + 1
 
-    for _ in range(args.warm):
-        await press()
+    async def presses() -> None:  # K at once: the community's batch takes them together
+        await asyncio.gather(*(press() for _ in range(args.together)))
+
+    for _ in range(args.warm // args.together):
+        await presses()
     statuses.clear()
     app.statements = 0
     walls: list[float] = []
     toggle("on")
     started, loop_started = time.process_time(), time.thread_time()
-    for _ in range(args.presses):
+    for _ in range(args.presses // args.together):
         before, wall = time.process_time(), time.perf_counter()
-        await press()
-        times.append(time.process_time() - before)
-        walls.append(time.perf_counter() - wall)
+        await presses()
+        times.append((time.process_time() - before) / args.together)
+        walls.append((time.perf_counter() - wall) / args.together)
     cpu, loop_cpu = time.process_time() - started, time.thread_time() - loop_started
     toggle("off")
     statements = app.statements
@@ -247,6 +261,7 @@ def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"--households={args.households}",
         f"--presses={args.presses}",
         f"--warm={args.warm}",
+        f"--together={args.together}",
         *([f"--database={args.database}"] if args.database else []),
         *(["--uvloop"] if args.uvloop else []),
     ]

@@ -110,7 +110,9 @@ class Presses:
             ]
             if pressing:
                 community_id = presses[0].principal.community_id
-                await store.prefetch(session, community_id=community_id, pressing=pressing)
+                await store.prefetch(
+                    session, community_id=community_id, pressing=pressing, at=presses[0].now
+                )
             for request in presses:
                 try:
                     results.append(

@@ -74,9 +74,20 @@ _NEIGHBOURS_OF_GROUPS = (
 )
 
 
-async def prefetch(session: AsyncSession, *, group_ids: Sequence[int]) -> None:
-    """Read at once the residents and grids of the groups a batch of presses will ask for (what
-    `neighbours` and `patrol` then find in the transaction's memo)."""
+async def prefetch(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    group_ids: Sequence[int],
+    at: datetime,
+    timezone: str,
+) -> None:
+    """Read at once what a batch of presses will ask for one by one — the residents and grids
+    of their groups, the community's roster on duty, its police office — so that `neighbours`,
+    `patrol` and `police_office` find it in the transaction's memo and nothing written waits
+    for a read in between."""
+    await _roster(session, community_id=community_id, at=at, timezone=timezone)
+    await _police(session, community_id=community_id)
     if not group_ids:
         return
     cache = memo(session)
@@ -108,14 +119,22 @@ async def patrol(
     """The patrol members on duty for the alarm's area: its household's grid (staff of no grid
     cover every grid), or the whole community. The roster and the grids of a group's households
     are read once a transaction, which a batch of presses shares."""
-    cache = memo(session)
-    roster: list[duty.Member] | None = cache.get(("roster", alert.community_id))
-    if roster is None:
-        roster = cache[("roster", alert.community_id)] = await duty.on_duty(
-            session, community_id=alert.community_id, at=at, timezone=timezone
-        )
+    roster = await _roster(session, community_id=alert.community_id, at=at, timezone=timezone)
     grid = await _grid_of(session, household_id=alert.household_id, group_id=alert.group_id)
     return _staff(m for m in roster if m.grid_id is None or grid is None or m.grid_id == grid)
+
+
+async def _roster(
+    session: AsyncSession, *, community_id: int, at: datetime, timezone: str
+) -> list[duty.Member]:
+    """The community's patrol on duty, read once a transaction."""
+    cache = memo(session)
+    roster: list[duty.Member] | None = cache.get(("roster", community_id))
+    if roster is None:
+        roster = cache[("roster", community_id)] = await duty.on_duty(
+            session, community_id=community_id, at=at, timezone=timezone
+        )
+    return roster
 
 
 _GRIDS = select(Household.id, Household.grid_id)
@@ -143,12 +162,19 @@ async def _grid_of(
 
 async def police_office(session: AsyncSession, *, community_id: int) -> list[Recipient]:
     """The police office's contacts of a community."""
+    return [
+        Recipient(to=phone, staff_id=staff_id)
+        for phone, staff_id in await _police(session, community_id=community_id)
+    ]
+
+
+async def _police(session: AsyncSession, *, community_id: int) -> list[Any]:
     cache = memo(session)
     rows: list[Any] | None = cache.get(("police", community_id))
     if rows is None:
         found = await read(session, _POLICE_OFFICE, {"community_id": community_id})
         rows = cache[("police", community_id)] = list(found)
-    return [Recipient(to=phone, staff_id=staff_id) for phone, staff_id in rows]
+    return rows
 
 
 async def leaders(session: AsyncSession, *, household: Household) -> list[Recipient]:

@@ -67,8 +67,9 @@ async def lock(session: AsyncSession, community_id: int) -> Locked:
     return held
 
 
-def _lock_with_open(scope: Any) -> Select[Any]:
-    """The community's lock and, in the same round trip, the open alarms a press may join."""
+def _lock_with_open(scope: Any, *, newest: bool = False) -> Select[Any]:
+    """The community's lock and, in the same round trip, the open alarms a press may join (and,
+    if asked, the community's newest event id, which its next event names as the one before)."""
     open_alarms = and_(
         Alert.community_id == Community.id,
         scope,
@@ -76,7 +77,12 @@ def _lock_with_open(scope: Any) -> Select[Any]:
         Alert.masked.is_(False),
         Alert.drill == bindparam("drill"),
     )
-    return _LOCK.add_columns(Alert).outerjoin(Alert, open_alarms).order_by(Alert.id)
+    lock = _LOCK
+    if newest:
+        events = table_of(AlertEvent)
+        newest_id = select(func.max(events.c.id)).where(events.c.community_id == Community.id)
+        lock = lock.add_columns(newest_id.scalar_subquery())
+    return lock.add_columns(Alert).outerjoin(Alert, open_alarms).order_by(Alert.id)
 
 
 _LOCK_WITH_OPEN_OF_GROUP = _lock_with_open(Alert.group_id == bindparam("group_id"))
@@ -132,7 +138,7 @@ _KEYS_OF = select(IdempotencyKey.resident_id, IdempotencyKey.key, IdempotencyKey
 
 
 async def prefetch(
-    session: AsyncSession, *, community_id: int, pressing: Sequence[Pressing]
+    session: AsyncSession, *, community_id: int, pressing: Sequence[Pressing], at: datetime
 ) -> None:
     """Lock the community and read at once what a batch of its presses will ask one by one —
     the open alarms of their groups, the groups' residents and grids, the keys already used —
@@ -147,8 +153,9 @@ async def prefetch(
             Alert.household_id.in_(bindparam("alone", expanding=True)),
         )
         params = {"community_id": community_id, "groups": groups, "alone": alone, "drill": drill}
-        rows = (await session.execute(_lock_with_open(scope), params)).all()
-        timezone, *stored = rows[0][:-1]
+        rows = (await session.execute(_lock_with_open(scope, newest=True), params)).all()
+        timezone, *stored, newest = rows[0][:-1]
+        cache[("newest", community_id)] = int(newest or 0)
         cache.setdefault(("lock", community_id), _locked(community_id, timezone, stored))
         of_group: dict[Any, list[Alert]] = {("group", g): [] for g in groups}
         of_group.update({("household", h): [] for h in alone})
@@ -166,7 +173,10 @@ async def prefetch(
     # Ids are reserved under the lock, so that the community's events commit in id order.
     presses = len(pressing)  # each raises an alarm, with up to three events
     await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
-    await recipients.prefetch(session, group_ids=groups)
+    locked: Locked = cache[("lock", community_id)]
+    await recipients.prefetch(
+        session, community_id=community_id, group_ids=groups, at=at, timezone=locked.timezone
+    )
     keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
     if keyed:
         params = {"residents": sorted({r for r, _ in keyed})}
@@ -406,6 +416,8 @@ async def _prev(session: AsyncSession, community_id: int, event_id: int) -> int:
     """The id of the community's event before this one (0 if none): the last this transaction
     recorded, else the newest stored (the community's lock is held: none other is written)."""
     known = last_recorded(session, community_id)
+    if known is None:
+        known = memo(session).get(("newest", community_id))  # read with the lock (`prefetch`)
     if known is not None:
         return known
     newest = await read(session, _PREV, {"community_id": community_id, "event_id": event_id})
