@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
 
     public_base_url: str = "http://127.0.0.1:8000"
-    ws_queue_size: int = 256
+    ws_queue_size: int = 4096
+    """Events a socket may have waiting in memory (references to texts every socket shares);
+    beyond them it reads on from the store. A batch of a storm publishes thousands at once."""
     ws_heartbeat_seconds: float = 20.0
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 50
