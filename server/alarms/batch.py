@@ -104,6 +104,7 @@ class Presses:
                     resident_id=p.principal.resident_id,
                     key=p.idempotency_key,
                     drill=False,
+                    now=p.now,
                 )
                 for p in presses
                 if p.principal.household_id is not None and p.principal.resident_id is not None

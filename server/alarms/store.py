@@ -12,7 +12,7 @@ decide, and hold no SQL of their own.
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
@@ -67,9 +67,8 @@ async def lock(session: AsyncSession, community_id: int) -> Locked:
     return held
 
 
-def _lock_with_open(scope: Any, *, newest: bool = False) -> Select[Any]:
-    """The community's lock and, in the same round trip, the open alarms a press may join (and,
-    if asked, the community's newest event id, which its next event names as the one before)."""
+def _lock_with_open(scope: Any) -> Select[Any]:
+    """The community's lock and, in the same round trip, the open alarms a press may join."""
     open_alarms = and_(
         Alert.community_id == Community.id,
         scope,
@@ -77,12 +76,7 @@ def _lock_with_open(scope: Any, *, newest: bool = False) -> Select[Any]:
         Alert.masked.is_(False),
         Alert.drill == bindparam("drill"),
     )
-    lock = _LOCK
-    if newest:
-        events = table_of(AlertEvent)
-        newest_id = select(func.max(events.c.id)).where(events.c.community_id == Community.id)
-        lock = lock.add_columns(newest_id.scalar_subquery())
-    return lock.add_columns(Alert).outerjoin(Alert, open_alarms).order_by(Alert.id)
+    return _LOCK.add_columns(Alert).outerjoin(Alert, open_alarms).order_by(Alert.id)
 
 
 _LOCK_WITH_OPEN_OF_GROUP = _lock_with_open(Alert.group_id == bindparam("group_id"))
@@ -123,13 +117,14 @@ async def lock_for_press(
 
 @dataclass(frozen=True, slots=True)
 class Pressing:
-    """Who presses, as `prefetch` needs it."""
+    """Who presses, and when, as `prefetch` needs it."""
 
     group_id: int | None
     household_id: int
     resident_id: int
     key: str | None
     drill: bool
+    now: datetime
 
 
 _KEYS_OF = select(IdempotencyKey.resident_id, IdempotencyKey.key, IdempotencyKey.alert_id).where(
@@ -137,50 +132,86 @@ _KEYS_OF = select(IdempotencyKey.resident_id, IdempotencyKey.key, IdempotencyKey
 )
 
 
+_EVENTS_OF_COMMUNITY = table_of(AlertEvent)
+_LOCK_AND_NEWEST = _LOCK.add_columns(
+    select(func.max(_EVENTS_OF_COMMUNITY.c.id))
+    .where(_EVENTS_OF_COMMUNITY.c.community_id == Community.id)
+    .scalar_subquery()
+)
+_OPEN_OF_COMMUNITY = (
+    Alert.community_id == bindparam("community_id"),
+    Alert.status.in_(OPEN),
+    Alert.masked.is_(False),
+    Alert.drill == bindparam("drill"),
+)
+_OLDEST_IN_WINDOW = (
+    select(func.min(Alert.id))
+    .where(
+        *_OPEN_OF_COMMUNITY,
+        Alert.group_id.in_(bindparam("groups", expanding=True)),
+        Alert.created_at >= bindparam("since"),
+    )
+    .group_by(Alert.group_id)
+)
+_OPEN_FOR_BATCH = (
+    select(Alert)
+    .where(
+        *_OPEN_OF_COMMUNITY,
+        or_(
+            Alert.household_id.in_(bindparam("households", expanding=True)),
+            Alert.id.in_(_OLDEST_IN_WINDOW),
+        ),
+    )
+    .order_by(Alert.id)
+)
+
+
 async def prefetch(
     session: AsyncSession, *, community_id: int, pressing: Sequence[Pressing], at: datetime
 ) -> None:
     """Lock the community and read at once what a batch of its presses will ask one by one —
-    the open alarms of their groups, the groups' residents and grids, the keys already used —
-    so that the presses themselves read nothing (what `lock_for_press`, `neighbours`,
-    `patrol` and `repeated` find in this transaction's memo)."""
+    the open alarms they may join or confirm, the groups' residents and grids, the roster, the
+    keys already used — so that the presses themselves read nothing (what `lock_for_press`,
+    `recipients` and `repeated` find in this transaction's memo) and their rows are written in
+    one go at the commit.
+
+    Of a group's open alarms only those a press can use are read: its own household's (to
+    join) and the oldest within the confirm window (to confirm). In a storm a group holds many
+    open alarms, and reading them all for every batch grew with the storm."""
     cache = memo(session)
+    params: dict[str, Any] = {"community_id": community_id}
+    timezone, *stored, newest = (await read(session, _LOCK_AND_NEWEST, params)).one()
+    locked = cache.setdefault(("lock", community_id), _locked(community_id, timezone, stored))
+    cache[("newest", community_id)] = int(newest or 0)
     groups = sorted({p.group_id for p in pressing if p.group_id})
     alone = sorted({p.household_id for p in pressing if not p.group_id})
+    window = timedelta(seconds=locked.policy.confirm_seconds)
+    params |= {
+        "groups": groups,
+        "households": sorted({p.household_id for p in pressing}),
+        "since": max(p.now for p in pressing) - window,  # in every press's window
+    }
     for drill in sorted({p.drill for p in pressing}):
-        scope = or_(
-            Alert.group_id.in_(bindparam("groups", expanding=True)),
-            Alert.household_id.in_(bindparam("alone", expanding=True)),
-        )
-        params = {"community_id": community_id, "groups": groups, "alone": alone, "drill": drill}
-        rows = (await session.execute(_lock_with_open(scope, newest=True), params)).all()
-        timezone, *stored, newest = rows[0][:-1]
-        cache[("newest", community_id)] = int(newest or 0)
-        cache.setdefault(("lock", community_id), _locked(community_id, timezone, stored))
-        of_group: dict[Any, list[Alert]] = {("group", g): [] for g in groups}
-        of_group.update({("household", h): [] for h in alone})
-        for row in rows:
-            alert = row[-1]
-            if alert is not None:
-                scope_key = (
-                    ("group", alert.group_id)
-                    if alert.group_id
-                    else ("household", alert.household_id)
-                )
-                of_group.setdefault(scope_key, []).append(alert)
-        for (kind, ident), alerts in of_group.items():
+        found = await session.scalars(_OPEN_FOR_BATCH, {**params, "drill": drill})
+        of_scope: dict[Any, list[Alert]] = {("group", g): [] for g in groups}
+        of_scope.update({("household", h): [] for h in alone})
+        for alert in found:
+            scope = (
+                ("group", alert.group_id) if alert.group_id else ("household", alert.household_id)
+            )
+            of_scope.setdefault(scope, []).append(alert)
+        for (kind, ident), alerts in of_scope.items():
             cache[("open", kind, ident, drill)] = alerts
     # Ids are reserved under the lock, so that the community's events commit in id order.
     presses = len(pressing)  # each raises an alarm, with up to three events
     await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
-    locked: Locked = cache[("lock", community_id)]
     await recipients.prefetch(
         session, community_id=community_id, group_ids=groups, at=at, timezone=locked.timezone
     )
     keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
     if keyed:
-        params = {"residents": sorted({r for r, _ in keyed})}
-        known = {(r, k): a for r, k, a in (await read(session, _KEYS_OF, params)).all()}
+        residents = {"residents": sorted({r for r, _ in keyed})}
+        known = {(r, k): a for r, k, a in (await read(session, _KEYS_OF, residents)).all()}
         for resident, key in keyed:
             alert_id = known.get((resident, key))
             cache[("key", resident, key)] = (

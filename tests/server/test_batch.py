@@ -122,3 +122,26 @@ async def test_presses_that_arrive_together_commit_together(
         .order_by(AlertEvent.id),
     )
     assert [a for _, a in raised] == sorted(a for _, a in raised), "events in the alarms' order"
+
+
+async def test_presses_of_one_group_in_one_batch_confirm_its_first_alarm(db_url: str) -> None:
+    seeded = await seed(db_url)
+    group = seeded.group_of(sorted(seeded.households)[0])
+    settings = Settings(database_url=db_url, outbox_poll_seconds=60, scheduler_poll_seconds=60)
+    async with running(settings) as base:
+        first = await press(base, seeded.households[group[0]])
+        assert first.status_code == 201
+        later = await asyncio.gather(*(press(base, seeded.households[a]) for a in group[1:]))
+        assert [r.status_code for r in later] == [201] * (len(group) - 1)
+    found = await rows(
+        db_url,
+        select(Alert.id, Alert.confirmed, Alert.linked_alert_id)
+        .where(Alert.group_id == seeded.groups[group[0]])
+        .order_by(Alert.id),
+    )
+    (first_id, first_confirmed, _), *others = found
+    assert first_id == first.json()["alert"]["id"]
+    assert first_confirmed, "the group's first alarm became a confirmed incident"
+    assert [(confirmed, linked) for _, confirmed, linked in others] == [(True, first_id)] * len(
+        others
+    ), "every later press of the group confirms the first alarm, batched or not"
