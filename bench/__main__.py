@@ -18,13 +18,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
-from bench import clients, floor, procs, report, storm
+from bench import census, clients, floor, procs, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 PROFILE = RESULTS.with_name("server-profile.txt")
+CENSUS = RESULTS.with_name("census.json")
 TARGET_P99_MS, TARGET_KIB_PER_SOCKET = 10.0, 30.0
 
 
@@ -58,6 +60,12 @@ def _arguments() -> argparse.Namespace:
         action="store_true",
         help="serve bench.hollow instead: the same stack with no storage and no alarm logic, the"
         " floor under the service's own work",
+    )
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="count inside the server where the sockets' memory goes (tracemalloc and the"
+        " collector's objects by type; slows the server and inflates its RSS)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (db, server log)")
     storming = parser.add_argument_group("storm", "one community's households all press at once")
@@ -101,6 +109,8 @@ def _arguments() -> argparse.Namespace:
     args.sockets = args.sockets or 2000
     if args.hollow and args.workers != 1:
         parser.error("--hollow runs one worker (its event ids are counted in its process)")
+    if args.census and args.workers != 1:
+        parser.error("--census counts inside one worker")
     return args
 
 
@@ -156,13 +166,24 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         process.join(10)
 
         print("starting the hollow service …" if args.hollow else "starting the service …")
+        served_app = _hollow(seeded, workdir) if args.hollow else {}
+        if args.census:
+            served_app = {
+                "app": "bench.census:create_app",
+                "env": {
+                    **served_app.get("env", {}),
+                    "TENWATCH_CENSUS_APP": served_app.get("app", "server.web.app:create_app"),
+                },
+            }
         server, base = procs.start_server(
             database_url=database_url,
             redis_url=redis_url,
             log=workdir / "server.log",
             workers=args.workers,
-            **(_hollow(seeded, workdir) if args.hollow else {}),
+            **served_app,
         )
+        if args.census:
+            httpx.post(f"{base}/census/mark", timeout=300, trust_env=False).raise_for_status()
         served = psutil.Process(server.pid)
         rss_before = procs.rss_mib(served)
         plan = clients.Plan(
@@ -178,6 +199,8 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         children.append(process)
         connected = procs.expect(conn, "connected", process, 300)
         rss_after = procs.rss_mib(served)
+        if args.census:
+            _census(base, connected["sockets"])
         print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
         conn.send("go")
         procs.expect(conn, "pressing", process, 30)
@@ -211,6 +234,16 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         procs.stop(server)
         procs.stop(redis_process)
         procs.clean(workdir, keep=args.keep)
+
+
+def _census(base: str, sockets: int) -> None:
+    """Ask the census what the sockets added; print it and keep it beside latest.json."""
+    answer = httpx.get(f"{base}/census/diff", params={"sockets": sockets}, timeout=600)
+    found = answer.raise_for_status().json()
+    print(census.render(found))
+    CENSUS.parent.mkdir(parents=True, exist_ok=True)
+    CENSUS.write_text(json.dumps(found, indent=1))
+    print(f"census written to {CENSUS}")
 
 
 def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:

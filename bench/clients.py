@@ -92,9 +92,12 @@ async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
             arrivals.heard(sock, found, at, seen)
 
 
-async def dial(url: str, *, deflate: bool, timeout: float = 30) -> tuple[ClientConnection, str]:
+async def dial(
+    url: str, *, deflate: bool, timeout: float = 30, source: str | None = None
+) -> tuple[ClientConnection, str]:
     """Open a stream socket as the bench's clients do (no proxy, no client pings, an unbounded
-    receive queue) and read its first message, the hello."""
+    receive queue) and read its first message, the hello. source: the local address to connect
+    from (a loopback address has ≈ 28 000 ephemeral ports towards one server port)."""
     ws = await connect(
         url,
         proxy=None,
@@ -103,6 +106,7 @@ async def dial(url: str, *, deflate: bool, timeout: float = 30) -> tuple[ClientC
         open_timeout=timeout,
         max_queue=None,
         max_size=None,
+        local_addr=(source, 0) if source else None,  # passed on to create_connection
     )
     hello = await asyncio.wait_for(ws.recv(), timeout)
     if '"type":"hello"' not in hello:

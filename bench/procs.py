@@ -85,8 +85,9 @@ def start_server(
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The service (or another app factory) under uvicorn in its own process (or a supervisor
-    of `workers` processes sharing one port); returns once GET /readyz says ok. Without a
-    redis_url the service runs embedded, on its in-process bus."""
+    of `workers` processes sharing one port), with `tenwatch serve`'s uvicorn options
+    (bench/serve.py); returns once GET /readyz says ok. Without a redis_url the service runs
+    embedded, on its in-process bus."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "TENWATCH_REDIS_URL"},
@@ -94,26 +95,7 @@ def start_server(
         **({"TENWATCH_REDIS_URL": redis_url} if redis_url else {}),
         **(env or {}),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        app,
-        "--ws",
-        "websockets-sansio",
-        "--ws-per-message-deflate",
-        "false",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-    ]
+    command = [sys.executable, "-m", "bench.serve", app, str(port), str(workers)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -64,6 +64,7 @@ class Share:
     presses: list[tuple[int, str, float]]  # (household index, token, seconds after t0)
     deflate: bool
     patience: float
+    source: str  # the local address this process connects from (127.0.0.2, 127.0.0.3, …)
 
 
 @dataclass
@@ -105,8 +106,10 @@ class Heard:
         self.position = max(self.position, found)
 
 
-async def _connect(url: str, *, deflate: bool) -> tuple[ClientConnection, dict[str, Any]]:
-    ws, hello = await dial(url, deflate=deflate, timeout=60)
+async def _connect(
+    url: str, *, deflate: bool, source: str
+) -> tuple[ClientConnection, dict[str, Any]]:
+    ws, hello = await dial(url, deflate=deflate, timeout=60, source=source)
     return ws, json.loads(hello)
 
 
@@ -116,6 +119,7 @@ async def _listen(
     first: tuple[ClientConnection, dict[str, Any]],
     *,
     deflate: bool,
+    source: str,
     stopping: asyncio.Event,
 ) -> None:
     """Hear one socket until stopping; when the server closes it, reconnect from the highest id
@@ -143,7 +147,9 @@ async def _listen(
             await asyncio.sleep(RECONNECT_PAUSE)
             try:
                 ws, hello = await _connect(
-                    f"{ws_base}{quote(sock.token)}&last_event_id={sock.position}", deflate=deflate
+                    f"{ws_base}{quote(sock.token)}&last_event_id={sock.position}",
+                    deflate=deflate,
+                    source=source,
                 )
                 break
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
@@ -208,17 +214,22 @@ async def _client(share: Share, parent: Connection) -> dict[str, Any]:
 
     async def first(sock: Heard) -> tuple[ClientConnection, dict[str, Any]]:
         async with gate:
-            return await _connect(f"{ws_base}{quote(sock.token)}", deflate=share.deflate)
+            return await _connect(
+                f"{ws_base}{quote(sock.token)}", deflate=share.deflate, source=share.source
+            )
 
     started = time.perf_counter()
     opened = await asyncio.gather(*(first(s) for s in socks))
     connect_seconds = time.perf_counter() - started
     listeners = [
-        asyncio.create_task(_listen(ws_base, s, o, deflate=share.deflate, stopping=stopping))
+        asyncio.create_task(
+            _listen(ws_base, s, o, deflate=share.deflate, source=share.source, stopping=stopping)
+        )
         for s, o in zip(socks, opened, strict=True)
     ]
     loop = asyncio.get_running_loop()
-    connector = aiohttp.TCPConnector(limit=0)  # open loop: every press its own connection
+    # Open loop: every press its own connection.
+    connector = aiohttp.TCPConnector(limit=0, local_addr=(share.source, 0))
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=share.patience)
     ) as http:
@@ -473,6 +484,7 @@ def run(args: argparse.Namespace, *, database_url: str | None) -> int:
                 presses=[(h, seeded.households[h][0], at) for h, at in schedule[part::k]],
                 deflate=not args.no_deflate,
                 patience=args.patience,
+                source=f"127.0.0.{2 + part}",  # its own ephemeral ports: 50 000 sockets fit
             )
             ours, theirs = context.Pipe()
             process: mp.process.BaseProcess = context.Process(

@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -17,7 +17,7 @@ from groups import directory, duty, importer, pins
 from server import demo
 from server.alarms import policy
 from server.migrate import upgrade
-from server.settings import get_settings
+from server.settings import Settings, get_settings
 from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
@@ -53,14 +53,42 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise typer.Exit(1) from exc
 
 
+APP_FACTORY = "server.web.app:create_app"
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the sockets, for `serve` and the bench alike (bench/README.md,
+    "Memory per socket"): websockets' sans-I/O protocol (the leanest socket of uvicorn's
+    implementations), no compression (≈ 36 KiB of zlib state a socket), a bounded client
+    message, and the protocol ping the settings ask for."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.ws_max_message_bytes,
+        "ws_ping_interval": settings.ws_ping_seconds or None,
+        "ws_ping_timeout": settings.ws_ping_seconds or None,
+        "proxy_headers": True,
+    }
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes on one port (more than one needs TENWATCH_REDIS_URL; each"
+            " holds up to its open-file limit of sockets)."
+        ),
+    ] = 1,
     demo_data: Annotated[bool, typer.Option("--demo", help="Seed a demo community.")] = False,
 ) -> None:
     """Run the service (migrating the database first)."""
     settings = get_settings()
+    if workers > 1 and settings.redis_url is None:
+        console.print("[red]--workers above 1 needs TENWATCH_REDIS_URL (one bus for all)[/red]")
+        raise typer.Exit(1)
     asyncio.run(upgrade(settings.database_url))
     if demo_data:
         base = f"http://{host}:{port}"
@@ -72,16 +100,22 @@ def serve(
             f"  household PINs: cancel {demo.DEMO_PIN}, duress {demo.DEMO_DURESS_PIN}; "
             "the patrol is on duty around the clock"
         )
+    if workers > 1:
+        # Each worker imports the app itself, reading the same settings from the environment.
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            **uvicorn_options(settings),
+        )
+        return
     from server.web.app import create_app
 
     uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        log_level="info",
-        proxy_headers=True,
+        create_app(settings), host=host, port=port, log_level="info", **uvicorn_options(settings)
     )
 
 

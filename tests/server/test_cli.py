@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from server import accounts
 from server.accounts import Principal
-from server.cli import app
-from server.settings import get_settings
+from server.cli import app, uvicorn_options
+from server.settings import Settings, get_settings
 from storage.db import create_engine, create_sessionmaker
 from tests.server.conftest import SAMPLE
 
@@ -146,3 +146,20 @@ def test_an_admin_sets_pins_the_roster_and_the_policy_from_the_command_line(
     wrong = runner.invoke(app, ["policy", "speed=3", *community])
     assert wrong.exit_code == 1
     assert "unknown policy fields: speed" in wrong.output
+
+
+def test_serve_gives_uvicorn_the_sockets_bounds_from_the_settings() -> None:
+    options = uvicorn_options(Settings(ws_ping_seconds=30, ws_max_message_bytes=1024))
+    assert options["ws"] == "websockets-sansio"
+    assert options["ws_per_message_deflate"] is False
+    assert options["ws_max_size"] == 1024
+    assert options["ws_ping_interval"] == options["ws_ping_timeout"] == 30
+    quiet = uvicorn_options(Settings(ws_ping_seconds=0))
+    assert quiet["ws_ping_interval"] is None
+    assert quiet["ws_ping_timeout"] is None
+
+
+def test_serve_refuses_several_workers_without_a_shared_bus(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["serve", "--workers", "2"])
+    assert result.exit_code == 1
+    assert "TENWATCH_REDIS_URL" in result.output
