@@ -119,8 +119,8 @@ class Connection:
         """Send the backlog, then queued messages in order, reading from the store while
         behind, until closed or dropped."""
         backlog, self._backlog = self._backlog, []
-        for message in backlog:
-            await self._send(send, message)
+        while backlog:  # popped: the hello is not kept for the socket's life
+            await self._send(send, backlog.pop(0))
         queue = self.queue
         while not (self.closed or self.dropped):
             if self._held is not None:

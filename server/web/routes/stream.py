@@ -3,7 +3,10 @@
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +18,6 @@ from notifier.hub import Hub
 from server.alarms import events
 from server.alarms.events import PAGE
 from server.errors import database_away
-from server.settings import Settings
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
@@ -29,20 +31,63 @@ class Refused(Exception):
     """The socket may not be served; the message says why."""
 
 
-def _token(websocket: WebSocket) -> str:
-    header = websocket.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return websocket.query_params.get("token", "")
+def _credential(scope: Scope) -> tuple[str, str | None]:
+    """The token and the raw last_event_id of a socket's request, read off its scope: the
+    parsed headers and query a WebSocket caches would live as long as the socket."""
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            if header.lower().startswith("bearer "):
+                return header[7:].strip(), query.get("last_event_id")
+    return query.get("token", ""), query.get("last_event_id")
 
 
-def _last_event_id(websocket: WebSocket) -> int | None:
-    raw = websocket.query_params.get("last_event_id")
+def _resume_point(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
     if not raw.isdigit():
         raise Refused(f"last_event_id must be a non-negative integer, not {raw!r}")
     return int(raw)
+
+
+async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None]:
+    """Who the socket is for: its channel (interned: thousands of sockets share a few), its
+    community and where it resumes from. Everything the check held (its session, the
+    principal) ends here, not with the socket."""
+    token, raw = _credential(scope)
+    resume_from = _resume_point(raw)
+    async with state.reads() as session:
+        principal = await state.principals.authenticate(session, token)
+        if principal is None:
+            raise Refused("a valid credential is required (?token=… or Authorization)")
+        if principal.kind == "resident" and principal.group_id is None:
+            raise Refused("your household is not in a group yet")
+        if resume_from is not None:
+            newest = await events.head(session)
+            if resume_from > newest:
+                raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
+    return sys.intern(principal.channel), principal.community_id, resume_from
+
+
+async def _greet(state: Any, connection: Connection, resume_from: int | None) -> None:
+    """Put the hello and the first page of the replay in front of the connection's queue."""
+    replay, head, replayed = await _replay(state.reads, connection.channel, resume_from)
+    hello = {
+        "type": "hello",
+        "channel": connection.channel,
+        "last_event_id": head,
+        "replayed": replayed,
+        "truncated": False,  # never, now that a replay is paged: kept for older clients
+        "heartbeat": state.settings.ws_heartbeat_seconds,
+    }
+    connection.start(
+        json.dumps(hello, separators=(",", ":")),
+        replay,
+        head=head,
+        at=head if resume_from is None else resume_from,
+        more=replayed > len(replay),
+    )
 
 
 async def _replay(
@@ -107,21 +152,8 @@ async def stream(websocket: WebSocket) -> None:
     await websocket.accept()
     state = websocket.state
     hub: Hub = state.hub
-    settings: Settings = state.settings
     try:
-        resume_from = _last_event_id(websocket)
-        async with state.reads() as session:
-            principal = await state.principals.authenticate(session, _token(websocket))
-            if principal is None:
-                raise Refused("a valid credential is required (?token=… or Authorization)")
-            if principal.kind == "resident" and principal.group_id is None:
-                raise Refused("your household is not in a group yet")
-            if resume_from is not None:
-                newest = await events.head(session)
-                if resume_from > newest:
-                    raise Refused(
-                        f"unknown last_event_id {resume_from}: the newest event is {newest}"
-                    )
+        channel, community_id, resume_from = await _admit(websocket.scope, state)
     except Refused as exc:
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
@@ -132,27 +164,12 @@ async def stream(websocket: WebSocket) -> None:
         return
 
     connection = Connection(
-        principal.channel, community_id=principal.community_id, maxsize=settings.ws_queue_size
+        channel, community_id=community_id, maxsize=state.settings.ws_queue_size
     )
     reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
-        replay, head, replayed = await _replay(state.reads, connection.channel, resume_from)
-        hello = {
-            "type": "hello",
-            "channel": connection.channel,
-            "last_event_id": head,
-            "replayed": replayed,
-            "truncated": False,  # never, now that a replay is paged: kept for older clients
-            "heartbeat": settings.ws_heartbeat_seconds,
-        }
-        connection.start(
-            json.dumps(hello, separators=(",", ":")),
-            replay,
-            head=head,
-            at=head if resume_from is None else resume_from,
-            more=replayed > len(replay),
-        )
+        await _greet(state, connection, resume_from)
         reader = asyncio.create_task(_read(websocket, connection))
         await _write(websocket, connection, hub)
     except WebSocketDisconnect:
