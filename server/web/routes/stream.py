@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketState
 
 from notifier.connection import Connection, Event
@@ -132,19 +132,11 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
         connection.close()
 
 
-class StreamPath:
-    """ASGI middleware that hands `/ws` straight to the stream: a socket lives for hours, and
-    every layer of routing it passed through would stay on its stack (memory per socket)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve `/ws` here; pass everything else on."""
-        if scope["type"] == "websocket" and scope["path"] == "/ws":
-            await stream(WebSocket(scope, receive, send))
-        else:
-            await self.app(scope, receive, send)
+async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+    """The stream as a plain ASGI app: the service's app hands `/ws` here before any of its
+    layers (a socket lives for hours, and every layer it passed through stays on its stack:
+    memory per socket)."""
+    await stream(WebSocket(scope, receive, send))
 
 
 async def stream(websocket: WebSocket) -> None:
