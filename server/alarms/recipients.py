@@ -81,13 +81,15 @@ async def prefetch(
     group_ids: Sequence[int],
     at: datetime,
     timezone: str,
+    police: bool = True,
 ) -> None:
     """Read at once what a batch of presses will ask for one by one — the residents and grids
     of their groups, the community's roster on duty, its police office — so that `neighbours`,
     `patrol` and `police_office` find it in the transaction's memo and nothing written waits
     for a read in between."""
     await _roster(session, community_id=community_id, at=at, timezone=timezone)
-    await _police(session, community_id=community_id)
+    if police:  # only a press that confirms another needs it: for a lone press, ask then
+        await _police(session, community_id=community_id)
     if not group_ids:
         return
     cache = memo(session)

@@ -206,7 +206,12 @@ async def prefetch(
     presses = len(pressing)  # each raises an alarm, with up to three events
     await deferred.reserve(session, {_ALERTS: presses, _EVENTS: 3 * presses})
     await recipients.prefetch(
-        session, community_id=community_id, group_ids=groups, at=at, timezone=locked.timezone
+        session,
+        community_id=community_id,
+        group_ids=groups,
+        at=at,
+        timezone=locked.timezone,
+        police=len(pressing) > 1,
     )
     keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
     if keyed:
