@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from notifier.bus import create_bus
 from notifier.hub import Hub
-from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.outbox import OutboxWorker
+from notifier.policy import OutboxPolicy
 from notifier.sms import SmsSender, create_sender
 from server import errors
 from server.accounts import Principals
