@@ -45,6 +45,9 @@ class SendError(Exception):
         )
 
 
+Outcome = SendResult | SendError
+"""What came of one send: the provider took it, or it did not."""
+
 Channel = Literal["sms", "voice"]
 
 

@@ -14,7 +14,8 @@ from starlette.types import Receive, Scope, Send
 
 from notifier.bus import create_bus
 from notifier.hub import Hub
-from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.outbox import OutboxWorker
+from notifier.policy import OutboxPolicy
 from notifier.sms import SmsSender, create_sender
 from server import errors
 from server.accounts import Principals

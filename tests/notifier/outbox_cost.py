@@ -22,7 +22,8 @@ from sqlalchemy import event, insert
 
 from groups.models import Community
 from notifier.models import OutboxMessage
-from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.outbox import OutboxWorker
+from notifier.policy import OutboxPolicy
 from notifier.sms.base import SendResult
 from notifier.sms.console import ConsoleSender
 from server.migrate import upgrade

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from groups.models import Community
 from notifier.models import PENDING, SENDING, SENT, OutboxMessage
-from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.outbox import OutboxWorker
+from notifier.policy import OutboxPolicy
 from notifier.sms.console import ConsoleSender
 from storage.db import create_engine, create_sessionmaker, utcnow
 

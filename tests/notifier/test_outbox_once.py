@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from groups.models import Community
 from notifier.models import SENDING, SENT, OutboxMessage
-from notifier.outbox import OutboxPolicy, OutboxWorker
+from notifier.outbox import OutboxWorker
+from notifier.policy import OutboxPolicy
 from notifier.sms.twilio import TwilioSender
 from storage.db import create_engine, create_sessionmaker, utcnow
 from tests.fake_twilio import FakeTwilio

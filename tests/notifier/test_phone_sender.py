@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 
 from notifier.models import moves_forward
-from notifier.outbox import RateLimiter, callback_url
+from notifier.outbox import callback_url
+from notifier.rate import RateLimiter
 from notifier.sms import ConsoleSender, SendError, create_sender
 from notifier.sms.twilio import TwilioSender
 from storage.db import utcnow

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from notifier import outbox as outbox_service
+from notifier import receipts
 from server.alarms.models import AlertType, Channel
 from server.errors import Forbidden, Malformed
 from server.phone import delivery, inbound, twiml
@@ -145,7 +145,7 @@ async def delivery_receipt(job: int, form: Form, session: Session, now: Now) -> 
     board when it says something (sent, delivered, undelivered, failed, answered …)."""
     sid = form.get("MessageSid") or _field(form, "CallSid")
     status = form.get("MessageStatus") or _field(form, "CallStatus")
-    changed = await outbox_service.apply_receipt(
+    changed = await receipts.apply_receipt(
         session, job_id=job, sid=sid, status=status, error_code=form.get("ErrorCode") or None
     )
     if changed is not None and status in delivery.BOARD_STATUSES:
