@@ -7,20 +7,18 @@ N households once each within T seconds (bench/storm.py). See bench/README.md.
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench import clients, floor, procs, report, storm
+from bench import clients, floor, hollow, procs, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -104,17 +102,6 @@ def _arguments() -> argparse.Namespace:
     return args
 
 
-def _child(
-    target: Any, args: tuple[Any, ...], name: str
-) -> tuple[mp.process.BaseProcess, Connection]:
-    ours, theirs = mp.get_context("spawn").Pipe()
-    process = mp.get_context("spawn").Process(
-        target=target, args=(*args, theirs), name=name, daemon=True
-    )
-    process.start()
-    return process, ours
-
-
 def main() -> int:
     """Run the benchmark (or the storm) once and print its figures."""
     args = _arguments()
@@ -150,7 +137,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         else:
             redis_process, redis_url = procs.start_redis(workdir)
         print(f"floor: raw Redis publish → subscribe at {args.rate:g}/s for {args.duration:g} s …")
-        process, conn = _child(floor.main, (redis_url, args.rate, args.duration), "floor")
+        process, conn = procs.child(floor.main, (redis_url, args.rate, args.duration), "floor")
         children.append(process)
         floor_result = procs.expect(conn, "done", process, args.duration + 30)
         process.join(10)
@@ -161,7 +148,7 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             redis_url=redis_url,
             log=workdir / "server.log",
             workers=args.workers,
-            **(_hollow(seeded, workdir) if args.hollow else {}),
+            **(hollow.options(seeded, workdir) if args.hollow else {}),
         )
         served = psutil.Process(server.pid)
         rss_before = procs.rss_mib(served)
@@ -169,23 +156,24 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             base=base,
             households=seeded.households,
             boards=seeded.boards,
-            rate=args.rate,
-            duration=args.duration,
             deflate=not args.no_deflate,
         )
         print(f"connecting {len(seeded.households) + len(seeded.boards)} sockets …")
-        process, conn = _child(clients.main, (plan,), "client")
+        process, conn = procs.child(clients.main, (plan,), "client")
         children.append(process)
         connected = procs.expect(conn, "connected", process, 300)
         rss_after = procs.rss_mib(served)
         print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
-        conn.send("go")
+        conn.send(("press", (args.rate, args.duration)))
         procs.expect(conn, "pressing", process, 30)
         cpu0, wall0 = procs.cpu_seconds(served), time.perf_counter()
         spy = procs.profile(server.pid, args.duration, PROFILE) if args.profile else None
         procs.expect(conn, "pressed", process, args.duration + 60)
         cpu1, wall1 = procs.cpu_seconds(served), time.perf_counter()
-        result = procs.expect(conn, "done", process, 60)
+        result = procs.expect(conn, "step", process, 60)
+        result["connect_seconds"] = connected["connect_seconds"]
+        conn.send(("close", None))
+        procs.expect(conn, "done", process, 60)
         if spy is not None:
             spy.wait(30)
             print(f"server profile (collapsed stacks) written to {PROFILE}")
@@ -211,17 +199,6 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         procs.stop(server)
         procs.stop(redis_process)
         procs.clean(workdir, keep=args.keep)
-
-
-def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:
-    """How to start bench.hollow on the seeded credentials: each token's channel (and a
-    household's board) in a file it reads."""
-    board = f"board:{seeded.community_id}"
-    tokens = {token: [f"group:{group}", board] for token, group in seeded.households}
-    tokens.update({token: [board] for token in seeded.boards})
-    path = workdir / "hollow-tokens.json"
-    path.write_text(json.dumps(tokens))
-    return {"app": "bench.hollow:create_app", "env": {"TENWATCH_HOLLOW_TOKENS": str(path)}}
 
 
 def _figures(
