@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from bench import clients, floor, hollow, procs, report, storm
+from bench import clients, floor, hollow, procs, rate, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -89,7 +89,58 @@ def _arguments() -> argparse.Namespace:
         default=storm.PATIENCE_SECONDS,
         help="seconds a storm's press waits for its answer before the client gives up",
     )
+    searching = parser.add_argument_group(
+        "find-rate",
+        "the highest steady rate within a p99 bound, the service and --hollow side by side"
+        " (bench/rate.py)",
+    )
+    searching.add_argument(
+        "--find-rate",
+        action="store_true",
+        help="search each server's highest presses/s whose press → last socket p99 is within"
+        " --p99, in steps on the same connected sockets, and print both rates and their ratio",
+    )
+    searching.add_argument(
+        "--p99", type=float, default=50.0, metavar="MS", help="the bound a step must keep (ms)"
+    )
+    searching.add_argument(
+        "--step", type=float, default=5.0, metavar="S", help="seconds of pressing a step"
+    )
+    searching.add_argument(
+        "--from",
+        dest="start_rate",
+        type=float,
+        default=50.0,
+        metavar="RATE",
+        help="the first step's rate; it doubles while steps pass, then bisects",
+    )
+    searching.add_argument(
+        "--precision",
+        type=float,
+        default=0.1,
+        help="bisect until the lowest failing rate is within this fraction of the highest pass",
+    )
+    searching.add_argument(
+        "--max-steps", type=int, default=10, metavar="K", help="at most K steps a server"
+    )
+    searching.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds at least between steps (then until the server is back near its idle CPU)",
+    )
     args = parser.parse_args()
+    if args.find_rate:
+        if args.storm is not None or args.hollow or args.profile or args.redis_url:
+            parser.error(
+                "--find-rate runs the service and the hollow itself, each on a private Redis:"
+                " no --storm, --hollow, --profile or --redis-url"
+            )
+        if args.workers != 1:
+            parser.error("--find-rate runs one worker a server (the hollow needs one)")
+        args.sockets = args.sockets or 2000
+        return args
     if args.storm is not None:
         if args.hollow or args.profile:
             parser.error("--storm runs the service itself, without --hollow or --profile")
@@ -106,7 +157,7 @@ def main() -> int:
     """Run the benchmark (or the storm) once and print its figures."""
     args = _arguments()
     procs.raise_nofile()
-    run = _run if args.storm is None else storm.run
+    run = rate.run if args.find_rate else _run if args.storm is None else storm.run
     if args.postgres is None:
         return run(args, database_url=None)
     with procs.fresh_postgres(args.postgres) as database_url:
