@@ -8,7 +8,6 @@ N households once each within T seconds (bench/storm.py). See bench/README.md.
 import argparse
 import asyncio
 import multiprocessing as mp
-import os
 import subprocess
 import sys
 import tempfile
@@ -273,19 +272,12 @@ def _figures(
     p99 = latency["neighbour"]["p99"]
     return {
         "run": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "households": len(seeded.households),
-            "groups": seeded.groups,
-            "boards": len(seeded.boards),
+            **report.setting(args, seeded),
             "sockets": sockets,
             "rate": args.rate,
             "duration": args.duration,
-            "deflate": not args.no_deflate,
-            "phones": not args.no_phones,
             "workers": args.workers,
             "hollow": args.hollow,
-            "database": "postgresql" if args.postgres else "sqlite",
             "seed_seconds": seed_seconds,
         },
         "latency_ms": latency,
@@ -298,6 +290,7 @@ def _figures(
             "delivered": result["delivered"],
             "lost": lost,
             "duplicates": result["duplicates"],
+            "closed_by_server": result["closed_by_server"],
             "leaked": result["leaked"],
             "stray_events": result["stray_events"],
         },

@@ -19,12 +19,14 @@ import aiohttp
 import psutil
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.procs import raise_nofile
 
 CONNECT_CONCURRENCY = 200
 WARMUP_PRESSES = 20
 DRAIN_SECONDS = 5.0
+RECONNECT_PAUSE = 0.05  # between failed tries to open a socket the server closed
 HTTP_CONNECTIONS = 1000  # presses never wait for a connection unless the server lags
 
 
@@ -61,6 +63,7 @@ class Arrivals:
     )  # event id → (household index, time)
     boards: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     duplicates: int = 0
+    closes: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by the server
 
     def heard(self, sock: int, event_id: int, at: float, seen: set[int]) -> None:
         """Record one arrival; sock < 0 is board number -sock-1."""
@@ -83,14 +86,31 @@ def event_id(message: str | bytes) -> int | None:
     return int(text[6 : text.index(",", 6)])
 
 
-async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
+async def _read(
+    url: str, held: list[ClientConnection], i: int, sock: int, arrivals: Arrivals, *, deflate: bool
+) -> None:
+    """Record what socket held[i] hears until cancelled. A socket the server closes (1013: too
+    slow) is counted and opened again at once, without replay: what it missed in a step is that
+    step's loss, and the next step starts with every socket connected."""
     seen: set[int] = set()
     clock = time.perf_counter
-    async for message in ws:
-        at = clock()
-        found = event_id(message)
-        if found is not None:
-            arrivals.heard(sock, found, at, seen)
+    while True:
+        try:
+            async for message in held[i]:
+                at = clock()
+                found = event_id(message)
+                if found is not None:
+                    arrivals.heard(sock, found, at, seen)
+        except ConnectionClosed:
+            pass
+        closed = held[i].close_code
+        arrivals.closes[str(closed)] += 1
+        while True:
+            try:
+                held[i], _ = await dial(url, deflate=deflate)
+                break
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+                await asyncio.sleep(RECONNECT_PAUSE)
 
 
 async def dial(url: str, *, deflate: bool, timeout: float = 30) -> tuple[ClientConnection, str]:
@@ -155,15 +175,20 @@ async def _run(plan: Plan, parent: Connection) -> None:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     started = time.perf_counter()
     tokens = [token for token, _ in plan.households] + plan.boards
-    sockets = await asyncio.gather(
-        *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+    sockets = list(
+        await asyncio.gather(
+            *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+        )
     )
     connect_seconds = time.perf_counter() - started
     arrivals = Arrivals()
     n = len(plan.households)
+    urls = [ws_base + token for token in tokens]
     readers = [
-        asyncio.create_task(_read(ws, i if i < n else n - 1 - i, arrivals))
-        for i, ws in enumerate(sockets)
+        asyncio.create_task(
+            _read(urls[i], sockets, i, i if i < n else n - 1 - i, arrivals, deflate=plan.deflate)
+        )
+        for i in range(len(sockets))
     ]
     group_of = [group for _, group in plan.households]
     per_group: dict[int, int] = defaultdict(int)
@@ -198,6 +223,7 @@ async def _run(plan: Plan, parent: Connection) -> None:
             arrivals.households.clear()  # counted: a late arrival now is a known id, not stray
             arrivals.boards.clear()
             arrivals.duplicates = 0
+            arrivals.closes.clear()
             parent.send(("step", result))
     for reader in readers:
         reader.cancel()
@@ -305,6 +331,7 @@ def _measure(
         "expected": expected,
         "delivered": delivered,
         "duplicates": arrivals.duplicates,
+        "closed_by_server": dict(arrivals.closes),
         "leaked": leaked,
         "stray_events": stray,
     }

@@ -19,9 +19,7 @@ whose speed drifts slows both alike), and the one with steps left carries on alo
 import argparse
 import asyncio
 import math
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -223,6 +221,7 @@ def _step(target: Target, partner: Target, rate: float, args: argparse.Namespace
         "lost": lost,
         "duplicates": result["duplicates"],
         "leaked": result["leaked"],
+        "closed_by_server": result["closed_by_server"],
         "last_ms": last,
         "accepted_ms": report.quantiles(result["accepted_s"]),
         "server_cpu_percent": 100 * (cpu1 - cpu0) / (wall1 - wall0),
@@ -251,6 +250,9 @@ def _line(target: Target, step: dict[str, Any]) -> str:
         else f"{'(none reached all)':>26}"
     )
     flags = ""
+    if step["closed_by_server"]:
+        closes = ", ".join(f"{n} × {code}" for code, n in step["closed_by_server"].items())
+        flags += f"  ! sockets closed by the server: {closes}"
     if step["client_cpu_percent"] >= 90:
         flags += "  ! client saturated"
     if step["generator_max_lag_ms"] >= 10:
@@ -311,17 +313,10 @@ def _figures(args: argparse.Namespace, seeded: Seeded, targets: list[Target]) ->
     )
     return {
         "run": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
+            **report.setting(args, seeded),
             **_commit(),
-            "households": len(seeded.households),
-            "groups": seeded.groups,
-            "boards": len(seeded.boards),
             "sockets": len(seeded.households) + len(seeded.boards),
-            "deflate": not args.no_deflate,
-            "phones": not args.no_phones,
             "workers": 1,
-            "database": "postgresql" if args.postgres else "sqlite",
             "p99_bound_ms": args.p99,
             "step_seconds": args.step,
             "start_rate": args.start_rate,
