@@ -2,7 +2,9 @@
 
 The default run (2000 sockets, 100 presses/s for 10 s) takes about a minute; the issue's
 target is `--sockets 10000 --rate 500 --duration 20`. `--storm N --within T` instead presses
-N households once each within T seconds (bench/storm.py). See bench/README.md.
+N households once each within T seconds (bench/storm.py); `--find-rate --p99 MS` searches the
+service's and the hollow's highest steady rate within a p99 bound (bench/rate.py). See
+bench/README.md.
 """
 
 import argparse
@@ -100,10 +102,18 @@ def _arguments() -> argparse.Namespace:
         " --p99, in steps on the same connected sockets, and print both rates and their ratio",
     )
     searching.add_argument(
-        "--p99", type=float, default=50.0, metavar="MS", help="the bound a step must keep (ms)"
+        "--p99",
+        type=float,
+        default=50.0,
+        metavar="MS",
+        help="the bound a step must keep, in ms (default %(default)g)",
     )
     searching.add_argument(
-        "--step", type=float, default=5.0, metavar="S", help="seconds of pressing a step"
+        "--step",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds of pressing a step (default %(default)g)",
     )
     searching.add_argument(
         "--from",
@@ -111,23 +121,30 @@ def _arguments() -> argparse.Namespace:
         type=float,
         default=50.0,
         metavar="RATE",
-        help="the first step's rate; it doubles while steps pass, then bisects",
+        help="the first step's rate (default %(default)g/s); it doubles while steps pass,"
+        " then bisects",
     )
     searching.add_argument(
         "--precision",
         type=float,
         default=0.1,
-        help="bisect until the lowest failing rate is within this fraction of the highest pass",
+        help="bisect until the lowest failing rate is within this fraction of the highest pass"
+        " (default %(default)g)",
     )
     searching.add_argument(
-        "--max-steps", type=int, default=10, metavar="K", help="at most K steps a server"
+        "--max-steps",
+        type=int,
+        default=12,
+        metavar="K",
+        help="at most K steps a server (default %(default)d)",
     )
     searching.add_argument(
         "--pause",
         type=float,
         default=1.0,
         metavar="S",
-        help="seconds at least between steps (then until the server is back near its idle CPU)",
+        help="seconds at least between steps (default %(default)g), then until the server is"
+        " back near its idle CPU",
     )
     args = parser.parse_args()
     if args.find_rate:
@@ -153,7 +170,7 @@ def _arguments() -> argparse.Namespace:
 
 
 def main() -> int:
-    """Run the benchmark (or the storm) once and print its figures."""
+    """Run the benchmark (or the storm, or the search) once and print its figures."""
     args = _arguments()
     procs.raise_nofile()
     run = rate.run if args.find_rate else _run if args.storm is None else storm.run
