@@ -13,7 +13,9 @@ failure until they are within --precision of each other, or --max-steps are spen
 when every press was answered 2xx, every answered press reached every socket of its group and
 every board, and the p99 of press → last socket is within the bound. The two searches take turns
 step by step, the service first in one round and the hollow first in the next (so that a machine
-whose speed drifts slows both alike), and the one with steps left carries on alone.
+whose speed drifts slows both alike), and the one with steps left carries on alone. A failed step
+whose client saturated a core or pressed late is pressed once more at the same rate, and the
+second one counts.
 """
 
 import argparse
@@ -38,6 +40,8 @@ IDLE_SECONDS = 2.0  # each server's CPU measured this long before the first step
 QUIET_ABOVE_IDLE = 0.10  # a pause ends once the server's CPU is within this of idle (0.10: 10 %)
 QUIET_WINDOW = 0.5  # over this many seconds
 QUIET_MAX_SECONDS = 20.0  # and at the latest after this long
+CLIENT_SATURATED_PERCENT = 90.0  # a step's client process this busy may be its own limit
+GENERATOR_LATE_MS = 10.0  # and so may one whose presses went out this late
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_PACKAGES = ("server", "groups", "notifier", "storage")
 
@@ -71,9 +75,11 @@ class Search:
         rate = float(round(math.sqrt(self.passed * self.failed)))
         return rate if self.passed < rate < self.failed else None
 
-    def record(self, rate: float, *, ok: bool) -> None:
-        """One step's verdict at this rate."""
+    def record(self, rate: float, *, ok: bool | None) -> None:
+        """One step's verdict at this rate (None: inconclusive, the same rate comes next)."""
         self.steps += 1
+        if ok is None:
+            return
         if ok:
             self.passed = rate if self.passed is None else max(self.passed, rate)
         else:
@@ -92,6 +98,7 @@ class Target:
     connect_seconds: float = 0.0
     idle_cpu: float = 0.0  # fraction of a core before the first step
     steps: list[dict[str, Any]] = field(default_factory=list)
+    retried: set[float] = field(default_factory=set)  # rates whose failure was pressed again
 
     @property
     def served(self) -> psutil.Process:
@@ -158,7 +165,12 @@ def run(args: argparse.Namespace, *, database_url: str | None) -> int:
                     continue
                 partner = next(t for t in targets if t is not target)
                 step = _step(target, partner, rate, args)
-                target.search.record(rate, ok=step["ok"])
+                # A failure with the generator late or saturated says little about the server:
+                # such a step is pressed once more at the same rate, and the second one counts.
+                step["again"] = not step["ok"] and _limited(step) and rate not in target.retried
+                if step["again"]:
+                    target.retried.add(rate)
+                target.search.record(rate, ok=None if step["again"] else step["ok"])
                 target.steps.append(step)
                 print(_line(target, step))
                 stepped = True
@@ -235,6 +247,10 @@ def _step(target: Target, partner: Target, rate: float, args: argparse.Namespace
     }
 
 
+def _verdict(step: dict[str, Any]) -> str:
+    return "pass" if step["ok"] else "again" if step.get("again") else "FAIL"
+
+
 HEADER = (
     "  server    rate/s   p50 ms   p99 ms   max ms  answered    lost  cpu %  ms/press"
     "  beside %  client %  verdict  pause s  answers"
@@ -253,16 +269,16 @@ def _line(target: Target, step: dict[str, Any]) -> str:
     if step["closed_by_server"]:
         closes = ", ".join(f"{n} × {code}" for code, n in step["closed_by_server"].items())
         flags += f"  ! sockets closed by the server: {closes}"
-    if step["client_cpu_percent"] >= 90:
+    if step["client_cpu_percent"] >= CLIENT_SATURATED_PERCENT:
         flags += "  ! client saturated"
-    if step["generator_max_lag_ms"] >= 10:
+    if step["generator_max_lag_ms"] >= GENERATOR_LATE_MS:
         flags += f"  ! generator {step['generator_max_lag_ms']:.0f} ms late"
     share = f"{sum(answered.values())}/{step['presses']}"
     return (
         f"  {target.name:<7} {step['rate']:8.0f} {latency}  {share:<11} {step['lost']:4}"
         f"  {step['server_cpu_percent']:5.0f}  {step['server_cpu_ms_a_press']:8.2f}"
         f"  {step['partner_cpu_percent']:8.0f}  {step['client_cpu_percent']:8.0f}"
-        f"  {'pass' if step['ok'] else 'FAIL':<7}  {step['pause_seconds']:7.1f}"
+        f"  {_verdict(step):<7}  {step['pause_seconds']:7.1f}"
         f"  {', '.join(f'{n} × {s}' for s, n in sorted(answered.items())) or '-'}{flags}"
     )
 
@@ -280,10 +296,27 @@ def _commit() -> dict[str, Any]:
     }
 
 
-def _best(target: Target) -> dict[str, Any] | None:
-    """The step at the highest rate that passed, if any did."""
-    passed = [s for s in target.steps if s["ok"] and s["rate"] == target.search.passed]
-    return passed[-1] if passed else None
+def _limited(step: dict[str, Any]) -> bool:
+    """Whether the load generator, not only the server, may have made this step fail: the
+    client's process saturated a core, or its presses went out late."""
+    return bool(
+        step["client_cpu_percent"] >= CLIENT_SATURATED_PERCENT
+        or step["generator_max_lag_ms"] >= GENERATOR_LATE_MS
+    )
+
+
+def _cpu_a_press(service: Target, hollow_: Target) -> dict[str, Any] | None:
+    """Server CPU a press of the two at the same rate: the highest rate both stepped at and
+    passed, else the highest both stepped at."""
+    s_at = {step["rate"]: step for step in service.steps}
+    h_at = {step["rate"]: step for step in hollow_.steps}
+    common = sorted(set(s_at) & set(h_at))
+    both = [r for r in common if s_at[r]["ok"] and h_at[r]["ok"]] or common
+    if not both:
+        return None
+    rate = both[-1]
+    s_ms, h_ms = s_at[rate]["server_cpu_ms_a_press"], h_at[rate]["server_cpu_ms_a_press"]
+    return {"rate": rate, "service_ms": s_ms, "hollow_ms": h_ms, "ratio": s_ms / h_ms}
 
 
 def _figures(args: argparse.Namespace, seeded: Seeded, targets: list[Target]) -> dict[str, Any]:
@@ -292,6 +325,9 @@ def _figures(args: argparse.Namespace, seeded: Seeded, targets: list[Target]) ->
         t.name: {
             "passed": t.search.passed,
             "failed": t.search.failed,
+            "failed_generator_limited": any(
+                _limited(s) for s in t.steps if s["rate"] == t.search.failed and not s["again"]
+            ),
             "steps": t.steps,
             "connect_seconds": t.connect_seconds,
             "idle_cpu_percent": 100 * t.idle_cpu,
@@ -305,12 +341,6 @@ def _figures(args: argparse.Namespace, seeded: Seeded, targets: list[Target]) ->
         "low": s_pass / h_fail if s_pass and h_fail else None,  # the brackets' extremes
         "high": s_fail / h_pass if s_fail and h_pass else None,
     }
-    best_s, best_h = _best(service), _best(hollow_)
-    cpu_ratio = (
-        best_s["server_cpu_ms_a_press"] / best_h["server_cpu_ms_a_press"]
-        if best_s and best_h
-        else None
-    )
     return {
         "run": {
             **report.setting(args, seeded),
@@ -325,7 +355,7 @@ def _figures(args: argparse.Namespace, seeded: Seeded, targets: list[Target]) ->
         },
         "found": found,
         "ratio": ratio,
-        "cpu_a_press_ratio": cpu_ratio,
+        "cpu_a_press": _cpu_a_press(service, hollow_),
     }
 
 
@@ -355,6 +385,11 @@ def render(figures: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<7} {_rate(got)} in {len(got['steps'])} steps of {run['step_seconds']:g} s"
         )
+        if got["failed_generator_limited"]:
+            lines.append(
+                f"          ! at {got['failed']:g}/s the client saturated or pressed late: that"
+                " failure may be the load generator's (or the machine's), not only the server's"
+            )
     if ratio["passed"] is not None:
         bracket = (
             f" (between {ratio['low']:.3f} and {ratio['high']:.3f} by the brackets)"
@@ -364,10 +399,11 @@ def render(figures: dict[str, Any]) -> str:
         lines.append(f"  service / hollow = {ratio['passed']:.3f}{bracket}")
     else:
         lines.append("  service / hollow: n/a (one of them passed no step)")
-    if figures["cpu_a_press_ratio"] is not None:
+    cpu = figures["cpu_a_press"]
+    if cpu is not None:
         lines.append(
-            "  server CPU a press at each one's highest passing step: service / hollow ="
-            f" {figures['cpu_a_press_ratio']:.2f} ×"
+            f"  server CPU a press at {cpu['rate']:g}/s: service {cpu['service_ms']:.2f} ms,"
+            f" hollow {cpu['hollow_ms']:.2f} ms: {cpu['ratio']:.2f} ×"
         )
     lines.append("")
     return "\n".join(lines)
