@@ -5,7 +5,7 @@ Both servers run side by side from one seed, one worker each, each on a private 
 (the two publish to the same channel names). Each gets its sockets once, from a client process
 of its own, and is then pressed in steps on those same sockets: a step presses at one rate for
 --step seconds (open loop, random households, latency from the scheduled time), waits for the
-answers and the arrivals, and then pauses until the server's CPU is back near its idle level.
+answers and the arrivals, and then pauses until both servers' CPU is back near its idle level.
 
 Each server's search goes coarse to fine: it doubles from --from while steps pass, then bisects
 (at the geometric mean, in whole presses a second) between the highest pass and the lowest
@@ -39,7 +39,7 @@ RESULTS = Path(__file__).parent / "results" / "rate-latest.json"
 IDLE_SECONDS = 2.0  # each server's CPU measured this long before the first step: its idle level
 QUIET_ABOVE_IDLE = 0.10  # a pause ends once the server's CPU is within this of idle (0.10: 10 %)
 QUIET_WINDOW = 0.5  # over this many seconds
-QUIET_MAX_SECONDS = 20.0  # and at the latest after this long
+QUIET_MAX_SECONDS = 15.0  # and at the latest after this long
 CLIENT_SATURATED_PERCENT = 90.0  # a step's client process this busy may be its own limit
 GENERATOR_LATE_MS = 10.0  # and so may one whose presses went out this late
 REPO = Path(__file__).resolve().parents[1]
@@ -146,8 +146,8 @@ def run(args: argparse.Namespace, *, database_url: str | None) -> int:
             connected = procs.expect(conn, "connected", process, 600)
             target.connect_seconds = connected["connect_seconds"]
             print(f"  connected in {target.connect_seconds:.1f} s")
-        for target in targets:
-            target.idle_cpu = _cpu_over(target, IDLE_SECONDS)
+        for target, idle in zip(targets, _cpu_over(tuple(targets), IDLE_SECONDS), strict=True):
+            target.idle_cpu = idle
         print(
             "idle: "
             + ", ".join(f"{t.name} {100 * t.idle_cpu:.0f} % of a core" for t in targets)
@@ -194,15 +194,16 @@ def run(args: argparse.Namespace, *, database_url: str | None) -> int:
         procs.clean(workdir, keep=args.keep)
 
 
-def _cpu_over(target: Target, seconds: float) -> float:
-    """The server's CPU over the next seconds, as a fraction of one core."""
-    cpu0, wall0 = procs.cpu_seconds(target.served), time.perf_counter()
+def _cpu_over(targets: tuple[Target, ...], seconds: float) -> list[float]:
+    """Each server's CPU over the next seconds, as a fraction of one core."""
+    cpu0, wall0 = [procs.cpu_seconds(t.served) for t in targets], time.perf_counter()
     time.sleep(seconds)
-    return (procs.cpu_seconds(target.served) - cpu0) / (time.perf_counter() - wall0)
+    wall = time.perf_counter() - wall0
+    return [(procs.cpu_seconds(t.served) - c) / wall for t, c in zip(targets, cpu0, strict=True)]
 
 
 def _step(target: Target, partner: Target, rate: float, args: argparse.Namespace) -> dict[str, Any]:
-    """Press the target at rate for a step, then pause until it is quiet; the step's figures."""
+    """Press the target at rate for a step, then pause until both servers are quiet; its figures."""
     target.conn.send(("press", (rate, args.step)))
     procs.expect(target.conn, "pressing", target.client, 30)
     cpu0, partner0 = procs.cpu_seconds(target.served), procs.cpu_seconds(partner.served)
@@ -213,11 +214,13 @@ def _step(target: Target, partner: Target, rate: float, args: argparse.Namespace
     result = procs.expect(target.conn, "step", target.client, 60)
     pause0 = time.perf_counter()
     time.sleep(args.pause)
-    quiet = _cpu_over(target, QUIET_WINDOW)
-    while quiet > target.idle_cpu + QUIET_ABOVE_IDLE:
+    while True:  # until both servers are near idle: the service's deadlines fire for minutes
+        quiet, partner_quiet = _cpu_over((target, partner), QUIET_WINDOW)
+        calm = quiet <= target.idle_cpu + QUIET_ABOVE_IDLE
+        if calm and partner_quiet <= partner.idle_cpu + QUIET_ABOVE_IDLE:
+            break
         if time.perf_counter() - pause0 > QUIET_MAX_SECONDS:
             break
-        quiet = _cpu_over(target, QUIET_WINDOW)
     errors = sum(result["press_errors"].values())
     lost = result["expected"] - result["delivered"]
     last = report.quantiles(result["last_s"])
@@ -243,6 +246,7 @@ def _step(target: Target, partner: Target, rate: float, args: argparse.Namespace
         "generator_max_lag_ms": result["generator_max_lag_ms"],
         "pause_seconds": time.perf_counter() - pause0,
         "quiet_cpu_percent": 100 * quiet,
+        "partner_quiet_cpu_percent": 100 * partner_quiet,
         "ok": complete and p99 is not None and p99 <= args.p99,
     }
 
