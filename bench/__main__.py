@@ -2,26 +2,26 @@
 
 The default run (2000 sockets, 100 presses/s for 10 s) takes about a minute; the issue's
 target is `--sockets 10000 --rate 500 --duration 20`. `--storm N --within T` instead presses
-N households once each within T seconds (bench/storm.py). See bench/README.md.
+N households once each within T seconds (bench/storm.py); `--find-rate --p99 MS` searches the
+service's and the hollow's highest steady rate within a p99 bound (bench/rate.py). See
+bench/README.md.
 """
 
 import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import subprocess
 import sys
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 
-from bench import census, clients, floor, procs, report, storm
+from bench import census, clients, floor, hollow, procs, rate, report, storm
 from bench.seed import seed
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -99,7 +99,73 @@ def _arguments() -> argparse.Namespace:
         default=storm.PATIENCE_SECONDS,
         help="seconds a storm's press waits for its answer before the client gives up",
     )
+    searching = parser.add_argument_group(
+        "find-rate",
+        "the highest steady rate within a p99 bound, the service and --hollow side by side"
+        " (bench/rate.py)",
+    )
+    searching.add_argument(
+        "--find-rate",
+        action="store_true",
+        help="search each server's highest presses/s whose press → last socket p99 is within"
+        " --p99, in steps on the same connected sockets, and print both rates and their ratio",
+    )
+    searching.add_argument(
+        "--p99",
+        type=float,
+        default=50.0,
+        metavar="MS",
+        help="the bound a step must keep, in ms (default %(default)g)",
+    )
+    searching.add_argument(
+        "--step",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds of pressing a step (default %(default)g)",
+    )
+    searching.add_argument(
+        "--from",
+        dest="start_rate",
+        type=float,
+        default=50.0,
+        metavar="RATE",
+        help="the first step's rate (default %(default)g/s); it doubles while steps pass,"
+        " then bisects",
+    )
+    searching.add_argument(
+        "--precision",
+        type=float,
+        default=0.1,
+        help="bisect until the lowest failing rate is within this fraction of the highest pass"
+        " (default %(default)g)",
+    )
+    searching.add_argument(
+        "--max-steps",
+        type=int,
+        default=12,
+        metavar="K",
+        help="at most K steps a server (default %(default)d)",
+    )
+    searching.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds at least between steps (default %(default)g), then until the server is"
+        " back near its idle CPU",
+    )
     args = parser.parse_args()
+    if args.find_rate:
+        if args.storm is not None or args.hollow or args.profile or args.redis_url:
+            parser.error(
+                "--find-rate runs the service and the hollow itself, each on a private Redis:"
+                " no --storm, --hollow, --profile or --redis-url"
+            )
+        if args.workers != 1:
+            parser.error("--find-rate runs one worker a server (the hollow needs one)")
+        args.sockets = args.sockets or 2000
+        return args
     if args.storm is not None:
         if args.hollow or args.profile:
             parser.error("--storm runs the service itself, without --hollow or --profile")
@@ -114,22 +180,11 @@ def _arguments() -> argparse.Namespace:
     return args
 
 
-def _child(
-    target: Any, args: tuple[Any, ...], name: str
-) -> tuple[mp.process.BaseProcess, Connection]:
-    ours, theirs = mp.get_context("spawn").Pipe()
-    process = mp.get_context("spawn").Process(
-        target=target, args=(*args, theirs), name=name, daemon=True
-    )
-    process.start()
-    return process, ours
-
-
 def main() -> int:
-    """Run the benchmark (or the storm) once and print its figures."""
+    """Run the benchmark (or the storm, or the search) once and print its figures."""
     args = _arguments()
     procs.raise_nofile()
-    run = _run if args.storm is None else storm.run
+    run = rate.run if args.find_rate else _run if args.storm is None else storm.run
     if args.postgres is None:
         return run(args, database_url=None)
     with procs.fresh_postgres(args.postgres) as database_url:
@@ -160,13 +215,13 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
         else:
             redis_process, redis_url = procs.start_redis(workdir)
         print(f"floor: raw Redis publish → subscribe at {args.rate:g}/s for {args.duration:g} s …")
-        process, conn = _child(floor.main, (redis_url, args.rate, args.duration), "floor")
+        process, conn = procs.child(floor.main, (redis_url, args.rate, args.duration), "floor")
         children.append(process)
         floor_result = procs.expect(conn, "done", process, args.duration + 30)
         process.join(10)
 
         print("starting the hollow service …" if args.hollow else "starting the service …")
-        served_app = _hollow(seeded, workdir) if args.hollow else {}
+        served_app = hollow.options(seeded, workdir) if args.hollow else {}
         if args.census:
             served_app = {
                 "app": "bench.census:create_app",
@@ -190,25 +245,26 @@ def _run(args: argparse.Namespace, *, database_url: str | None) -> int:
             base=base,
             households=seeded.households,
             boards=seeded.boards,
-            rate=args.rate,
-            duration=args.duration,
             deflate=not args.no_deflate,
         )
         print(f"connecting {len(seeded.households) + len(seeded.boards)} sockets …")
-        process, conn = _child(clients.main, (plan,), "client")
+        process, conn = procs.child(clients.main, (plan,), "client")
         children.append(process)
         connected = procs.expect(conn, "connected", process, 300)
         rss_after = procs.rss_mib(served)
         if args.census:
             _census(base, connected["sockets"])
         print(f"  connected in {connected['connect_seconds']:.1f} s; pressing …")
-        conn.send("go")
+        conn.send(("press", (args.rate, args.duration)))
         procs.expect(conn, "pressing", process, 30)
         cpu0, wall0 = procs.cpu_seconds(served), time.perf_counter()
         spy = procs.profile(server.pid, args.duration, PROFILE) if args.profile else None
         procs.expect(conn, "pressed", process, args.duration + 60)
         cpu1, wall1 = procs.cpu_seconds(served), time.perf_counter()
-        result = procs.expect(conn, "done", process, 60)
+        result = procs.expect(conn, "step", process, 60)
+        result["connect_seconds"] = connected["connect_seconds"]
+        conn.send(("close", None))
+        procs.expect(conn, "done", process, 60)
         if spy is not None:
             spy.wait(30)
             print(f"server profile (collapsed stacks) written to {PROFILE}")
@@ -246,17 +302,6 @@ def _census(base: str, sockets: int) -> None:
     print(f"census written to {CENSUS}")
 
 
-def _hollow(seeded: Any, workdir: Path) -> dict[str, Any]:
-    """How to start bench.hollow on the seeded credentials: each token's channel (and a
-    household's board) in a file it reads."""
-    board = f"board:{seeded.community_id}"
-    tokens = {token: [f"group:{group}", board] for token, group in seeded.households}
-    tokens.update({token: [board] for token in seeded.boards})
-    path = workdir / "hollow-tokens.json"
-    path.write_text(json.dumps(tokens))
-    return {"app": "bench.hollow:create_app", "env": {"TENWATCH_HOLLOW_TOKENS": str(path)}}
-
-
 def _figures(
     args: argparse.Namespace,
     seeded: Any,
@@ -278,19 +323,12 @@ def _figures(
     p99 = latency["neighbour"]["p99"]
     return {
         "run": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "households": len(seeded.households),
-            "groups": seeded.groups,
-            "boards": len(seeded.boards),
+            **report.setting(args, seeded),
             "sockets": sockets,
             "rate": args.rate,
             "duration": args.duration,
-            "deflate": not args.no_deflate,
-            "phones": not args.no_phones,
             "workers": args.workers,
             "hollow": args.hollow,
-            "database": "postgresql" if args.postgres else "sqlite",
             "seed_seconds": seed_seconds,
         },
         "latency_ms": latency,
@@ -303,6 +341,7 @@ def _figures(
             "delivered": result["delivered"],
             "lost": lost,
             "duplicates": result["duplicates"],
+            "closed_by_server": result["closed_by_server"],
             "leaked": result["leaked"],
             "stray_events": result["stray_events"],
         },

@@ -1,4 +1,5 @@
-"""The client process: every household's socket plus the boards, and an open-loop presser.
+"""The client process: every household's socket plus the boards, and an open-loop presser that
+presses in steps (a rate for a duration each) on the same connected sockets.
 
 Times are time.perf_counter() (CLOCK_MONOTONIC, one clock for every process on the machine).
 Arrivals are indexed by event id as they come, because a socket may hear an event before the
@@ -18,24 +19,25 @@ import aiohttp
 import psutil
 import uvloop
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.procs import raise_nofile
 
 CONNECT_CONCURRENCY = 200
 WARMUP_PRESSES = 20
 DRAIN_SECONDS = 5.0
+RECONNECT_PAUSE = 0.05  # between failed tries to open a socket the server closed
 HTTP_CONNECTIONS = 1000  # presses never wait for a connection unless the server lags
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the client process does: whom to connect, how fast and how long to press."""
+    """Whom the client process connects and presses as; each step's rate and length come as
+    commands (main)."""
 
     base: str  # http://127.0.0.1:P
     households: list[tuple[str, int]]  # (token, group id), one per household
     boards: list[str]
-    rate: float
-    duration: float
     deflate: bool = True
     seed: int = 1
 
@@ -47,6 +49,7 @@ class Press:
     household: int
     due: float
     answered: float = 0.0
+    status: int = 0
     event_id: int | None = None
     error: str | None = None
 
@@ -60,6 +63,7 @@ class Arrivals:
     )  # event id → (household index, time)
     boards: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     duplicates: int = 0
+    closes: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by the server
 
     def heard(self, sock: int, event_id: int, at: float, seen: set[int]) -> None:
         """Record one arrival; sock < 0 is board number -sock-1."""
@@ -82,14 +86,31 @@ def event_id(message: str | bytes) -> int | None:
     return int(text[6 : text.index(",", 6)])
 
 
-async def _read(ws: ClientConnection, sock: int, arrivals: Arrivals) -> None:
+async def _read(
+    url: str, held: list[ClientConnection], i: int, sock: int, arrivals: Arrivals, *, deflate: bool
+) -> None:
+    """Record what socket held[i] hears until cancelled. A socket the server closes (1013: too
+    slow) is counted and opened again at once, without replay: what it missed in a step is that
+    step's loss, and the next step starts with every socket connected."""
     seen: set[int] = set()
     clock = time.perf_counter
-    async for message in ws:
-        at = clock()
-        found = event_id(message)
-        if found is not None:
-            arrivals.heard(sock, found, at, seen)
+    while True:
+        try:
+            async for message in held[i]:
+                at = clock()
+                found = event_id(message)
+                if found is not None:
+                    arrivals.heard(sock, found, at, seen)
+        except ConnectionClosed:
+            pass
+        closed = held[i].close_code
+        arrivals.closes[str(closed)] += 1
+        while True:
+            try:
+                held[i], _ = await dial(url, deflate=deflate)
+                break
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
+                await asyncio.sleep(RECONNECT_PAUSE)
 
 
 async def dial(
@@ -129,6 +150,7 @@ async def _post(http: aiohttp.ClientSession, base: str, token: str, press: Press
         ) as response:
             body: dict[str, Any] = await response.json(content_type=None)
             press.answered = time.perf_counter()
+            press.status = response.status
             # 201 a new alarm; 200 a press merged into the household's open one (its own event).
             if response.status in (200, 201) and body.get("event_id") is not None:
                 press.event_id = int(body["event_id"])
@@ -152,20 +174,25 @@ def _complete(
     return True
 
 
-async def _run(plan: Plan, parent: Connection) -> dict[str, Any]:
+async def _run(plan: Plan, parent: Connection) -> None:
     ws_base = plan.base.replace("http://", "ws://", 1) + "/ws?token="
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     started = time.perf_counter()
     tokens = [token for token, _ in plan.households] + plan.boards
-    sockets = await asyncio.gather(
-        *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+    sockets = list(
+        await asyncio.gather(
+            *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+        )
     )
     connect_seconds = time.perf_counter() - started
     arrivals = Arrivals()
     n = len(plan.households)
+    urls = [ws_base + token for token in tokens]
     readers = [
-        asyncio.create_task(_read(ws, i if i < n else n - 1 - i, arrivals))
-        for i, ws in enumerate(sockets)
+        asyncio.create_task(
+            _read(urls[i], sockets, i, i if i < n else n - 1 - i, arrivals, deflate=plan.deflate)
+        )
+        for i in range(len(sockets))
     ]
     group_of = [group for _, group in plan.households]
     per_group: dict[int, int] = defaultdict(int)
@@ -178,79 +205,109 @@ async def _run(plan: Plan, parent: Connection) -> dict[str, Any]:
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=30)
     ) as http:
-        # Warm up the server's code paths and our pool, then freeze what survived.
+        # Warm up the server's code paths and our pool.
         warm = [Press(rng.randrange(n), time.perf_counter()) for _ in range(WARMUP_PRESSES)]
         await asyncio.gather(
             *(_post(http, plan.base, plan.households[p.household][0], p) for p in warm)
         )
         await asyncio.sleep(0.5)
-        gc.collect()
-        gc.freeze()
-        # And no collection while measuring: at 10 000 sockets this process's own young
-        # collections took 12-15 ms about once a second, and every arrival they held up was
-        # counted as the server's latency.
-        gc.disable()
+        known = {p.event_id for p in warm if p.event_id is not None}
         parent.send(("connected", {"sockets": len(sockets), "connect_seconds": connect_seconds}))
-        await asyncio.get_running_loop().run_in_executor(None, parent.recv)  # "go"
-
-        me = psutil.Process()
-        cpu0, wall0 = me.cpu_times(), time.perf_counter()
-        parent.send(("pressing", None))
-        total = int(plan.rate * plan.duration)
-        t0 = time.perf_counter() + 0.05
-        presses: list[Press] = []
-        posts: list[asyncio.Task[None]] = []
-        late = 0.0
-        for i in range(total):
-            due = t0 + i / plan.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                late = max(late, -delay)
-            press = Press(rng.randrange(n), due)
-            presses.append(press)
-            token = plan.households[press.household][0]
-            posts.append(asyncio.create_task(_post(http, plan.base, token, press)))
-        await asyncio.gather(*posts)
-        cpu1, wall1 = me.cpu_times(), time.perf_counter()
-        parent.send(("pressed", None))
-        for _ in range(int(DRAIN_SECONDS / 0.05)):  # bounded wait for the last arrivals
-            if _complete(plan, presses, arrivals, members):
+        loop = asyncio.get_running_loop()
+        while True:  # ("press", (rate, duration)) any number of times, then ("close", None)
+            command, payload = await loop.run_in_executor(None, parent.recv)
+            if command == "close":
                 break
-            await asyncio.sleep(0.05)
-        gc.enable()
+            rate, duration = payload
+            presses, client = await _step(
+                plan, http, rng, rate, duration, arrivals, members, parent
+            )
+            known.update(p.event_id for p in presses if p.event_id is not None)
+            result = {**client, **_measure(plan, presses, arrivals, group_of, known)}
+            arrivals.households.clear()  # counted: a late arrival now is a known id, not stray
+            arrivals.boards.clear()
+            arrivals.duplicates = 0
+            arrivals.closes.clear()
+            parent.send(("step", result))
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.gather(*readers, return_exceptions=True)
 
+
+async def _step(
+    plan: Plan,
+    http: aiohttp.ClientSession,
+    rng: random.Random,
+    rate: float,
+    duration: float,
+    arrivals: Arrivals,
+    members: dict[int, int],
+    parent: Connection,
+) -> tuple[list[Press], dict[str, float]]:
+    """Press at rate for duration (open loop), then wait a bounded time for the arrivals; the
+    presses, and this process's CPU and the generator's worst lag while pressing. Sends
+    "pressing" before the first press is due and "pressed" once every press has its answer."""
+    # Freeze what survived so far, and no collection while measuring: at 10 000 sockets this
+    # process's own young collections took 12-15 ms about once a second, and every arrival
+    # they held up was counted as the server's latency.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    me = psutil.Process()
+    cpu0, wall0 = me.cpu_times(), time.perf_counter()
+    parent.send(("pressing", None))
+    total = int(rate * duration)
+    t0 = time.perf_counter() + 0.05
+    presses: list[Press] = []
+    posts: list[asyncio.Task[None]] = []
+    late = 0.0
+    for i in range(total):
+        due = t0 + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            late = max(late, -delay)
+        press = Press(rng.randrange(len(plan.households)), due)
+        presses.append(press)
+        token = plan.households[press.household][0]
+        posts.append(asyncio.create_task(_post(http, plan.base, token, press)))
+    await asyncio.gather(*posts)
+    cpu1, wall1 = me.cpu_times(), time.perf_counter()
+    parent.send(("pressed", None))
+    for _ in range(int(DRAIN_SECONDS / 0.05)):  # bounded wait for the last arrivals
+        if _complete(plan, presses, arrivals, members):
+            break
+        await asyncio.sleep(0.05)
+    gc.enable()
     used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    return {
-        "connect_seconds": connect_seconds,
+    return presses, {
         "client_cpu_percent": 100 * used / (wall1 - wall0),
         "generator_max_lag_ms": late * 1000,
-        **_measure(plan, presses, arrivals, group_of, warm),
     }
 
 
 def _measure(
-    plan: Plan, presses: list[Press], arrivals: Arrivals, group_of: list[int], warm: list[Press]
+    plan: Plan, presses: list[Press], arrivals: Arrivals, group_of: list[int], known: set[int]
 ) -> dict[str, Any]:
+    """One step's figures: its presses' latencies (seconds) and what was heard of them; known is
+    every event id the presses so far have been answered with (others heard are stray)."""
     size: dict[int, int] = defaultdict(int)
     for group in group_of:
         size[group] += 1
     accepted: list[float] = []
     neighbour: list[float] = []
     board: list[float] = []
+    last: list[float] = []
     errors: dict[str, int] = defaultdict(int)
+    answered: dict[str, int] = defaultdict(int)
     expected = delivered = leaked = 0
-    known = {p.event_id for p in warm if p.event_id is not None}
     for press in presses:
         if press.event_id is None:
             errors[press.error or "no event id"] += 1
             continue
-        known.add(press.event_id)
+        answered[str(press.status)] += 1
         accepted.append(press.answered - press.due)
         group = group_of[press.household]
         heard = arrivals.households.get(press.event_id, [])
@@ -264,27 +321,33 @@ def _measure(
             neighbour.append(max(others) - press.due)
         if len(boards) == len(plan.boards) and boards:
             board.append(max(boards) - press.due)
+        if len(others) == want and len(boards) == len(plan.boards) and (others or boards):
+            last.append(max(others + boards) - press.due)
     stray = sum(1 for e in arrivals.households if e not in known)
     return {
         "presses": len(presses),
         "press_errors": dict(errors),
+        "answered": dict(answered),
         "accepted_s": accepted,
         "neighbour_s": neighbour,
         "board_s": board,
+        "last_s": last,
         "expected": expected,
         "delivered": delivered,
         "duplicates": arrivals.duplicates,
+        "closed_by_server": dict(arrivals.closes),
         "leaked": leaked,
         "stray_events": stray,
     }
 
 
 def main(plan: Plan, parent: Connection) -> None:
-    """Process entry point: connect, wait for "go", press, send the figures back."""
+    """Process entry point: connect, then press a step and send its figures back for each
+    ("press", (rate, duration)) until ("close", None)."""
     raise_nofile()
     try:
-        result = uvloop.run(_run(plan, parent))
+        uvloop.run(_run(plan, parent))
     except Exception as exc:
         parent.send(("failed", f"{type(exc).__name__}: {exc}"))
         raise
-    parent.send(("done", result))
+    parent.send(("done", None))

@@ -17,7 +17,8 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,6 +29,9 @@ from notifier.connection import Connection
 from notifier.hub import Hub, community_channel, seal
 from server.runtime.heap import Heap
 from server.web.routes.stream import _read, _write
+
+if TYPE_CHECKING:  # the served app does not import the seed's modules
+    from bench.seed import Seeded
 
 QUEUE = 64
 HEARTBEAT_SECONDS = 20.0
@@ -58,6 +62,17 @@ async def get_holder(
     if found is None:
         raise HTTPException(401, "unknown credential")
     return found
+
+
+def options(seeded: "Seeded", workdir: Path) -> dict[str, Any]:
+    """procs.start_server's arguments that serve this app on the seeded credentials: each
+    token's channel (and a household's board) in a file it reads."""
+    board = f"board:{seeded.community_id}"
+    tokens = {token: [f"group:{group}", board] for token, group in seeded.households}
+    tokens.update({token: [board] for token in seeded.boards})
+    path = workdir / "hollow-tokens.json"
+    path.write_text(json.dumps(tokens))
+    return {"app": "bench.hollow:create_app", "env": {"TENWATCH_HOLLOW_TOKENS": str(path)}}
 
 
 def create_app() -> FastAPI:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import multiprocessing as mp
 import os
 import resource
 import shutil
@@ -173,6 +174,16 @@ def fresh_postgres(server_dsn: str) -> Iterator[str]:
         yield base.replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     finally:
         asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def child(target: Any, args: tuple[Any, ...], name: str) -> tuple[BaseProcess, Connection]:
+    """Start target(*args, conn) in a spawned daemon process; returns it and our end of conn."""
+    ours, theirs = mp.get_context("spawn").Pipe()
+    process = mp.get_context("spawn").Process(
+        target=target, args=(*args, theirs), name=name, daemon=True
+    )
+    process.start()
+    return process, ours
 
 
 def expect(conn: Connection, kind: str, process: BaseProcess, timeout: float) -> Any:

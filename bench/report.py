@@ -1,9 +1,14 @@
 """Percentiles and the printed report."""
 
+import argparse
 import json
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Any
+
+from bench.seed import Seeded
 
 
 def quantiles(seconds: list[float]) -> dict[str, float | None]:
@@ -16,6 +21,20 @@ def quantiles(seconds: list[float]) -> dict[str, float | None]:
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
     return {"p50": rank(0.50), "p99": rank(0.99), "max": ordered[-1] * 1000, "n": len(ordered)}
+
+
+def setting(args: argparse.Namespace, seeded: Seeded) -> dict[str, Any]:
+    """What a run ran on: the machine, the seed and the options every run shares."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "households": len(seeded.households),
+        "groups": seeded.groups,
+        "boards": len(seeded.boards),
+        "deflate": not args.no_deflate,
+        "phones": not args.no_phones,
+        "database": "postgresql" if args.postgres else "sqlite",
+    }
 
 
 def ms(stats: dict[str, float | None]) -> str:
@@ -58,6 +77,12 @@ def render(figures: dict[str, Any]) -> str:
         f"   press errors {sum(counts['press_errors'].values())}",
     ]
     lines += [f"    {n} × {reason}" for reason, n in counts["press_errors"].items()]
+    closes = counts.get("closed_by_server") or {}
+    if closes:
+        lines.append(
+            "  sockets closed by the server (and opened again, without replay): "
+            + ", ".join(f"{n} × code {code}" for code, n in closes.items())
+        )
     lines += [
         f"  server RSS {server['rss_before_mib']:.0f} MiB → {server['rss_after_mib']:.0f} MiB"
         f" with sockets: {server['kib_per_socket']:.1f} KiB per socket",
