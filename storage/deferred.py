@@ -1,5 +1,6 @@
-"""Write-behind inserts: the rows a transaction adds are written together, one statement per
-table, when something needs them — a read or a change through the session, a flush, the commit.
+"""Write-behind inserts and updates: the rows a transaction adds, and the columns it changes by
+`storage.db.update_one`, are written together — one statement per table and shape — when
+something needs them: a read or a change through the session, a flush, the commit.
 
 A row that others refer to gets its id at once, reserved ahead (`next_id`), so an alarm's id can
 go on its texts and an event's on its wire form before either is written. A batch of presses
