@@ -3,13 +3,14 @@
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, bindparam, select
 
 from groups.models import Credential, Group, Household, Resident, Staff
+from server.runtime.batches import Batches
 from storage.db import AsyncSession, read
 
 TOKEN_PREFIX = "tw_"
@@ -97,21 +98,41 @@ _CREDENTIAL = (
     .outerjoin(Household, Resident.household_id == Household.id)
     .outerjoin(Group, Household.group_id == Group.id)
     .outerjoin(Staff, Credential.staff_id == Staff.id)
-    .where(Credential.token_hash == bindparam("digest"), Credential.revoked_at.is_(None))
+    .where(Credential.revoked_at.is_(None))
+)
+_CREDENTIAL_OF = _CREDENTIAL.where(Credential.token_hash == bindparam("digest"))
+_CREDENTIALS_OF = _CREDENTIAL.add_columns(Credential.token_hash).where(
+    Credential.token_hash.in_(bindparam("digests", expanding=True))
 )
 
 
 async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     """The principal a token speaks for, or None if the token is unknown or revoked."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+    if not _well_formed(token):
         return None
-    row = (await read(session, _CREDENTIAL, {"digest": _digest(token)})).one_or_none()
-    if row is None:
-        return None
+    row = (await read(session, _CREDENTIAL_OF, {"digest": _digest(token)})).one_or_none()
+    return _principal(row) if row is not None else None
+
+
+async def authenticate_all(session: AsyncSession, tokens: Iterable[str]) -> dict[str, Principal]:
+    """The principals of several tokens in one query; a token unknown or revoked is missing."""
+    digests = {_digest(t): t for t in tokens if _well_formed(t)}
+    if not digests:
+        return {}
+    rows = await read(session, _CREDENTIALS_OF, {"digests": list(digests)})
+    found = {digests[row[-1]]: _principal(row[:-1]) for row in rows}
+    return {token: principal for token, principal in found.items() if principal is not None}
+
+
+def _well_formed(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 100
+
+
+def _principal(row: Any) -> Principal | None:
     if row[0] is not None and row[2] is not None:
         return _resident_principal(*row[:8])
     if row[8] is not None:
-        return _staff_principal(*row[8:])
+        return _staff_principal(*row[8:12])
     return None
 
 
@@ -150,20 +171,37 @@ class Principals:
     for (a household regrouped) shows within `seconds`."""
 
     def __init__(
-        self, *, seconds: float, size: int = 100_000, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        seconds: float,
+        size: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        reads: Callable[[], AsyncSession] | None = None,
     ) -> None:
         self._seconds = seconds
         self._size = size
         self._clock = clock
         self._known: dict[str, tuple[float, Principal]] = {}
+        self._reads = reads
+        self._lookups: Batches[None, str, Principal | None] = Batches(self._look_up)
 
-    async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
-        """The principal a token speaks for, from memory while fresh, else from the database."""
-        now = self._clock()
+    async def check(self, token: str) -> Principal | None:
+        """`authenticate` with a session of its own: the tokens not fresh in memory that come
+        together are looked up together, one query for them all (a storm's presses and
+        sockets each bring one)."""
         cached = self._known.get(token)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > self._clock():
             return cached[1]
-        principal = await authenticate(session, token)
+        return await self._lookups.submit(None, token)
+
+    async def _look_up(self, _key: None, tokens: Sequence[str]) -> list[Principal | None]:
+        assert self._reads is not None, "Principals(reads=...) to look tokens up by themselves"
+        async with self._reads() as session:
+            found = await authenticate_all(session, set(tokens))
+        return [self._remember(token, found.get(token)) for token in tokens]
+
+    def _remember(self, token: str, principal: Principal | None) -> Principal | None:
+        now = self._clock()
         if principal is not None and self._seconds > 0:
             if len(self._known) >= self._size:
                 self._known = {k: v for k, v in self._known.items() if v[0] > now}
@@ -173,6 +211,14 @@ class Principals:
         else:
             self._known.pop(token, None)
         return principal
+
+    async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
+        """The principal a token speaks for, from memory while fresh, else from the database."""
+        now = self._clock()
+        cached = self._known.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        return self._remember(token, await authenticate(session, token))
 
 
 def of_resident(

@@ -164,7 +164,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             outbox=outbox,
             clock=clock,
             scheduler=scheduler,
-            principals=Principals(seconds=settings.principal_cache_seconds),
+            principals=Principals(seconds=settings.principal_cache_seconds, reads=reads),
             checkpointer=checkpointer,
             presses=presses,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -85,3 +86,23 @@ async def test_unknown_tokens_are_not_remembered_and_zero_seconds_caches_nothing
     for _ in range(2):
         assert await never.authenticate(reads.session, seeded.households["B11-2-501"])
     assert reads.count == before + 2
+
+
+async def test_tokens_checked_together_are_read_in_one_query(seeded: Seed, sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session:
+            watched = Reads(session)
+        event.listen(engine.sync_engine, "before_cursor_execute", watched.seen)
+        principals = Principals(seconds=5, reads=sessions)
+        tokens = sorted(seeded.households.values())[:20]
+        found = await asyncio.gather(*(principals.check(t) for t in [*tokens, "tw_nobody"]))
+        assert [p is not None for p in found] == [True] * 20 + [False]
+        assert len({p.household_id for p in found if p is not None}) == 20
+        assert watched.count <= 2, "a token alone, then the others that came meanwhile"
+        before = watched.count
+        assert await principals.check(tokens[0]) == found[0], "fresh in memory"
+        assert watched.count == before
+    finally:
+        await engine.dispose()

@@ -57,16 +57,16 @@ async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None]:
     principal) ends here, not with the socket."""
     token, raw = _credential(scope)
     resume_from = _resume_point(raw)
-    async with state.reads() as session:
-        principal = await state.principals.authenticate(session, token)
-        if principal is None:
-            raise Refused("a valid credential is required (?token=… or Authorization)")
-        if principal.kind == "resident" and principal.group_id is None:
-            raise Refused("your household is not in a group yet")
-        if resume_from is not None:
+    principal = await state.principals.check(token)
+    if principal is None:
+        raise Refused("a valid credential is required (?token=… or Authorization)")
+    if principal.kind == "resident" and principal.group_id is None:
+        raise Refused("your household is not in a group yet")
+    if resume_from is not None:
+        async with state.reads() as session:
             newest = await events.head(session)
-            if resume_from > newest:
-                raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
+        if resume_from > newest:
+            raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
     return sys.intern(principal.channel), principal.community_id, resume_from
 
 
