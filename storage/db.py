@@ -117,24 +117,6 @@ async def read(
     return await _run(session, statement, params)
 
 
-async def write(
-    session: AsyncSession, statement: Executable, rows: dict[str, Any] | Sequence[dict[str, Any]]
-) -> Rows[Any]:
-    """Run a Core insert, built once, of one row or many (each with the same keys; many rows
-    with RETURNING go as SQLAlchemy's batched "insertmanyvalues") in the session's
-    transaction, past the unit of work; returns what it returns."""
-    return await _run(session, statement, rows)
-
-
-async def insert_one(session: AsyncSession, obj: Base) -> None:
-    """Store a new object now, by the unit of work's flush (one INSERT … RETURNING its key, and
-    whatever else the session has pending), so that its key can be used at once; it stays in
-    the session as persistent, with its Python defaults on it, and later changes to it flush as
-    usual."""
-    session.add(obj)
-    await session.flush()
-
-
 def update_one(session: AsyncSession, obj: Base, **values: Any) -> None:
     """Change columns of a stored object by an UPDATE of its row instead of the unit of work's
     flush (which would write every other change too, and costs several times the SQL it runs),

@@ -38,11 +38,6 @@ class Batches(Generic[K, T, R]):
             self._running[key] = asyncio.create_task(self._drain(key), name=f"batches {key}")
         return await future
 
-    @property
-    def waiting(self) -> int:
-        """How many items are queued behind running batches."""
-        return sum(len(queued) for queued in self._queued.values())
-
     async def _drain(self, key: K) -> None:
         try:
             while queued := self._queued.get(key):

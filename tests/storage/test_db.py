@@ -1,57 +1,28 @@
-"""insert_one, update_one, read and write: rows stored or read by statements, then ordinary
+"""update_one and read: rows changed or read by statements, then ordinary
 persistent objects."""
 
 import gc
 import weakref
-from datetime import datetime
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 
 from groups.models import Community
 from storage.db import (
     AsyncSession,
-    insert_one,
     read,
-    table_of,
     update_one,
-    write,
 )
-
-
-async def test_insert_one_stores_defaults_and_later_changes_flush_as_an_update(
-    session: AsyncSession,
-) -> None:
-    statements: list[str] = []
-    engine = session.bind.sync_engine  # type: ignore[union-attr]
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-
-    community = Community(name="东湖社区")
-    await insert_one(session, community)
-    assert community.id is not None
-    assert [s.split()[0].upper() for s in statements if "communities" in s] == ["INSERT"]
-    assert community.timezone == "Asia/Shanghai", "a scalar default is on the object"
-    assert isinstance(community.created_at, datetime), "so is a callable one"
-    assert community in session
-    assert community not in session.new, "persistent, not pending"
-
-    community.timezone = "Asia/Urumqi"
-    await session.commit()
-    assert [s.split()[0].upper() for s in statements if "communities" in s] == [
-        "INSERT",
-        "UPDATE",
-    ]
-    session.expunge_all()
-    stored = (await session.execute(select(Community.name, Community.timezone))).one()
-    assert tuple(stored) == ("东湖社区", "Asia/Urumqi")
 
 
 async def test_update_one_writes_the_row_and_leaves_nothing_to_flush(
     session: AsyncSession,
 ) -> None:
     community = Community(name="东湖社区")
-    await insert_one(session, community)
+    session.add(community)
+    await session.flush()
     other = Community(name="西湖社区")
-    await insert_one(session, other)
+    session.add(other)
+    await session.flush()
     statements: list[str] = []
     engine = session.bind.sync_engine  # type: ignore[union-attr]
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -93,9 +64,9 @@ async def test_update_one_is_undone_by_a_rollback(session: AsyncSession) -> None
 
 
 async def test_the_connection_follows_the_sessions_transactions(session: AsyncSession) -> None:
-    await write(session, insert(table_of(Community)), {"name": "东湖社区"})
+    session.add(Community(name="东湖社区"))
     await session.commit()
-    await write(session, insert(table_of(Community)), {"name": "西湖社区"})
+    session.add(Community(name="西湖社区"))
     await session.rollback()
     assert await read(session, select(Community.name)) == [("东湖社区",)]
 
