@@ -10,10 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import accounts
 from server.accounts import Principal
-from server.errors import Unauthenticated
+from server.errors import Forbidden, Unauthenticated
 from server.runtime.work import Work
+from server.web import cookies
 
-bearer = HTTPBearer(auto_error=False, description="A token issued by `tenwatch token`.")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A token issued by `tenwatch token` (the pages use the session cookie instead).",
+)
+CROSS_SITE = (
+    "This request may come from another site: reload the page and try again "
+    "(a page sends the tw_csrf cookie back in the X-CSRF-Token header)."
+)
 
 
 async def get_session(request: Request) -> AsyncIterator[Work]:
@@ -51,16 +59,24 @@ async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The resident or staff member the bearer token speaks for; 401 without a valid one."""
-    if credentials is None:
-        raise Unauthenticated("missing credential: send Authorization: Bearer <token>")
+    """The resident or staff member the bearer token, or else the session cookie, speaks for;
+    401 without a valid one, 403 for a cookie's state-changing request another site may have
+    made."""
+    if credentials is not None:
+        token = credentials.credentials
+    else:
+        token = request.cookies.get(cookies.SESSION, "")
+        if not token:
+            raise Unauthenticated("sign in first (or send Authorization: Bearer <token>)")
+        if cookies.cross_site(request, request.method):
+            raise Forbidden(CROSS_SITE)
     principals: accounts.Principals = request.state.principals
     # Its own short read, with the other requests' that came together (one query for them
     # all): the request's session holds no connection while the route waits (a press waits for
     # its community's batch, which needs one), and on SQLite it reads beside the writer.
-    principal = await principals.check(credentials.credentials)
+    principal = await principals.check(token)
     if principal is None:
-        raise Unauthenticated("unknown or revoked credential")
+        raise Unauthenticated("unknown, expired or revoked credential: sign in again")
     return principal
 
 
