@@ -87,7 +87,14 @@ def event_id(message: str | bytes) -> int | None:
 
 
 async def _read(
-    url: str, held: list[ClientConnection], i: int, sock: int, arrivals: Arrivals, *, deflate: bool
+    url: str,
+    token: str,
+    held: list[ClientConnection],
+    i: int,
+    sock: int,
+    arrivals: Arrivals,
+    *,
+    deflate: bool,
 ) -> None:
     """Record what socket held[i] hears until cancelled. A socket the server closes (1013: too
     slow) is counted and opened again at once, without replay: what it missed in a step is that
@@ -107,20 +114,22 @@ async def _read(
         arrivals.closes[str(closed)] += 1
         while True:
             try:
-                held[i], _ = await dial(url, deflate=deflate)
+                held[i], _ = await dial(url, token, deflate=deflate)
                 break
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed):
                 await asyncio.sleep(RECONNECT_PAUSE)
 
 
 async def dial(
-    url: str, *, deflate: bool, timeout: float = 30, source: str | None = None
+    url: str, token: str, *, deflate: bool, timeout: float = 30, source: str | None = None
 ) -> tuple[ClientConnection, str]:
     """Open a stream socket as the bench's clients do (no proxy, no client pings, an unbounded
-    receive queue) and read its first message, the hello. source: the local address to connect
-    from (a loopback address has ≈ 28 000 ephemeral ports towards one server port)."""
+    receive queue; the token in its Authorization header) and read its first message, the
+    hello. source: the local address to connect from (a loopback address has ≈ 28 000
+    ephemeral ports towards one server port)."""
     ws = await connect(
         url,
+        additional_headers={"Authorization": f"Bearer {token}"},
         proxy=None,
         ping_interval=None,
         compression="deflate" if deflate else None,
@@ -135,9 +144,11 @@ async def dial(
     return ws, str(hello)
 
 
-async def _open(url: str, *, deflate: bool, gate: asyncio.Semaphore) -> ClientConnection:
+async def _open(
+    url: str, token: str, *, deflate: bool, gate: asyncio.Semaphore
+) -> ClientConnection:
     async with gate:
-        ws, _ = await dial(url, deflate=deflate)
+        ws, _ = await dial(url, token, deflate=deflate)
         return ws
 
 
@@ -175,22 +186,29 @@ def _complete(
 
 
 async def _run(plan: Plan, parent: Connection) -> None:
-    ws_base = plan.base.replace("http://", "ws://", 1) + "/ws?token="
+    ws_url = plan.base.replace("http://", "ws://", 1) + "/ws"
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     started = time.perf_counter()
     tokens = [token for token, _ in plan.households] + plan.boards
     sockets = list(
         await asyncio.gather(
-            *(_open(ws_base + token, deflate=plan.deflate, gate=gate) for token in tokens)
+            *(_open(ws_url, token, deflate=plan.deflate, gate=gate) for token in tokens)
         )
     )
     connect_seconds = time.perf_counter() - started
     arrivals = Arrivals()
     n = len(plan.households)
-    urls = [ws_base + token for token in tokens]
     readers = [
         asyncio.create_task(
-            _read(urls[i], sockets, i, i if i < n else n - 1 - i, arrivals, deflate=plan.deflate)
+            _read(
+                ws_url,
+                tokens[i],
+                sockets,
+                i,
+                i if i < n else n - 1 - i,
+                arrivals,
+                deflate=plan.deflate,
+            )
         )
         for i in range(len(sockets))
     ]

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 import psutil
@@ -107,9 +106,9 @@ class Heard:
 
 
 async def _connect(
-    url: str, *, deflate: bool, source: str
+    url: str, token: str, *, deflate: bool, source: str
 ) -> tuple[ClientConnection, dict[str, Any]]:
-    ws, hello = await dial(url, deflate=deflate, timeout=60, source=source)
+    ws, hello = await dial(url, token, deflate=deflate, timeout=60, source=source)
     return ws, json.loads(hello)
 
 
@@ -147,7 +146,8 @@ async def _listen(
             await asyncio.sleep(RECONNECT_PAUSE)
             try:
                 ws, hello = await _connect(
-                    f"{ws_base}{quote(sock.token)}&last_event_id={sock.position}",
+                    f"{ws_base}?last_event_id={sock.position}",
+                    sock.token,
                     deflate=deflate,
                     source=source,
                 )
@@ -207,16 +207,14 @@ def _complete(socks: list[Heard], owed: tuple[dict[int, set[int]], set[int]]) ->
 
 
 async def _client(share: Share, parent: Connection) -> dict[str, Any]:
-    ws_base = share.base.replace("http://", "ws://", 1) + "/ws?token="
+    ws_base = share.base.replace("http://", "ws://", 1) + "/ws"
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     stopping = asyncio.Event()
     socks = [Heard(i, token, group) for i, token, group in share.sockets]
 
     async def first(sock: Heard) -> tuple[ClientConnection, dict[str, Any]]:
         async with gate:
-            return await _connect(
-                f"{ws_base}{quote(sock.token)}", deflate=share.deflate, source=share.source
-            )
+            return await _connect(ws_base, sock.token, deflate=share.deflate, source=share.source)
 
     started = time.perf_counter()
     opened = await asyncio.gather(*(first(s) for s in socks))

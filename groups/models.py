@@ -155,7 +155,10 @@ class DutyOverride(Base):
 
 
 class Credential(Base):
-    """A bearer token (stored hashed) that speaks for one resident or one staff member."""
+    """A secret (stored hashed) that speaks for one resident or one staff member: a device's
+    session (`kind` "session", opened by signing in by phone, named from its browser) or an
+    integration's token (`kind` "token", issued by `tenwatch token`). It ends at expires_at or
+    when revoked."""
 
     __tablename__ = "credentials"
 
@@ -166,6 +169,9 @@ class Credential(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(10), default="token", server_default="token")
+    device: Mapped[str | None] = mapped_column(String(80))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlarmNumber(Base):

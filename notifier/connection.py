@@ -58,7 +58,9 @@ class Connection:
         "channel",
         "closed",
         "community_id",
+        "credential",
         "dropped",
+        "ended",
         "last_id",
         "last_sent",
         "on_drop",
@@ -67,9 +69,13 @@ class Connection:
         "sent",
     )
 
-    def __init__(self, channel: str, *, community_id: int, maxsize: int) -> None:
+    def __init__(
+        self, channel: str, *, community_id: int, maxsize: int, credential: int = 0
+    ) -> None:
         self.channel = channel
         self.community_id = community_id
+        self.credential = credential  # the session or token it was opened with (0: none)
+        self.ended: str | None = None  # why the service ended it (its credential revoked)
         self.queue: list[str] = []
         self._maxsize = maxsize
         self._waiter: asyncio.Future[None] | None = None
@@ -138,6 +144,12 @@ class Connection:
         """The socket is gone: run() returns."""
         self.closed = True
         self._wake()
+
+    def end(self, reason: str) -> None:
+        """The service ends the socket (its credential was revoked): run() returns, and the
+        socket is closed with the reason."""
+        self.ended = reason
+        self.close()
 
     def drop(self) -> None:
         """The client is too slow: stop, and break the send it is stuck in (on_drop)."""

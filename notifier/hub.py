@@ -14,7 +14,7 @@ each community's newest stored id with its own and fills any gap the same way.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from notifier.bus.base import Bus
@@ -100,6 +100,7 @@ class Hub:
         self._subscribed: set[int] = set()
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._notices: dict[str, Callable[[str], None]] = {}
 
     async def start(self) -> None:
         """Connect to the bus; start the heartbeat and the periodic check against the store."""
@@ -149,9 +150,32 @@ class Hub:
                     community.filling.cancel()
         await self._sync(connection.community_id)
 
+    async def listen(self, channel: str, hear: Callable[[str], None]) -> None:
+        """Hand every message of a channel that carries no events (a revocation) to hear."""
+        self._notices[channel] = hear
+        await self.bus.subscribe(channel)
+
+    def end(self, should_end: Callable[[Connection], bool], reason: str) -> int:
+        """End the local connections for which should_end is true (their socket is closed with
+        the reason); returns how many."""
+        ended = [
+            connection
+            for community in self._communities.values()
+            for members in community.members.values()
+            for connection in members
+            if should_end(connection)
+        ]
+        for connection in ended:
+            connection.end(reason)
+        return len(ended)
+
     def deliver(self, channel: str, message: str) -> None:
         """Take a bus message of a community: deliver it if it follows on from the last one,
         drop it if delivered already, else hold it and fill the gap from the store."""
+        hear = self._notices.get(channel)
+        if hear is not None:
+            hear(message)
+            return
         community_id = int(channel.rpartition(":")[2])
         community = self._communities.get(community_id)
         if community is None:

@@ -1,17 +1,20 @@
-"""Credentials: bearer tokens the admin CLI issues, each speaking for one resident or staff."""
+"""Credentials: secrets that speak for one resident or staff member — a device's session
+(signing in by phone) or an integration's token (`tenwatch token`) — and who they speak for."""
 
+import dataclasses
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 
 from groups.models import Credential, Group, Household, Resident, Staff
 from server.runtime.batches import Batches
-from storage.db import AsyncSession, read
+from storage.db import AsyncSession, read, utcnow
 
 TOKEN_PREFIX = "tw_"
 
@@ -31,6 +34,10 @@ class Principal:
     group_leader: bool = False
     staff_id: int | None = None
     role: str | None = None
+    credential_id: int | None = None
+    """The session or token this principal was checked by (None when made by the service)."""
+    expires_at: datetime | None = None
+    """When that credential ends (None: not by time)."""
 
     @property
     def channel(self) -> str:
@@ -50,7 +57,8 @@ def board_channel(community_id: int) -> str:
     return f"board:{community_id}"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """How a secret is stored and looked up: its SHA-256, never the secret."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -60,24 +68,60 @@ async def issue(
     community_id: int,
     resident_id: int | None = None,
     staff_id: int | None = None,
+    kind: Literal["session", "token"] = "token",
+    device: str | None = None,
+    expires_at: datetime | None = None,
 ) -> str:
-    """Create a credential for one resident or staff member; returns the token (shown once)."""
-    if (resident_id is None) == (staff_id is None):
-        raise ValueError("a credential speaks for exactly one resident or one staff member")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
-    session.add(
-        Credential(
-            token_hash=_digest(token),
+    """Create a credential for one resident or staff member; returns the secret (shown once,
+    stored only as its digest)."""
+    return (
+        await issue_credential(
+            session,
             community_id=community_id,
             resident_id=resident_id,
             staff_id=staff_id,
+            kind=kind,
+            device=device,
+            expires_at=expires_at,
         )
+    )[0]
+
+
+async def issue_credential(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    resident_id: int | None = None,
+    staff_id: int | None = None,
+    kind: Literal["session", "token"] = "token",
+    device: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[str, Credential]:
+    """`issue`, also giving the credential's row (its id names the session)."""
+    if (resident_id is None) == (staff_id is None):
+        raise ValueError("a credential speaks for exactly one resident or one staff member")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    credential = Credential(
+        token_hash=digest(token),
+        community_id=community_id,
+        resident_id=resident_id,
+        staff_id=staff_id,
+        kind=kind,
+        device=device,
+        expires_at=expires_at,
     )
+    session.add(credential)
     await session.flush()
-    return token
+    return token, credential
 
 
-# Columns in the order _resident_principal and _staff_principal take them.
+def ends(*, now: datetime, days: float = 0, hours: float = 0) -> datetime | None:
+    """The end of a credential opened now that lasts so long (None: no end, for 0)."""
+    span = timedelta(days=days, hours=hours)
+    return now + span if span > timedelta(0) else None
+
+
+# Columns in the order _principal takes them.
 _CREDENTIAL = (
     select(
         Resident.id,
@@ -92,36 +136,57 @@ _CREDENTIAL = (
         Staff.community_id,
         Staff.name,
         Staff.role,
+        Credential.id,
+        Credential.expires_at,
     )
     .select_from(Credential)
     .outerjoin(Resident, Credential.resident_id == Resident.id)
     .outerjoin(Household, Resident.household_id == Household.id)
     .outerjoin(Group, Household.group_id == Group.id)
     .outerjoin(Staff, Credential.staff_id == Staff.id)
-    .where(Credential.revoked_at.is_(None))
+    .where(
+        Credential.revoked_at.is_(None),
+        or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now")),
+    )
 )
 _CREDENTIAL_OF = _CREDENTIAL.where(Credential.token_hash == bindparam("digest"))
 _CREDENTIALS_OF = _CREDENTIAL.add_columns(Credential.token_hash).where(
     Credential.token_hash.in_(bindparam("digests", expanding=True))
 )
+_CREDENTIAL_BY_ID = _CREDENTIAL.where(Credential.id == bindparam("id"))
 
 
-async def authenticate(session: AsyncSession, token: str) -> Principal | None:
-    """The principal a token speaks for, or None if the token is unknown or revoked."""
+async def authenticate(
+    session: AsyncSession, token: str, *, now: datetime | None = None
+) -> Principal | None:
+    """The principal a token speaks for, or None if the token is unknown, ended or revoked."""
     if not _well_formed(token):
         return None
-    row = (await read(session, _CREDENTIAL_OF, {"digest": _digest(token)})).one_or_none()
+    params = {"digest": digest(token), "now": now or utcnow()}
+    row = (await read(session, _CREDENTIAL_OF, params)).one_or_none()
     return _principal(row) if row is not None else None
 
 
-async def authenticate_all(session: AsyncSession, tokens: Iterable[str]) -> dict[str, Principal]:
-    """The principals of several tokens in one query; a token unknown or revoked is missing."""
-    digests = {_digest(t): t for t in tokens if _well_formed(t)}
+async def authenticate_all(
+    session: AsyncSession, tokens: Iterable[str], *, now: datetime | None = None
+) -> dict[str, Principal]:
+    """The principals of several tokens in one query; a token unknown, ended or revoked is
+    missing."""
+    digests = {digest(t): t for t in tokens if _well_formed(t)}
     if not digests:
         return {}
-    rows = await read(session, _CREDENTIALS_OF, {"digests": list(digests)})
+    rows = await read(session, _CREDENTIALS_OF, {"digests": list(digests), "now": now or utcnow()})
     found = {digests[row[-1]]: _principal(row[:-1]) for row in rows}
     return {token: principal for token, principal in found.items() if principal is not None}
+
+
+async def by_credential(
+    session: AsyncSession, credential_id: int, *, now: datetime | None = None
+) -> Principal | None:
+    """The principal of a credential named by its id, while it is in force."""
+    params = {"id": credential_id, "now": now or utcnow()}
+    row = (await read(session, _CREDENTIAL_BY_ID, params)).one_or_none()
+    return _principal(row) if row is not None else None
 
 
 def _well_formed(token: str) -> bool:
@@ -129,11 +194,14 @@ def _well_formed(token: str) -> bool:
 
 
 def _principal(row: Any) -> Principal | None:
+    credential_id, expires_at = row[12], row[13]
     if row[0] is not None and row[2] is not None:
-        return _resident_principal(*row[:8])
-    if row[8] is not None:
-        return _staff_principal(*row[8:12])
-    return None
+        found = _resident_principal(*row[:8])
+    elif row[8] is not None:
+        found = _staff_principal(*row[8:12])
+    else:
+        return None
+    return dataclasses.replace(found, credential_id=credential_id, expires_at=expires_at)
 
 
 def _resident_principal(
@@ -166,9 +234,10 @@ def _staff_principal(staff_id: int, community_id: int, name: str, role: str) -> 
 
 
 class Principals:
-    """Tokens authenticated in the last few seconds: a press costs no credential query. Only
-    known tokens are kept, so a newly issued one works at once; a change to who a token speaks
-    for (a household regrouped) shows within `seconds`."""
+    """Credentials checked in the last few seconds: a press costs no credential query. Only
+    known ones are kept, so a newly issued one works at once; a change to who one speaks for
+    (a household regrouped) shows within `seconds`; a revoked one is forgotten at once when
+    the revocation is heard (`forget`), and an ended one is never taken from memory."""
 
     def __init__(
         self,
@@ -176,11 +245,13 @@ class Principals:
         seconds: float,
         size: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utcnow,
         reads: Callable[[], AsyncSession] | None = None,
     ) -> None:
         self._seconds = seconds
         self._size = size
         self._clock = clock
+        self._now = now
         self._known: dict[str, tuple[float, Principal]] = {}
         self._reads = reads
         self._lookups: Batches[None, str, Principal | None] = Batches(self._look_up)
@@ -189,15 +260,34 @@ class Principals:
         """`authenticate` with a session of its own: the tokens not fresh in memory that come
         together are looked up together, one query for them all (a storm's presses and
         sockets each bring one)."""
-        cached = self._known.get(token)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
+        cached = self._fresh(token)
+        if cached is not None:
+            return cached
         return await self._lookups.submit(None, token)
+
+    def forget(self, credential_ids: Collection[int]) -> None:
+        """Drop what is known of these credentials (revoked): the next check asks the
+        database."""
+        wanted = set(credential_ids)
+        self._known = {
+            token: known
+            for token, known in self._known.items()
+            if known[1].credential_id not in wanted
+        }
+
+    def _fresh(self, token: str) -> Principal | None:
+        cached = self._known.get(token)
+        if cached is None or cached[0] <= self._clock():
+            return None
+        ends = cached[1].expires_at
+        if ends is not None and ends <= self._now():
+            return None
+        return cached[1]
 
     async def _look_up(self, _key: None, tokens: Sequence[str]) -> list[Principal | None]:
         assert self._reads is not None, "Principals(reads=...) to look tokens up by themselves"
         async with self._reads() as session:
-            found = await authenticate_all(session, set(tokens))
+            found = await authenticate_all(session, set(tokens), now=self._now())
         return [self._remember(token, found.get(token)) for token in tokens]
 
     def _remember(self, token: str, principal: Principal | None) -> Principal | None:
@@ -214,11 +304,10 @@ class Principals:
 
     async def authenticate(self, session: AsyncSession, token: str) -> Principal | None:
         """The principal a token speaks for, from memory while fresh, else from the database."""
-        now = self._clock()
-        cached = self._known.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        return self._remember(token, await authenticate(session, token))
+        cached = self._fresh(token)
+        if cached is not None:
+            return cached
+        return self._remember(token, await authenticate(session, token, now=self._now()))
 
 
 def of_resident(

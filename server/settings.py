@@ -77,6 +77,31 @@ class Settings(BaseSettings):
     """The largest message a client may send (it has nothing to say: the stream is one-way); a
     larger one closes its socket with 1009 instead of being buffered whole."""
 
+    # -- signing in -----------------------------------------------------------------------
+    twilio_verify_service_sid: str | None = None
+    """A Twilio Verify service (VA…): sign-in codes go through it; unset, they are printed."""
+    sign_in_code_seconds: int = 300
+    """How long a sign-in code is valid."""
+    sign_in_tries: int = 5
+    """Wrong codes allowed before a new one must be asked for."""
+    sign_in_codes_per_phone: int = 5
+    """Codes one number may be sent in an hour."""
+    sign_in_codes_per_client: int = 20
+    """Codes one client (address) may ask for in an hour."""
+    session_resident_days: float = 180.0
+    """How long a resident's device stays signed in (0: until signed out or revoked)."""
+    session_staff_hours: float = 12.0
+    """How long a staff member's device stays signed in: about a shift."""
+    token_days: float = 365.0
+    """How long a `tenwatch token` lasts unless told (0: until revoked)."""
+    stream_ticket_seconds: float = 30.0
+    """How long a one-time stream ticket may wait before its socket opens."""
+
+    @property
+    def verify_url(self) -> str:
+        """The sign-in code backend: Twilio Verify when a service is set, else the console."""
+        return "twilio://" if self.twilio_verify_service_sid else "console://"
+
     @property
     def bus_url(self) -> str:
         """The event bus backend, chosen by URL: redis when configured, else in-process."""

@@ -155,15 +155,20 @@ def at_least(count: int) -> Callable[[list[dict[str, Any]]], bool]:
     return lambda events: len(events) >= count
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The header a client sends its token in (never the URL: URLs are logged)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @asynccontextmanager
 async def stream(
     base: str, token: str, *, last_event_id: int | None = None
 ) -> AsyncIterator[Socket]:
     """Open the stream as token's holder and wait for its hello."""
-    url = base.replace("http", "ws", 1) + f"/ws?token={token}"
+    url = base.replace("http", "ws", 1) + "/ws"
     if last_event_id is not None:
-        url += f"&last_event_id={last_event_id}"
-    async with connect(url, open_timeout=5) as ws:
+        url += f"?last_event_id={last_event_id}"
+    async with connect(url, open_timeout=5, additional_headers=bearer(token)) as ws:
         sock = Socket(ws)
         sock.hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert sock.hello["type"] == "hello", sock.hello

@@ -73,13 +73,14 @@ def create_twilio_client(account_sid: str, auth_token: str, *, api_url: str | No
     """A `twilio.rest.Client` on an aiohttp session, aimed at `api_url` instead of Twilio's cloud.
 
     Call it inside the running event loop (the session needs it) and close it with
-    `await client.http_client.close()`. Messages and Calls both go through `api_url`.
+    `await client.http_client.close()`. Messages, Calls and Verify all go through `api_url`.
     """
     client = Client(account_sid, auth_token, http_client=_AsyncHttpClient())
     if api_url is not None:
         # The api domain's base URL is a public attribute of this client's own Domain object.
         # Edge and region (TWILIO_EDGE / TWILIO_REGION) would rewrite the host: cleared.
         client.api.base_url = api_url.rstrip("/")
+        client.verify.base_url = api_url.rstrip("/")  # Verify's domain: sign-in codes
         client.edge = None
         client.region = None
     return client

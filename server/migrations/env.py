@@ -8,7 +8,8 @@ from sqlalchemy.engine import Connection
 # Importing the models registers every table on the metadata.
 import groups.models  # noqa: F401
 import notifier.models  # noqa: F401
-import server.alarms.models  # noqa: F401
+import server.alarms.models
+import server.signin.models  # noqa: F401
 from storage.db import Base, create_engine
 
 target_metadata = Base.metadata

@@ -62,6 +62,12 @@ def publish_later(
     pending.last[community_id] = event_id
 
 
+def announce_later(session: AsyncSession, *, channel: str, message: str) -> None:
+    """Publish a message that is not an event (a revocation) on a bus channel once the
+    session's transaction commits, in order with the events it recorded."""
+    _pending(session).published.append(((channel,), message))
+
+
 def last_recorded(session: AsyncSession, community_id: int) -> int | None:
     """The id of the last event of a community this transaction recorded, if it did."""
     found: Recorded | None = session.info.get(_PENDING)

@@ -17,6 +17,7 @@ from notifier.hub import Hub
 from notifier.outbox import OutboxWorker
 from notifier.policy import OutboxPolicy
 from notifier.sms import SmsSender, create_sender
+from notifier.verify import Verifier, create_verifier
 from server import errors
 from server.accounts import Principals
 from server.alarms import events
@@ -30,7 +31,8 @@ from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
-from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
+from server.signin import revocation
+from server.web.routes import admin, alerts, health, pages, signin, steps, stream, twilio
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class State(TypedDict):
     principals: Principals
     checkpointer: Checkpointer | None
     presses: Presses
+    verifier: Verifier
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -64,6 +67,32 @@ def _sender(settings: Settings) -> SmsSender:
         voice_from=settings.twilio_voice_from,
         api_url=settings.twilio_api_url,
     )
+
+
+def _verifier(settings: Settings) -> Verifier:
+    token = settings.twilio_auth_token
+    return create_verifier(
+        settings.verify_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=token.get_secret_value() if token else None,
+        service_sid=settings.twilio_verify_service_sid,
+        api_url=settings.twilio_api_url,
+    )
+
+
+REVOKED = "signed out: this session was revoked"
+
+
+async def _hear_revocations(hub: Hub, principals: Principals) -> None:
+    """On every process, a revocation forgets the credentials and closes their sockets."""
+
+    def hear(message: str) -> None:
+        revoked = set(revocation.parse(message))
+        if revoked:
+            principals.forget(revoked)
+            hub.end(lambda connection: connection.credential in revoked, REVOKED)
+
+    await hub.listen(revocation.CHANNEL, hear)
 
 
 @asynccontextmanager
@@ -147,6 +176,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     if checkpointer is not None:
         checkpointer.start()
     presses = Presses(sessions, wait_seconds=settings.press_wait_seconds)
+    principals = Principals(seconds=settings.principal_cache_seconds, reads=reads, now=clock)
+    await _hear_revocations(hub, principals)
+    verifier = _verifier(settings)
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -164,12 +196,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             outbox=outbox,
             clock=clock,
             scheduler=scheduler,
-            principals=Principals(seconds=settings.principal_cache_seconds, reads=reads),
+            principals=principals,
             checkpointer=checkpointer,
             presses=presses,
+            verifier=verifier,
         )
     finally:
         await presses.stop()
+        await verifier.close()
         if checkpointer is not None:
             await checkpointer.stop()
         await heap.stop()
@@ -225,8 +259,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio):
+    for module in (health, alerts, steps, admin, pages, twilio, signin):
         app.include_router(module.router)
+    app.include_router(signin.pages)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)

@@ -67,7 +67,7 @@ async def get_principal(
     else:
         token = request.cookies.get(cookies.SESSION, "")
         if not token:
-            raise Unauthenticated("sign in first (or send Authorization: Bearer <token>)")
+            raise Unauthenticated("no credential: sign in first (or send Authorization: Bearer …)")
         if cookies.cross_site(request, request.method):
             raise Forbidden(CROSS_SITE)
     principals: accounts.Principals = request.state.principals

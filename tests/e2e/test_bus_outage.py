@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from server.alarms import events
 from storage.db import create_engine, create_sessionmaker
 from tests.e2e.processes import service
-from tests.harness import Seed, poll_until, seed
+from tests.harness import Seed, bearer, poll_until, seed
 from tests.services import redis_server
 
 ROUNDS = 10  # presses before, during and after the outage
@@ -25,7 +25,8 @@ class Follower:
     """A client of the stream that reconnects with the highest id it saw, as clients do."""
 
     def __init__(self, base: str, token: str) -> None:
-        self.url = base.replace("http", "ws", 1) + f"/ws?token={token}"
+        self.url = base.replace("http", "ws", 1) + "/ws"
+        self.token = token
         self.channel = ""
         self.start: int | None = None  # the position of its first hello
         self.ids: list[int] = []
@@ -35,9 +36,11 @@ class Follower:
         """Hear events until cancelled; after a close, resume where it was."""
         position: int | None = None
         while True:
-            url = self.url if position is None else f"{self.url}&last_event_id={position}"
+            url = self.url if position is None else f"{self.url}?last_event_id={position}"
             try:
-                async with connect(url, open_timeout=10) as ws:
+                async with connect(
+                    url, open_timeout=10, additional_headers=bearer(self.token)
+                ) as ws:
                     hello = json.loads(await ws.recv())
                     self.channel = hello["channel"]
                     if self.start is None:

@@ -21,7 +21,7 @@ from server import accounts
 from server.alarms.models import Alert, AlertEvent, EventType
 from storage.db import create_engine, create_sessionmaker
 from tests.e2e.processes import service
-from tests.harness import rows
+from tests.harness import bearer, rows
 
 HOUSEHOLDS = 300  # 30 units of ten: 30 groups
 HEAR_SECONDS = 30.0
@@ -79,6 +79,7 @@ class Listener:
     docs/protocol.md asks of a client) and keeps what the replay brings."""
 
     url: str
+    token: str
     heard: Counter[int] = field(default_factory=Counter)  # event id → times delivered
     closes: Counter[int] = field(default_factory=Counter)  # the server's close codes
     replayed: int = 0
@@ -87,8 +88,10 @@ class Listener:
 
     async def open(self, *, resume: bool = False) -> None:
         """Connect (resume: from the highest id seen) and read the hello."""
-        url = f"{self.url}&last_event_id={self.position}" if resume else self.url
-        self.ws = await connect(url, open_timeout=20, max_queue=None)
+        url = f"{self.url}?last_event_id={self.position}" if resume else self.url
+        self.ws = await connect(
+            url, open_timeout=20, max_queue=None, additional_headers=bearer(self.token)
+        )
         hello: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 20))
         assert hello["type"] == "hello", hello
         self.replayed += int(hello["replayed"])
@@ -123,9 +126,9 @@ async def test_a_storm_of_presses_is_stored_answered_and_heard_by_board_and_neig
     seeded = await _seed(sqlite_url)
     group = seeded.households[0][1]
     with service(database_url=sqlite_url) as base:
-        ws = base.replace("http://", "ws://", 1) + "/ws?token="
-        board = Listener(ws + seeded.board)
-        neighbours = [Listener(ws + t) for t, g in seeded.households if g == group]
+        ws = base.replace("http://", "ws://", 1) + "/ws"
+        board = Listener(ws, seeded.board)
+        neighbours = [Listener(ws, t) for t, g in seeded.households if g == group]
         await asyncio.gather(*(s.open() for s in [board, *neighbours]))
         stopping = asyncio.Event()
         listening = [asyncio.create_task(s.run(stopping)) for s in [board, *neighbours]]

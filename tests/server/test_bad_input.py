@@ -32,9 +32,11 @@ async def open_alerts(base: str, token: str) -> list[dict[str, Any]]:
     return alerts
 
 
-async def refused(url: str) -> tuple[int, str]:
-    """Open a socket that the server should close; the close code and reason."""
-    async with connect(url, open_timeout=5) as ws:
+async def refused(url: str, token: str | None = None) -> tuple[int, str]:
+    """Open a socket (with token in its header) that the server should close; the close code
+    and reason."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    async with connect(url, open_timeout=5, additional_headers=headers) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None
@@ -111,22 +113,24 @@ async def test_a_neighbour_of_another_group_cannot_read_the_alarm(
 
 
 @pytest.mark.parametrize(
-    ("query", "reason"),
+    ("query", "token", "reason"),
     [
-        ("", "credential"),
-        ("?token=tw_nope", "credential"),
-        ("?token={token}&last_event_id=999", "unknown last_event_id 999"),
-        ("?token={token}&last_event_id=-1", "non-negative integer"),
-        ("?token={token}&last_event_id=abc", "non-negative integer"),
+        ("", None, "sign in"),
+        ("", "tw_nope", "sign in"),
+        ("?token={token}", None, "sign in"),  # a token in the URL is never read
+        ("?ticket=twt_nope", None, "ticket"),
+        ("?last_event_id=999", "{token}", "unknown last_event_id 999"),
+        ("?last_event_id=-1", "{token}", "non-negative integer"),
+        ("?last_event_id=abc", "{token}", "non-negative integer"),
+        ("?last_event_id=%C2%B2", "{token}", "non-negative integer"),  # "²" is a digit to isdigit
     ],
 )
 async def test_a_socket_with_a_bad_credential_or_resume_id_is_closed_with_policy_violation(
-    embedded: Settings, seeded: Seed, query: str, reason: str
+    embedded: Settings, seeded: Seed, query: str, token: str | None, reason: str
 ) -> None:
+    own = seeded.households["B11-1-101"]
     async with running(embedded) as base:
-        url = (
-            base.replace("http", "ws") + "/ws" + query.format(token=seeded.households["B11-1-101"])
-        )
-        code, why = await refused(url)
+        url = base.replace("http", "ws") + "/ws" + query.format(token=own)
+        code, why = await refused(url, token and token.format(token=own))
     assert code == 1008
     assert reason in why

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 
 import groups.models  # noqa: F401  (every table in the metadata)
 import notifier.models  # noqa: F401
-import server.alarms.models  # noqa: F401
+import server.alarms.models
+import server.signin.models  # noqa: F401
 from server.migrate import upgrade
 from storage.db import Base, create_engine
 

@@ -18,7 +18,7 @@ from server.alarms import press as pressing
 from server.alarms.models import AlertEvent, AlertType, Audience
 from server.settings import Settings
 from server.web.deps import CurrentPrincipal, Now, Session
-from tests.harness import Seed, Socket, call, poll_until, rows, running, stream
+from tests.harness import Seed, Socket, bearer, call, poll_until, rows, running, stream
 
 PRESSES = 400  # presses a household makes in one transaction: an event each on the board
 
@@ -61,8 +61,8 @@ async def test_a_board_that_reads_hears_a_whole_storm_and_one_that_does_not_is_d
         ws = base.replace("http", "ws", 1)
         # Both clients run in the server's own event loop here; their keepalive pings would
         # time out behind the storm's events, so they send none (uvicorn's still come).
-        board_url = f"{ws}/ws?token={seeded.staff['patrol_leader']}"
-        async with connect(board_url, ping_interval=None) as on_board:
+        leader = bearer(seeded.staff["patrol_leader"])
+        async with connect(f"{ws}/ws", ping_interval=None, additional_headers=leader) as on_board:
             board = Socket(on_board)
             board.hello = json.loads(await on_board.recv())
             await _storm_with(base, seeded, board, sqlite_url)
@@ -73,10 +73,18 @@ async def _storm_with(base: str, seeded: Seed, board: Socket, sqlite_url: str) -
     ws = base.replace("http", "ws", 1)
     raw = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    url = f"{ws}/ws?token={seeded.staff['patrol_member']}"
+    url = f"{ws}/ws"
+    member = bearer(seeded.staff["patrol_member"])
     # Uncompressed (deflate shrinks a storm's events twentyfold), read one at a time into
     # a small kernel buffer: the server's send buffer fills soon.
-    stuck_client = connect(url, sock=raw, max_queue=1, ping_interval=None, compression=None)
+    stuck_client = connect(
+        url,
+        sock=raw,
+        max_queue=1,
+        ping_interval=None,
+        compression=None,
+        additional_headers=member,
+    )
     async with stuck_client as stuck:
         hello = json.loads(await stuck.recv())
         reading = asyncio.create_task(board.events_until(lambda got: False, timeout=120))

@@ -5,6 +5,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,9 +16,13 @@ from starlette.websockets import WebSocketState
 
 from notifier.connection import Connection, Event
 from notifier.hub import Hub
+from server import accounts
+from server.accounts import Principal
 from server.alarms import events
 from server.alarms.events import PAGE
 from server.errors import database_away
+from server.signin import tickets
+from server.web import cookies
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
@@ -31,35 +36,73 @@ class Refused(Exception):
     """The socket may not be served; the message says why."""
 
 
-def _credential(scope: Scope) -> tuple[str, str | None]:
-    """The token and the raw last_event_id of a socket's request, read off its scope: the
-    parsed headers and query a WebSocket caches would live as long as the socket."""
+def _credential(scope: Scope) -> tuple[str, str, str | None]:
+    """How the socket's request says who it is — ("bearer", token), ("cookie", token) or
+    ("ticket", ticket) — and its raw last_event_id, read off its scope: the parsed headers and
+    query a WebSocket caches would live as long as the socket. A token in the query is not
+    read: URLs end up in access logs."""
     query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    resume = query.get("last_event_id")
+    cookie = origin = host = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             header = value.decode("latin-1")
             if header.lower().startswith("bearer "):
-                return header[7:].strip(), query.get("last_event_id")
-    return query.get("token", ""), query.get("last_event_id")
+                return "bearer", header[7:].strip(), resume
+        elif name == b"cookie":
+            cookie = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
+    if "ticket" in query:
+        return "ticket", query["ticket"], resume
+    if cookie is not None:
+        jar = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            jar.load(cookie)
+        session = jar.get(cookies.SESSION)
+        if session is not None and session.value:
+            # A browser sends the cookie with a socket any site opens: only this origin's count.
+            if origin is not None and origin.partition("://")[2].rstrip("/") != host:
+                raise Refused("a socket from another site: open it from this service's pages")
+            return "cookie", session.value, resume
+    return "none", "", resume
 
 
 def _resume_point(raw: str | None) -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
-        raise Refused(f"last_event_id must be a non-negative integer, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise Refused(f"last_event_id must be a non-negative integer, not {raw[:30]!r}")
     return int(raw)
 
 
-async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None]:
+async def _principal(state: Any, how: str, secret: str) -> Principal | None:
+    if how == "ticket":
+        now = state.clock()
+        async with state.sessions() as session:
+            credential_id = await tickets.redeem(session, ticket=secret, now=now)
+            await session.commit()
+        if credential_id is None:
+            raise Refused("that ticket is unknown, used or ended: ask for a new one")
+        async with state.reads() as session:
+            return await accounts.by_credential(session, credential_id, now=now)
+    if how == "none":
+        return None
+    found: Principal | None = await state.principals.check(secret)
+    return found
+
+
+async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None, int]:
     """Who the socket is for: its channel (interned: thousands of sockets share a few), its
-    community and where it resumes from. Everything the check held (its session, the
-    principal) ends here, not with the socket."""
-    token, raw = _credential(scope)
+    community, where it resumes from and its credential. Everything the check held (its
+    session, the principal) ends here, not with the socket."""
+    how, secret, raw = _credential(scope)
     resume_from = _resume_point(raw)
-    principal = await state.principals.check(token)
+    principal = await _principal(state, how, secret)
     if principal is None:
-        raise Refused("a valid credential is required (?token=… or Authorization)")
+        raise Refused("sign in first (the session cookie, Authorization, or ?ticket=…)")
     if principal.kind == "resident" and principal.group_id is None:
         raise Refused("your household is not in a group yet")
     if resume_from is not None:
@@ -67,7 +110,8 @@ async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None]:
             newest = await events.head(session)
         if resume_from > newest:
             raise Refused(f"unknown last_event_id {resume_from}: the newest event is {newest}")
-    return sys.intern(principal.channel), principal.community_id, resume_from
+    channel = sys.intern(principal.channel)
+    return channel, principal.community_id, resume_from, principal.credential_id or 0
 
 
 async def _greet(state: Any, connection: Connection, resume_from: int | None) -> None:
@@ -145,7 +189,7 @@ async def stream(websocket: WebSocket) -> None:
     state = websocket.state
     hub: Hub = state.hub
     try:
-        channel, community_id, resume_from = await _admit(websocket.scope, state)
+        channel, community_id, resume_from, credential = await _admit(websocket.scope, state)
     except Refused as exc:
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
@@ -156,7 +200,10 @@ async def stream(websocket: WebSocket) -> None:
         return
 
     connection = Connection(
-        channel, community_id=community_id, maxsize=state.settings.ws_queue_size
+        channel,
+        community_id=community_id,
+        maxsize=state.settings.ws_queue_size,
+        credential=credential,
     )
     reader: asyncio.Task[None] | None = None
     try:
@@ -175,7 +222,10 @@ async def stream(websocket: WebSocket) -> None:
         if reader is not None:
             reader.cancel()
         await hub.leave(connection)
-        if connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
+        if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close(POLICY_VIOLATION, connection.ended)
+        elif connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
             # The close frame follows what was sent, so a client that reads again gets all of
             # it and then the position to resume from. One that never does is given up on
             # after CLOSE_SECONDS (uvicorn's pings give up on a dead one sooner), and uvicorn
