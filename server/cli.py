@@ -14,10 +14,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from groups import directory, duty, importer, pins
-from server import demo
+from notifier.bus import create_bus
+from server import accounts, demo
 from server.alarms import policy
 from server.migrate import upgrade
 from server.settings import Settings, get_settings
+from server.signin import revocation, sessions
 from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
@@ -91,11 +93,14 @@ def serve(
         raise typer.Exit(1)
     asyncio.run(upgrade(settings.database_url))
     if demo_data:
-        base = f"http://{host}:{port}"
-        links = _run(lambda session: demo.seed(session, base_url=base))
-        console.print("[bold]Demo community seeded.[/bold] Open these in a browser:")
-        for label, url in links:
-            console.print(f"  {label}: [link={url}]{url}[/link]")
+        url = f"http://{host}:{port}/signin"
+        people = _run(demo.seed)
+        console.print(
+            f"[bold]Demo community seeded.[/bold] Sign in at [link={url}]{url}[/link] with one"
+            " of these phones (the sign-in code is printed here, in this terminal):"
+        )
+        for label, phone in people:
+            console.print(f"  {label}: {phone}")
         console.print(
             f"  household PINs: cancel {demo.DEMO_PIN}, duress {demo.DEMO_DURESS_PIN}; "
             "the patrol is on duty around the clock"
@@ -201,16 +206,36 @@ def add_staff(
     console.print(f"registered {name} ({role}) in {community}")
 
 
+Days = Annotated[
+    float | None,
+    typer.Option(help="How long it lasts (0: until revoked); TENWATCH_TOKEN_DAYS if omitted."),
+]
+Label = Annotated[str | None, typer.Option(help="What it is for, shown in `token list`.")]
+
+
+def _ends(days: float | None) -> datetime | None:
+    return accounts.ends(now=utcnow(), days=get_settings().token_days if days is None else days)
+
+
 @token_app.command("resident")
 def token_resident(
     address: Annotated[str, typer.Argument(help="The household, like B11-1-301.")],
     name: Annotated[str | None, typer.Option(help="Which resident; the first if omitted.")] = None,
     community: Community = "default",
+    days: Days = None,
+    label: Label = None,
 ) -> None:
-    """Issue a credential for a resident of a household."""
+    """Issue an integration token for a resident of a household (people sign in by phone)."""
 
     async def work(session: AsyncSession) -> str:
-        return await demo.resident_token(session, community=community, address=address, name=name)
+        return await demo.resident_token(
+            session,
+            community=community,
+            address=address,
+            name=name,
+            expires_at=_ends(days),
+            label=label,
+        )
 
     console.print(_run(work))
 
@@ -219,13 +244,66 @@ def token_resident(
 def token_staff(
     phone: Annotated[str, typer.Argument(help="The staff member's phone, E.164.")],
     community: Community = "default",
+    days: Days = None,
+    label: Label = None,
 ) -> None:
-    """Issue a credential for a patrol member, grid manager or police-office contact."""
+    """Issue an integration token for a staff member (a wall screen, a script)."""
 
     async def work(session: AsyncSession) -> str:
-        return await demo.staff_token(session, community=community, phone=phone)
+        return await demo.staff_token(
+            session, community=community, phone=phone, expires_at=_ends(days), label=label
+        )
 
     console.print(_run(work))
+
+
+@token_app.command("list")
+def token_list(community: Community = "default") -> None:
+    """Show the community's tokens and device sessions in force (never their secrets)."""
+
+    async def work(session: AsyncSession) -> list[sessions.Listed]:
+        found = await demo.get_community(session, name=community)
+        return await sessions.listed(session, community_id=found.id, now=utcnow())
+
+    table = Table("id", "kind", "who", "label / device", "created", "ends")
+    for row in _run(work):
+        ends = row.expires_at.strftime("%Y-%m-%d %H:%M") if row.expires_at else "never"
+        created = row.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(str(row.id), row.kind, row.who, row.device or "", created, ends)
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    credential_id: Annotated[int, typer.Argument(help="The id `token list` shows.")],
+) -> None:
+    """Revoke a token or session. With Redis every process forgets it and closes its sockets
+    at once; embedded (no bus between this command and the service), its requests fail
+    within TENWATCH_PRINCIPAL_CACHE_SECONDS and an open socket stays until it reconnects —
+    revoke from the page or the API for at once."""
+
+    async def work(session: AsyncSession) -> list[int]:
+        return await sessions.revoke(session, credential_ids=[credential_id], now=utcnow())
+
+    revoked = _run(work)
+    if not revoked:
+        console.print(f"[red]no token or session {credential_id} in force[/red]")
+        raise typer.Exit(1)
+    asyncio.run(_announce(revocation.message(revoked)))
+    console.print(f"revoked {credential_id}")
+
+
+async def _announce(message: str) -> None:
+    """Tell every running process of the deployment (through Redis, when it has one)."""
+    settings = get_settings()
+    if settings.redis_url is None:
+        return
+    bus = create_bus(settings.bus_url)
+    await bus.connect(lambda _channel, _message: None)
+    try:
+        await bus.publish([revocation.CHANNEL], message)
+    finally:
+        await bus.disconnect()
 
 
 @app.command("pin")

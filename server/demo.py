@@ -1,6 +1,7 @@
 """The demo community `serve --demo` seeds, and the credential helpers the CLI uses."""
 
 import io
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -50,7 +51,13 @@ async def get_community(session: AsyncSession, *, name: str) -> Community:
 
 
 async def resident_token(
-    session: AsyncSession, *, community: str, address: str, name: str | None = None
+    session: AsyncSession,
+    *,
+    community: str,
+    address: str,
+    name: str | None = None,
+    expires_at: datetime | None = None,
+    label: str | None = None,
 ) -> str:
     """A new credential for a resident of the household at address (the first, unless named)."""
     found = await get_community(session, name=community)
@@ -66,18 +73,33 @@ async def resident_token(
     if resident is None:
         who = f"resident {name}" if name else "resident"
         raise LookupError(f"no {who} at {address} in {community}")
-    return await accounts.issue(session, community_id=found.id, resident_id=resident.id)
+    return await accounts.issue(
+        session,
+        community_id=found.id,
+        resident_id=resident.id,
+        expires_at=expires_at,
+        device=label,
+    )
 
 
-async def staff_token(session: AsyncSession, *, community: str, phone: str) -> str:
-    """A new credential for the staff member with this phone."""
+async def staff_token(
+    session: AsyncSession,
+    *,
+    community: str,
+    phone: str,
+    expires_at: datetime | None = None,
+    label: str | None = None,
+) -> str:
+    """A new integration token for the staff member with this phone."""
     found = await get_community(session, name=community)
     staff = await session.scalar(
         select(Staff).where(Staff.community_id == found.id, Staff.phone == phone)
     )
     if staff is None:
         raise LookupError(f"no staff member with phone {phone} in {community}")
-    return await accounts.issue(session, community_id=found.id, staff_id=staff.id)
+    return await accounts.issue(
+        session, community_id=found.id, staff_id=staff.id, expires_at=expires_at, device=label
+    )
 
 
 DEMO_PIN, DEMO_DURESS_PIN = "1234", "9999"
@@ -100,15 +122,24 @@ async def _roster_and_pins(session: AsyncSession) -> None:
         household.duress_pin_hash = pins.hash_pin(DEMO_DURESS_PIN)
 
 
-async def seed(session: AsyncSession, *, base_url: str) -> list[tuple[str, str]]:
-    """Seed the demo community once; return labelled links, each with a fresh credential."""
+async def seed(session: AsyncSession) -> list[tuple[str, str]]:
+    """Seed the demo community once; return who may sign in to try it: (who, phone)."""
     exists = await session.scalar(select(Community.id).where(Community.name == DEMO_COMMUNITY))
     if exists is None:
         await importer.import_csv(session, source=io.StringIO(demo_csv()), community=DEMO_COMMUNITY)
         await _roster_and_pins(session)
-    board = await staff_token(session, community=DEMO_COMMUNITY, phone="+8613900000001")
-    links = [("patrol board 巡逻看板", f"{base_url}/board#token={board}")]
-    for address in LINKED:
-        token = await resident_token(session, community=DEMO_COMMUNITY, address=address)
-        links.append((f"resident 住户 {address}", f"{base_url}/app#token={token}"))
-    return links
+    people = [("patrol leader 巡逻队长 (the board)", "+8613900000001")]
+    people.append(("community admin 社区管理员 (the register)", "+8613900000005"))
+    residents = await session.execute(
+        select(Household.address, Resident.phone)
+        .join(Resident, Resident.household_id == Household.id)
+        .join(Community, Household.community_id == Community.id)
+        .where(Community.name == DEMO_COMMUNITY, Household.address.in_(LINKED))
+        .order_by(Household.address, Resident.id)
+    )
+    seen: set[str] = set()
+    for address, phone in residents:
+        if address not in seen and phone is not None:
+            seen.add(address)
+            people.append((f"resident 住户 {address}", phone))
+    return people
