@@ -1,4 +1,5 @@
-"""A local fake of Twilio's REST API (Messages and Calls) on loopback, for the real twilio library.
+"""A local fake of Twilio's REST API (Messages, Calls and Verify) on loopback, for the real twilio
+library.
 
     with FakeTwilio() as fake:
         sender = TwilioSender(fake.account_sid, fake.auth_token, from_="+15005550006",
@@ -25,6 +26,9 @@ each new message's StatusCallback, or post one with `fake.post_status(sid, "deli
 `await fake.webhook(url, params)` posts a signed webhook as Twilio does for an incoming call or
 text. `fake.route(public=..., app=...)` sends requests for the app's public URL (the one signed)
 to where the app really listens. The `fake_twilio` fixture yields a started server.
+
+Verify (sign-in codes) is `fake.verify` (tests/fake_verify.py): `fake.verify.code_for(phone)` is
+the code the phone got.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator
+
+from tests.fake_verify import FakeVerify
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token"
@@ -116,6 +122,7 @@ class FakeTwilio:
     def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.verify = FakeVerify(account_sid)
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
         self._calls: list[dict[str, Any]] = []
@@ -365,6 +372,21 @@ class FakeTwilio:
         self, method: str, path: str, auth: str | None, form: dict[str, str]
     ) -> tuple[int, dict[str, Any]] | None:
         """The status and JSON to answer, or None to drop the connection."""
+        if path.partition("?")[0].endswith(("/Verifications", "/VerificationCheck")):
+            if method != "POST":
+                return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+            if not self._authorized(auth):
+                return 401, error_body(401, 20003, "Authenticate")
+            step = self._next_step()
+            if step is not None and step.kind == "drop":
+                return None
+            if step is not None and step.kind == "error":
+                return step.status, error_body(step.status, step.code, step.message or "Error")
+            found = self.verify.handle(path, form)
+            return found or (
+                404,
+                error_body(404, 20404, f"The requested resource {path} was not found"),
+            )
         match = _PATH.match(path)
         if method not in ("GET", "POST") or match is None or (method == "POST" and match["query"]):
             return 404, error_body(404, 20404, f"The requested resource {path} was not found")
@@ -581,7 +603,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = answer
         fake._record_request(self.command, self.path, form, status)
         data = json.dumps(payload).encode()
-        taken = status == 201 and payload.get("sid")
+        taken = status == 201 and str(payload.get("sid", "")).startswith(("SM", "CA"))
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

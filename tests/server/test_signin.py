@@ -25,6 +25,7 @@ UNKNOWN = "+8613700000000"
 
 async def _closed_within(socket: ClientConnection, *, seconds: float) -> tuple[int, str]:
     """Read until the server closes the socket, at most so long; its close code and reason."""
+
     async def drain() -> None:
         while True:
             await socket.recv()
@@ -314,3 +315,20 @@ async def test_invites_text_a_link_in_the_households_language(
     assert len(bodies) == 40
     assert any(b.startswith("Hello ") and b.endswith("/s") for b in bodies)
     assert sum("登录" in b for b in bodies) == 38
+
+
+async def test_behind_https_the_cookies_are_secure_and_the_session_one_httponly(
+    sqlite_url: str, seeded: Seed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    behind_https = Settings(database_url=sqlite_url, public_base_url="https://tenwatch.example")
+    async with running(behind_https) as base, Browser(base) as browser:
+        await browser.ask_code(RESIDENT)
+        answer = await browser.verify(RESIDENT, printed_code(capsys, RESIDENT))
+    cookies = answer.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("tw_session="))
+    csrf = next(c for c in cookies if c.startswith("tw_csrf="))
+    assert "Secure" in session
+    assert "HttpOnly" in session
+    assert "SameSite=lax" in session
+    assert "Secure" in csrf
+    assert "HttpOnly" not in csrf
