@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -262,6 +263,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in (health, alerts, steps, admin, pages, twilio, signin):
         app.include_router(module.router)
     app.include_router(signin.pages)
+    app.mount("/static/js", StaticFiles(directory=pages.STATIC / "js"), name="scripts")
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)

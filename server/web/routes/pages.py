@@ -17,13 +17,13 @@ async def index() -> RedirectResponse:
 
 @router.get("/board")
 async def board() -> FileResponse:
-    """The patrol team's live board (token in the URL fragment: /board#token=…)."""
+    """The patrol team's live board (signed in: the session cookie)."""
     return FileResponse(STATIC / "board.html")
 
 
 @router.get("/app")
 async def resident() -> FileResponse:
-    """The resident's page with the help button (token in the URL fragment: /app#token=…)."""
+    """The resident's page with the help button (signed in: the session cookie)."""
     return FileResponse(STATIC / "app.html")
 
 

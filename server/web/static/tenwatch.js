@@ -31,22 +31,20 @@
   var session = store('sessionStorage');
   var local = store('localStorage');
 
-  // ---- credential: #token=tw_… → sessionStorage, then out of the visible URL ----------------
+  // ---- credential: the session cookie the sign-in page set (HttpOnly: no script reads it) ----
+  // A page needs no token of its own: fetch and the socket carry the cookie. takeToken stays
+  // for the pages' shape and says which credential a request goes with.
+  var COOKIE = 'cookie';
   function takeToken() {
-    var params = new URLSearchParams(location.hash.replace(/^#/, ''));
-    var fromHash = params.get('token');
-    if (fromHash) {
-      if (session.get(TOKEN_KEY) !== fromHash) {
-        session.keys().forEach(function (k) {
-          if (k && (k.indexOf(LAST_KEY) === 0 || k === 'tw.closed')) session.del(k);
-        });
-      }
-      session.set(TOKEN_KEY, fromHash);
-      params.delete('token');
-      var rest = params.toString();
-      history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
-    }
-    return session.get(TOKEN_KEY);
+    session.keys().forEach(function (k) { if (k === TOKEN_KEY) session.del(k); });  // old links
+    return COOKIE;
+  }
+  function cookie(name) {
+    var found = document.cookie.split('; ').filter(function (c) { return c.indexOf(name + '=') === 0; })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : '';
+  }
+  function signIn() {
+    location.assign('/signin?next=' + encodeURIComponent(location.pathname));
   }
 
   // ---- server clock: times are shown relative to the server's "now", not a skewed phone ----
@@ -75,9 +73,12 @@
 
   async function api(token, path, options) {
     options = options || {};
-    var headers = { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token };
+    var headers = { 'Accept': 'application/json' };
+    var method = options.method || 'GET';
+    if (token && token !== COOKIE) headers['Authorization'] = 'Bearer ' + token;
+    else if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = cookie('tw_csrf');
     if (options.headers) for (var h in options.headers) headers[h] = options.headers[h];
-    var init = { method: options.method || 'GET', headers: headers, cache: 'no-store' };
+    var init = { method: method, headers: headers, cache: 'no-store', credentials: 'same-origin' };
     if (options.json !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(options.json);
@@ -88,6 +89,7 @@
     noteServerDate(res);
     var body = null;
     try { body = await res.json(); } catch (e) { body = null; }
+    if (res.status === 401 && token === COOKIE) signIn();
     if (!res.ok) throw new ApiError(res.status, detailText(body, res.status));
     return body;
   }
@@ -137,8 +139,7 @@
     this.retryTimer = null;
     var resume = this.lastId > 0 ? this.lastId : null;
     var url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host +
-      '/ws?token=' + encodeURIComponent(this.opts.token) +
-      (resume !== null ? '&last_event_id=' + resume : '');
+      '/ws' + (resume !== null ? '?last_event_id=' + resume : '');
     this.status(this.attempts ? 'reconnecting' : 'connecting');
     this.heartbeat = 0;
     var ws;
@@ -235,6 +236,7 @@
         return;
       }
       this.status('refused', { reason: reason || '凭证无效 / invalid credential' });
+      if (/sign|revoked/i.test(reason || '')) signIn();  // signed out or never signed in
       return;
     }
     var delay = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, this.attempts));
