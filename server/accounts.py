@@ -34,6 +34,13 @@ class Principal:
     group_leader: bool = False
     staff_id: int | None = None
     role: str | None = None
+    roles: frozenset[str] = frozenset()
+    """What more the person does: a resident's roles (building_leader, grid_manager, …), or the
+    staff member's role; `server/roles.py` reads them."""
+    grid_id: int | None = None
+    """The household's grid, or the grid a staff member (a grid manager) looks after."""
+    building: str | None = None
+    """The household's building (B11)."""
     credential_id: int | None = None
     """The session or token this principal was checked by (None when made by the service)."""
     expires_at: datetime | None = None
@@ -138,6 +145,10 @@ _CREDENTIAL = (
         Staff.role,
         Credential.id,
         Credential.expires_at,
+        Resident.roles,
+        Household.grid_id,
+        Household.building,
+        Staff.grid_id,
     )
     .select_from(Credential)
     .outerjoin(Resident, Credential.resident_id == Resident.id)
@@ -194,11 +205,12 @@ def _well_formed(token: str) -> bool:
 
 
 def _principal(row: Any) -> Principal | None:
-    credential_id, expires_at = row[12], row[13]
+    credential_id, expires_at, resident_roles, grid_id, building, staff_grid = row[12:18]
     if row[0] is not None and row[2] is not None:
-        found = _resident_principal(*row[:8])
+        found = _resident_principal(*row[:8], roles=resident_roles, grid_id=grid_id)
+        found = dataclasses.replace(found, building=building)
     elif row[8] is not None:
-        found = _staff_principal(*row[8:12])
+        found = _staff_principal(*row[8:12], grid_id=staff_grid)
     else:
         return None
     return dataclasses.replace(found, credential_id=credential_id, expires_at=expires_at)
@@ -213,6 +225,9 @@ def _resident_principal(
     group_id: int | None,
     group_name: str | None,
     leader: int | None,
+    *,
+    roles: str = "",
+    grid_id: int | None = None,
 ) -> Principal:
     return Principal(
         kind="resident",
@@ -224,12 +239,22 @@ def _resident_principal(
         group_id=group_id,
         group_name=group_name,
         group_leader=leader is not None and leader == household_id,
+        roles=frozenset(r for r in roles.split(",") if r),
+        grid_id=grid_id,
     )
 
 
-def _staff_principal(staff_id: int, community_id: int, name: str, role: str) -> Principal:
+def _staff_principal(
+    staff_id: int, community_id: int, name: str, role: str, *, grid_id: int | None = None
+) -> Principal:
     return Principal(
-        kind="staff", community_id=community_id, name=name, staff_id=staff_id, role=role
+        kind="staff",
+        community_id=community_id,
+        name=name,
+        staff_id=staff_id,
+        role=role,
+        roles=frozenset({role}),
+        grid_id=grid_id,
     )
 
 
@@ -314,7 +339,7 @@ def of_resident(
     resident: Resident, household: Household, group_name: str | None, leader: int | None = None
 ) -> Principal:
     """The principal of a resident of a household (whose group's leader household is given)."""
-    return _resident_principal(
+    found = _resident_principal(
         resident.id,
         resident.name,
         household.id,
@@ -323,12 +348,17 @@ def of_resident(
         household.group_id,
         group_name,
         leader,
+        roles=resident.roles,
+        grid_id=household.grid_id,
     )
+    return dataclasses.replace(found, building=household.building)
 
 
 def of_staff(staff: Staff) -> Principal:
     """The principal of a staff member."""
-    return _staff_principal(staff.id, staff.community_id, staff.name, staff.role)
+    return _staff_principal(
+        staff.id, staff.community_id, staff.name, staff.role, grid_id=staff.grid_id
+    )
 
 
 async def for_household(session: AsyncSession, *, household_id: int) -> Principal | None:

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
@@ -33,6 +33,7 @@ from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
 from server.signin import revocation
+from server.web import deps
 from server.web.routes import admin, alerts, health, pages, signin, steps, stream, twilio
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -257,6 +258,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         title="TenWatch 十户联防",
         summary="One household asks, many come: ten-household joint-defence alerts.",
         lifespan=lifespan,
+        dependencies=[Depends(deps.authorize)],
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock

@@ -1,5 +1,6 @@
 """Dependencies routes share: a session per request, and who is asking."""
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -8,12 +9,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import accounts
+from server import accounts, roles
 from server.accounts import Principal
 from server.errors import Forbidden, Unauthenticated
 from server.runtime.work import Work
 from server.web import cookies
 
+log = logging.getLogger(__name__)
 bearer = HTTPBearer(
     auto_error=False,
     description="A token issued by `tenwatch token` (the pages use the session cookie instead).",
@@ -55,6 +57,9 @@ Reads = Annotated[AsyncSession, Depends(get_reads)]
 Now = Annotated[datetime, Depends(get_now)]
 
 
+_CHECKED = "tenwatch.principal"
+
+
 async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -62,6 +67,9 @@ async def get_principal(
     """The resident or staff member the bearer token, or else the session cookie, speaks for;
     401 without a valid one, 403 for a cookie's state-changing request another site may have
     made."""
+    checked: Principal | None = request.scope.get(_CHECKED)
+    if checked is not None:
+        return checked
     if credentials is not None:
         token = credentials.credentials
     else:
@@ -77,7 +85,27 @@ async def get_principal(
     principal = await principals.check(token)
     if principal is None:
         raise Unauthenticated("unknown, expired or revoked credential: sign in again")
+    request.scope[_CHECKED] = principal
     return principal
+
+
+async def authorize(request: Request) -> None:
+    """The role table's word on this route (`server/roles.py`), before anything else of the
+    request is read: a public route passes; any other needs a principal holding one of its
+    roles (401 without one, 403 with the wrong ones). A route without a row is refused."""
+    route = request.scope.get("route")
+    method = "GET" if request.method == "HEAD" else request.method
+    key = (method, getattr(route, "path", ""))
+    if key not in roles.ROUTES:
+        log.error("no row in the role table for %s %s: refused", *key)
+        raise Forbidden("this route has no row in the role table")
+    rule = roles.ROUTES[key]
+    if rule is roles.PUBLIC:
+        return
+    principal = await get_principal(request, await bearer(request))
+    if not roles.allowed(rule, principal):
+        held = ", ".join(sorted(roles.roles_of(principal))) or "nobody"
+        raise Forbidden(roles.NOT_YOURS.format(roles=", ".join(sorted(rule)), held=held))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

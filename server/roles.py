@@ -1,0 +1,135 @@
+"""Each role its own scope: who may call which route, in one table (docs/roles.md is written
+from it, and a test holds every route of the app and the socket to it).
+
+A person's roles add up: a resident is `resident`, and also `group_leader` when their
+household leads its group, `building_leader` or `grid_manager` when the register says so; a
+staff member has the one role of their row. Every role is of one community: a principal never
+sees or acts on another community's rows (those are 404). Finer scope is the route's own: a
+grid manager acts on the alarms of their grid, a building leader sees their building, a group
+leader their group (see `docs/roles.md`)."""
+
+from enum import StrEnum
+
+from server.accounts import Principal
+
+
+class Role(StrEnum):
+    """The roles of a community."""
+
+    RESIDENT = "resident"
+    GROUP_LEADER = "group_leader"  # 十户长
+    BUILDING_LEADER = "building_leader"  # 楼栋长
+    GRID_MANAGER = "grid_manager"  # 网格员
+    PATROL_MEMBER = "patrol_member"
+    PATROL_LEADER = "patrol_leader"
+    POLICE_OFFICE = "police_office"
+    ADMIN = "admin"
+
+
+def roles_of(principal: Principal) -> frozenset[Role]:
+    """The roles a principal holds."""
+    known = {role.value for role in Role}
+    held = {Role(r) for r in principal.roles if r in known}
+    if principal.kind == "resident":
+        held.add(Role.RESIDENT)
+        if principal.group_leader:
+            held.add(Role.GROUP_LEADER)
+    elif principal.role in known:
+        held.add(Role(principal.role or ""))
+    return frozenset(held)
+
+
+PUBLIC = None
+"""A route anyone may call without signing in (sign-in itself, health, pages, the phone's
+webhooks, which check Twilio's signature instead)."""
+
+EVERYONE = frozenset(Role)
+RESIDENTS = frozenset({Role.RESIDENT})
+LEADERS = frozenset({Role.GROUP_LEADER, Role.BUILDING_LEADER})
+RESPONDERS = frozenset(
+    {Role.PATROL_MEMBER, Role.PATROL_LEADER, Role.GRID_MANAGER, Role.POLICE_OFFICE, Role.ADMIN}
+)
+"""Staff who take, mark on scene, escalate and resolve alarms (a grid manager: of their grid)."""
+STAFF = RESPONDERS
+ROSTER_KEEPERS = frozenset({Role.ADMIN, Role.PATROL_LEADER})
+ADMIN = frozenset({Role.ADMIN})
+
+Rule = frozenset[Role] | None
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    # signing in, and the sessions it opens
+    ("POST", "/api/sign-in/code"): PUBLIC,
+    ("POST", "/api/sign-in/verify"): PUBLIC,
+    ("POST", "/api/sign-in/choose"): PUBLIC,
+    ("POST", "/api/sign-out"): EVERYONE,
+    ("GET", "/api/sessions"): EVERYONE,
+    ("DELETE", "/api/sessions/{session_id}"): EVERYONE,  # one's own; the admin: anyone's
+    ("GET", "/api/community/sessions"): ADMIN,
+    ("POST", "/api/invites"): ADMIN | {Role.GROUP_LEADER},  # a group leader: their group
+    ("POST", "/api/stream/ticket"): EVERYONE,
+    ("GET", "/api/me"): EVERYONE,
+    # the alarm
+    ("POST", "/api/alerts"): RESIDENTS,  # for their own household
+    ("GET", "/api/alerts"): EVERYONE,  # a resident: their group's; staff: their scope's
+    ("GET", "/api/alerts/{alert_id}"): EVERYONE,
+    ("GET", "/api/alerts/{alert_id}/timeline"): EVERYONE,
+    ("POST", "/api/alerts/{alert_id}/responses"): RESIDENTS,  # a neighbour household
+    ("POST", "/api/alerts/{alert_id}/cancel"): RESIDENTS,  # the raising household, with its PIN
+    ("POST", "/api/alerts/{alert_id}/take"): RESPONDERS,
+    ("POST", "/api/alerts/{alert_id}/on-scene"): RESPONDERS,
+    ("POST", "/api/alerts/{alert_id}/escalate"): RESPONDERS,
+    ("POST", "/api/alerts/{alert_id}/resolve"): RESPONDERS,
+    ("POST", "/api/drills"): ADMIN | {Role.GROUP_LEADER, Role.PATROL_LEADER},
+    ("PUT", "/api/household/pin"): RESIDENTS,
+    # the community's settings
+    ("GET", "/api/policy"): STAFF,
+    ("PUT", "/api/policy"): ADMIN,
+    ("GET", "/api/duty"): STAFF,
+    ("POST", "/api/duty/shifts"): ROSTER_KEEPERS,
+    ("POST", "/api/duty/overrides"): ROSTER_KEEPERS,
+    ("GET", "/api/reports"): STAFF,
+    # health, and the phone's webhooks (signed by Twilio)
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,  # details only to staff
+    ("POST", "/twilio/voice"): PUBLIC,
+    ("POST", "/twilio/voice/menu"): PUBLIC,
+    ("POST", "/twilio/voice/answer"): PUBLIC,
+    ("POST", "/twilio/voice/status"): PUBLIC,
+    ("POST", "/twilio/sms"): PUBLIC,
+    ("POST", "/twilio/status"): PUBLIC,
+    # the pages (each asks for its data with the session cookie)
+    ("GET", "/"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
+    ("GET", "/s"): PUBLIC,
+    ("GET", "/app"): PUBLIC,
+    ("GET", "/board"): PUBLIC,
+    ("GET", "/static/tenwatch.js"): PUBLIC,
+}
+"""Every route of the app and who may call it; a route missing here is refused to everyone."""
+
+SOCKET: frozenset[Role] = EVERYONE
+"""Who may open the live stream: everyone signed in; a resident hears their group, staff
+their scope's board."""
+
+NOT_YOURS = "This is for {roles}; you are signed in as {held}."
+
+
+def allowed(rule: Rule, principal: Principal) -> bool:
+    """Whether a principal holds one of the roles a rule names."""
+    return rule is PUBLIC or bool(roles_of(principal) & rule)
+
+
+def table() -> str:
+    """The role table as docs/roles.md shows it (a test keeps the two the same)."""
+    order = list(Role)
+    head = "| route | " + " | ".join(r.value for r in order) + " |"
+    rule = "|---|" + "---|" * len(order)
+    rows = [head, rule]
+    for (method, path), allowed_roles in ROUTES.items():
+        if allowed_roles is PUBLIC:
+            cells = ["anyone"] + [""] * (len(order) - 1)
+        else:
+            cells = ["✓" if r in allowed_roles else "" for r in order]
+        rows.append(f"| `{method} {path}` | " + " | ".join(cells) + " |")
+    rows.append("| socket `/ws` | " + " | ".join("✓" if r in SOCKET else "" for r in order) + " |")
+    return "\n".join(rows) + "\n"
