@@ -4,10 +4,10 @@ Every function works in the caller's session and never commits: one commit per r
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from groups.address import Address, parse_address
@@ -443,3 +443,28 @@ async def find_by_phone(
         query = query.where(Household.community_id == community_id)
     rows = await session.execute(query)
     return [PhoneMatch(resident, household, name) for resident, household, name in rows]
+
+
+# -- how big the groups a change touched are ----------------------------------------------------
+
+
+async def small_groups(
+    session: AsyncSession, *, group_ids: Iterable[int], low: int = LOW
+) -> list[str]:
+    """A sentence for each of these groups that has fewer than `low` households: what a change's
+    answer (and its audit entry) says, as it is not an error but should be seen to."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Group.name, func.count(Household.id))
+        .outerjoin(Household, Household.group_id == Group.id)
+        .where(Group.id.in_(ids))
+        .group_by(Group.id, Group.name)
+        .order_by(Group.name)
+    )
+    return [
+        f"group {name} now has {count} household{'s' if count != 1 else ''}, below {low}"
+        for name, count in rows
+        if count < low
+    ]

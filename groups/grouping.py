@@ -182,8 +182,7 @@ def _rebalance(
     runs = [tuple(block[i] for i in run) for run in partition(block, low=low, high=high)]
     keys = sorted(block_keys, key=lambda k: min(a.sort_key for a in groups[k]))
     return Rearrange(
-        full,
-        groups=tuple(zip(keys, runs[: len(keys)], strict=True)), new=tuple(runs[len(keys) :])
+        full, groups=tuple(zip(keys, runs[: len(keys)], strict=True)), new=tuple(runs[len(keys) :])
     )
 
 
