@@ -340,7 +340,7 @@ async def export_csv(session: AsyncSession, *, community_id: int) -> str:
     in address order), then one per staff member; importing it rebuilds the same register."""
 
     query = select(Grid.id, Grid.name).where(Grid.community_id == community_id)
-    grids: dict[int, str] = dict(await session.execute(query))
+    grids: dict[int, str] = dict((await session.execute(query)).all())
     households = sorted(
         await session.scalars(
             select(Household)
