@@ -30,7 +30,7 @@ from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
-from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
+from server.web.routes import admin, alerts, health, pages, register, steps, stream, twilio
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio):
+    for module in (health, alerts, steps, admin, pages, twilio, register):
         app.include_router(module.router)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
