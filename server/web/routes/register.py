@@ -1151,7 +1151,8 @@ async def set_language(
 
 # -- the page and its modules ----------------------------------------------------------------
 
-_MODULE = re.compile(r"^[a-z][a-z0-9_-]{0,40}\.js$")
+_MODULE = re.compile(r"^[a-z][a-z0-9_-]{0,40}\.(js|css)$")
+_TYPES = {"js": "text/javascript", "css": "text/css"}
 
 
 @pages.get("/register")
@@ -1162,11 +1163,13 @@ async def register_page() -> FileResponse:
 
 @pages.get("/static/js/{name}")
 async def module(name: str) -> FileResponse:
-    """A page's ES module from static/js/."""
+    """A page's ES module (or style sheet) from static/js/."""
+    match = _MODULE.fullmatch(name)
     path = STATIC / "js" / name
-    if not _MODULE.fullmatch(name) or not path.is_file():
+    if match is None or not path.is_file():
         raise NotFound(f"no module {name[:50]}")
-    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+    media = _TYPES[match[1]]
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
 
 
 router = APIRouter()  # what app.py includes: the register's API, /api/me/…, and the page
