@@ -4,14 +4,14 @@ Every function works in the caller's session and never commits: one commit per r
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from groups.address import Address, parse_address
-from groups.grouping import Candidate, Join, NewGroup, choose_leader, partition, place
+from groups.grouping import LOW, Candidate, Join, NewGroup, choose_leader, partition, place
 from groups.models import (
     RESIDENT_ROLES,
     STAFF_ROLES,
@@ -123,6 +123,14 @@ async def find_household(
     return await session.scalar(query)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """A household registered and grouped, and every group whose members changed for it."""
+
+    household: Household
+    groups: frozenset[int]
+
+
 async def add_household(
     session: AsyncSession,
     *,
@@ -132,6 +140,22 @@ async def add_household(
     grid: str | None = None,
 ) -> Household:
     """Register a household and put it in a group beside its neighbours; others stay put."""
+    placed = await move_in(
+        session, community_id=community_id, address=address, residents=residents, grid=grid
+    )
+    return placed.household
+
+
+async def move_in(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    address: str | Address,
+    residents: Sequence[NewResident] = (),
+    grid: str | None = None,
+    language: str = "zh",
+) -> Placed:
+    """Register a household and group it (grouping.place); says which groups changed."""
     where = parse_address(address) if isinstance(address, str) else address
     if await find_household(session, community_id=community_id, address=where) is not None:
         raise ValueError(f"{where} is already registered")
@@ -142,11 +166,12 @@ async def add_household(
     household = new_household(
         community_id=community_id, address=where, residents=people, grid_id=grid_id
     )
+    household.language = language
     session.add(household)
     await session.flush()
     book = await _Book.load(session, community_id)
     await book.place(household)
-    return household
+    return Placed(household=household, groups=frozenset(book.touched))
 
 
 def _checked(resident: NewResident) -> NewResident:
@@ -157,8 +182,9 @@ def _checked(resident: NewResident) -> NewResident:
     return NewResident(name=check_name(resident.name), phone=phone, roles=resident.roles)
 
 
-async def remove_household(session: AsyncSession, *, household_id: int) -> None:
-    """Remove a household (and its residents) from the directory; only its group changes."""
+async def remove_household(session: AsyncSession, *, household_id: int) -> int | None:
+    """Remove a household (and its residents) from the directory; only its group changes.
+    Returns the id of the group it left, if that group still has members."""
     household = await session.get(Household, household_id)
     if household is None:
         raise ValueError(f"no household {household_id}")
@@ -166,10 +192,10 @@ async def remove_household(session: AsyncSession, *, household_id: int) -> None:
     await session.delete(household)
     await session.flush()
     if group_id is None:
-        return
+        return None
     group = await session.get(Group, group_id)
     if group is None:
-        return
+        return None
     query = (
         select(Household)
         .where(Household.group_id == group_id)
@@ -178,9 +204,11 @@ async def remove_household(session: AsyncSession, *, household_id: int) -> None:
     members = list(await session.scalars(query))
     if not members:
         await session.delete(group)
-    else:
-        group.leader_household_id = _leader(members)
+        await session.flush()
+        return None
+    keep_leader(group, members)
     await session.flush()
+    return group_id
 
 
 async def regroup(session: AsyncSession, *, community_id: int) -> list[Group]:
@@ -195,6 +223,9 @@ async def regroup(session: AsyncSession, *, community_id: int) -> list[Group]:
     fresh = [h for h in ungrouped if (h.building, h.unit) not in occupied]
     late = [h for h in ungrouped if (h.building, h.unit) in occupied]
     runs = partition([address_of(h) for h in fresh])
+    if book.grouped:  # a run too small for a group of its own joins its neighbours' instead
+        late += [fresh[i] for run in runs if len(run) < LOW for i in run]
+        runs = [run for run in runs if len(run) >= LOW]
     created = await book.new_groups([[fresh[i] for i in run] for run in runs]) if runs else []
     for household in late:
         created.extend(await book.place(household))
@@ -245,6 +276,17 @@ async def add_staff(
     return staff
 
 
+def keep_leader(group: Group, members: Sequence[Household]) -> None:
+    """Set the group's leader: the one the admin chose while it stays a member, else the
+    stairwell leader, else the first registered household."""
+    chosen = group.leader_chosen_at is not None and any(
+        h.id == group.leader_household_id for h in members
+    )
+    if not chosen:
+        group.leader_household_id = _leader(members)
+        group.leader_chosen_at = None
+
+
 def _leader(members: Sequence[Household]) -> int | None:
     return choose_leader(
         Candidate(
@@ -271,6 +313,7 @@ class _Book:
                 self.members.setdefault(h.group_id, []).append(h)
         self.grouped = [h for hs in self.members.values() for h in hs]
         self.names: set[str] = set()
+        self.touched: set[int] = set()
 
     @classmethod
     async def load(cls, session: AsyncSession, community_id: int) -> "_Book":
@@ -311,28 +354,31 @@ class _Book:
     async def place(self, household: Household) -> list[Group]:
         """Put one ungrouped household in a group; returns the groups created for it, if any."""
         mine = address_of(household)
-        groups = {  # only groups with someone in the same building can take it
-            k: v for k, v in self.members.items() if any(h.building == mine.building for h in v)
-        }
-        by_address = {address_of(h): h for hs in groups.values() for h in hs}
-        placement = place(mine, {k: [address_of(h) for h in v] for k, v in groups.items()})
+        by_address = {address_of(h): h for hs in self.members.values() for h in hs}
+        by_address[mine] = household
+        placement = place(mine, {k: [address_of(h) for h in v] for k, v in self.members.items()})
         if isinstance(placement, NewGroup):
             return [await self.new_group([household])]
-        group = await self.session.get(Group, placement.group)
-        assert group is not None
         if isinstance(placement, Join):
+            group = await self.session.get(Group, placement.group)
+            assert group is not None
             self._assign(group, [*self.members[group.id], household])
             await self.session.flush()
             return []
-        by_address[mine] = household
-        self._assign(group, [by_address[a] for a in placement.stay])
-        return [await self.new_group([by_address[a] for a in placement.leave])]
+        for key, addresses in placement.groups:
+            changed = await self.session.get(Group, key)
+            assert changed is not None
+            self._assign(changed, [by_address[a] for a in addresses])
+        await self.session.flush()
+        runs = [[by_address[a] for a in run] for run in placement.new]
+        return await self.new_groups(runs) if runs else []
 
     def _assign(self, group: Group, households: list[Household]) -> None:
         for h in households:
             h.group_id = group.id
         self.members[group.id] = households
-        group.leader_household_id = _leader(households)
+        self.touched.add(group.id)
+        keep_leader(group, households)
 
 
 # -- alarm numbers: the phone as a help button ------------------------------------------------
@@ -397,3 +443,28 @@ async def find_by_phone(
         query = query.where(Household.community_id == community_id)
     rows = await session.execute(query)
     return [PhoneMatch(resident, household, name) for resident, household, name in rows]
+
+
+# -- how big the groups a change touched are ----------------------------------------------------
+
+
+async def small_groups(
+    session: AsyncSession, *, group_ids: Iterable[int], low: int = LOW
+) -> list[str]:
+    """A sentence for each of these groups that has fewer than `low` households: what a change's
+    answer (and its audit entry) says, as it is not an error but should be seen to."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Group.name, func.count(Household.id))
+        .outerjoin(Household, Household.group_id == Group.id)
+        .where(Group.id.in_(ids))
+        .group_by(Group.id, Group.name)
+        .order_by(Group.name)
+    )
+    return [
+        f"group {name} now has {count} household{'s' if count != 1 else ''}, below {low}"
+        for name, count in rows
+        if count < low
+    ]

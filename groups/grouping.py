@@ -4,7 +4,8 @@ Households are ordered by (building in natural order, unit, floor, room), so tha
 in that order live on the same stairwell and on neighbouring floors. A group is a contiguous
 run of that order. `partition` makes the first grouping of a whole set; after that, `place`
 puts one newcomer into a group without moving anyone else (except, when the group it belongs
-to is full, that one group's members, which split in two).
+to is full, one household handed to the group beside it, or that group and its neighbours
+regrouped together, so that groups stay within LOW..HIGH where the numbers allow).
 """
 
 import sys
@@ -79,40 +80,52 @@ class Join(Generic[K]):
 
 
 @dataclass(frozen=True)
-class Split(Generic[K]):
-    """`group` was full: `stay` (with the newcomer, maybe) keeps it, `leave` forms a new group."""
+class Rearrange(Generic[K]):
+    """The newcomer's group was full: `groups` gives each changed group its new members (the
+    newcomer among them), and `new` the members of each group to create. Only the full group and
+    the groups beside it in the building change."""
 
-    group: K
-    stay: tuple[Address, ...]
-    leave: tuple[Address, ...]
+    group: K  # the full group
+    groups: tuple[tuple[K, tuple[Address, ...]], ...]
+    new: tuple[tuple[Address, ...], ...] = ()
 
 
 @dataclass(frozen=True)
 class NewGroup:
-    """No group has a household in the newcomer's building yet: it starts one."""
+    """No group near the newcomer has room: it starts one."""
 
 
-Placement = Join[K] | Split[K] | NewGroup
+Placement = Join[K] | Rearrange[K] | NewGroup
 
 
-def place(new: Address, groups: Mapping[K, Sequence[Address]], *, high: int = HIGH) -> Placement[K]:
-    """Decide which group a new household joins, moving nobody outside one full group.
+def place(
+    new: Address,
+    groups: Mapping[K, Sequence[Address]],
+    *,
+    low: int = LOW,
+    high: int = HIGH,
+) -> Placement[K]:
+    """Decide which group a new household joins, moving as few others as it can.
 
     It joins the group of its nearest neighbour in the sorted order within its building (same
     unit, nearest floor first); if that group is full, the group of its neighbour on the other
-    side when that one has room; otherwise the nearest neighbour's group splits into two
-    contiguous halves, and only its members move. The first household of a building starts a
-    new group: a group across buildings would not have neighbours seconds away.
+    side when that one has room. When both are full, the full group takes the newcomer and
+    hands its household at the far end to the group beside it there, if that group has room
+    (one household moves, every group stays within low..high); failing that, the full group
+    and the full groups beside it are regrouped together, so that no group ends below low
+    where the numbers allow it (13 households of a lone building cannot make two groups of 8).
+    The first household of a building joins the nearest group of the next building in the
+    sorted order while that group has room, rather than starting a group of one.
     """
-    everyone = [(address, key) for key, addresses in groups.items() for address in addresses]
-    if any(address == new for address, _ in everyone):
-        raise ValueError(f"{new} is already in a group")
-    members = sorted(
-        ((address, key) for address, key in everyone if address.building == new.building),
+    everyone = sorted(
+        ((address, key) for key, addresses in groups.items() for address in addresses),
         key=lambda pair: pair[0].sort_key,
     )
+    if any(address == new for address, _ in everyone):
+        raise ValueError(f"{new} is already in a group")
+    members = [(address, key) for address, key in everyone if address.building == new.building]
     if not members:
-        return NewGroup()
+        return _nearest_building(new, groups, everyone, high=high)
     at = bisect_left([address.sort_key for address, _ in members], new.sort_key)
     sides = [members[j] for j in (at - 1, at) if 0 <= j < len(members)]
     sides.sort(key=lambda pair: _distance(new, pair[0]))
@@ -121,9 +134,56 @@ def place(new: Address, groups: Mapping[K, Sequence[Address]], *, high: int = HI
     for key in [nearest, *others]:
         if len(groups[key]) < high:
             return Join(key)
-    together = sorted([*groups[nearest], new], key=lambda a: a.sort_key)
-    half = (len(together) + 1) // 2
-    return Split(nearest, stay=tuple(together[:half]), leave=tuple(together[half:]))
+    return _rebalance(new, nearest, groups, members, low=low, high=high)
+
+
+def _nearest_building(
+    new: Address,
+    groups: Mapping[K, Sequence[Address]],
+    everyone: Sequence[tuple[Address, K]],
+    *,
+    high: int,
+) -> Placement[K]:
+    at = bisect_left([address.sort_key for address, _ in everyone], new.sort_key)
+    sides = [everyone[j][1] for j in (at - 1, at) if 0 <= j < len(everyone)]
+    roomy = [key for key in sides if len(groups[key]) < high]
+    if not roomy:
+        return NewGroup()
+    return Join(min(roomy, key=lambda key: len(groups[key])))
+
+
+def _rebalance(
+    new: Address,
+    full: K,
+    groups: Mapping[K, Sequence[Address]],
+    building: Sequence[tuple[Address, K]],
+    *,
+    low: int,
+    high: int,
+) -> Rearrange[K]:
+    together = sorted([*groups[full], new], key=lambda a: a.sort_key)
+    order = [key for _, key in building]
+    positions = [i for i, key in enumerate(order) if key == full]
+    before = order[positions[0] - 1] if positions[0] > 0 else None
+    after = order[positions[-1] + 1] if positions[-1] + 1 < len(order) else None
+    beside = [(key, side) for key, side in ((before, 0), (after, -1)) if key is not None]
+    roomy = sorted(
+        ((key, side) for key, side in beside if len(groups[key]) < high),
+        key=lambda pair: len(groups[pair[0]]),
+    )
+    if roomy:
+        key, side = roomy[0]
+        moved = together.pop(side)
+        taker = sorted([*groups[key], moved], key=lambda a: a.sort_key)
+        return Rearrange(full, groups=((full, tuple(together)), (key, tuple(taker))))
+    block_keys = [k for k in (before, full, after) if k is not None]
+    block_keys = list(dict.fromkeys(block_keys))
+    block = sorted([a for k in block_keys for a in groups[k]] + [new], key=lambda a: a.sort_key)
+    runs = [tuple(block[i] for i in run) for run in partition(block, low=low, high=high)]
+    keys = sorted(block_keys, key=lambda k: min(a.sort_key for a in groups[k]))
+    return Rearrange(
+        full, groups=tuple(zip(keys, runs[: len(keys)], strict=True)), new=tuple(runs[len(keys) :])
+    )
 
 
 def _distance(a: Address, b: Address) -> tuple[bool, bool, int, int]:

@@ -1,8 +1,10 @@
-"""The directory's tables: community → grid, group → household → resident; staff; credentials."""
+"""The directory's tables: community → grid, group → household → resident; staff; credentials;
+the register's audit log."""
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.db import Base, UTCDateTime, utcnow
@@ -12,6 +14,7 @@ STAFF_ROLES = frozenset(
     {"patrol_member", "patrol_leader", "grid_manager", "police_office", "admin"}
 )
 PATROL_ROLES = frozenset({"patrol_member", "patrol_leader"})
+LANGUAGES = ("zh", "en")
 
 
 class Community(Base):
@@ -49,6 +52,8 @@ class Group(Base):
     leader_household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", use_alter=True, ondelete="SET NULL")
     )
+    # Set when the admin chose the leader: regrouping then keeps that leader while it stays.
+    leader_chosen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     households: Mapped[list["Household"]] = relationship(
@@ -80,6 +85,10 @@ class Household(Base):
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The responder context: what a neighbour or the patrol needs to know on the way.
+    spare_key_holder: Mapped[str | None] = mapped_column(String(200))
+    care_note: Mapped[str | None] = mapped_column(String(500))  # mobility or medical
+    away_until: Mapped[date | None]
 
     group: Mapped[Group | None] = relationship(back_populates="households", foreign_keys=[group_id])
     residents: Mapped[list["Resident"]] = relationship(
@@ -99,6 +108,7 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
     roles: Mapped[str] = mapped_column(String(200), default="")
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     household: Mapped[Household] = relationship(back_populates="residents")
 
@@ -122,6 +132,8 @@ class Staff(Base):
     phone: Mapped[str] = mapped_column(String(20))
     role: Mapped[str] = mapped_column(String(20))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DutyShift(Base):
@@ -189,3 +201,23 @@ class AlarmNumber(Base):
     )
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One admin action on the register, or one look at what staff see only when they must
+    (a household's responder context, a full phone number): who, what, when, before → after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_community_at", "community_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(500))

@@ -144,13 +144,17 @@ def import_households(
             progress.update(task, completed=done, total=total)
 
         async def work(session: AsyncSession) -> importer.ImportReport:
-            with file.open(encoding="utf-8-sig", newline="") as source:
-                return await importer.import_csv(
-                    session, source=source, community=community, progress=advance
-                )
+            return await importer.import_csv(
+                session, source=file, community=community, progress=advance
+            )
 
         try:
             report = _run(work)
+        except (importer.Unreadable, OSError) as exc:
+            progress.stop()
+            reason = exc if isinstance(exc, importer.Unreadable) else exc.strerror
+            console.print(f"[red]cannot import {file.name}[/red]: {reason}; nothing was imported")
+            raise typer.Exit(1) from exc
         except importer.ImportFailed as exc:
             progress.stop()
             for error in exc.errors:

@@ -7,7 +7,6 @@ from typing import Any, TypedDict
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -34,7 +33,17 @@ from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
 from server.signin import revocation
 from server.web import deps
-from server.web.routes import admin, alerts, health, pages, signin, steps, stream, twilio
+from server.web.routes import (
+    admin,
+    alerts,
+    health,
+    pages,
+    register,
+    signin,
+    steps,
+    stream,
+    twilio,
+)
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -262,10 +271,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
     app.state.settings = settings or get_settings()
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio, signin):
+    for module in (health, alerts, steps, admin, pages, twilio, signin, register):
         app.include_router(module.router)
     app.include_router(signin.pages)
-    app.mount("/static/js", StaticFiles(directory=pages.STATIC / "js"), name="scripts")
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)

@@ -48,6 +48,7 @@ async def test_a_wrong_code_says_so_on_the_page_in_english_when_asked(
         await page.get_by_role("button", name="English").click()
         await page.get_by_label("Mobile number").fill(RESIDENT)
         await page.get_by_role("button", name="Text me a code").click()
+        await page.get_by_label("Code from the text (6 digits)").wait_for()
         good = printed_code(capsys, RESIDENT)
         await page.get_by_label("Code from the text (6 digits)").fill(
             f"{(int(good) + 1) % 1_000_000:06d}"

@@ -56,17 +56,17 @@ async def test_households_registered_one_by_one_fill_groups_of_at_most_12(
 
 
 async def test_a_new_household_only_changes_its_own_group(session: AsyncSession) -> None:
-    community_id = await build(session, {("B2", 1): 6, ("B11", 1): 6})
+    community_id = await build(session, {("B2", 1): 8, ("B11", 1): 8})
     before = memberships(await list_groups(session, community_id=community_id))
     household = await add_household(
         session,
         community_id=community_id,
-        address="B11-1-401",
+        address="B11-1-501",
         residents=[NewResident(name="王建国", phone="+8613800000099", roles=frozenset())],
     )
     after = memberships(await list_groups(session, community_id=community_id))
     assert household.group_id is not None
-    assert after[household.group_id] == before[household.group_id] | {"B11-1-401"}
+    assert after[household.group_id] == before[household.group_id] | {"B11-1-501"}
     assert {k: v for k, v in after.items() if k != household.group_id} == {
         k: v for k, v in before.items() if k != household.group_id
     }

@@ -13,7 +13,7 @@ from groups.grouping import (
     Join,
     NewGroup,
     Placement,
-    Split,
+    Rearrange,
     choose_leader,
     partition,
     place,
@@ -89,15 +89,32 @@ def apply(placement: Placement[int], new: Address, groups: dict[int, list[Addres
     match placement:
         case Join(group):
             groups[group].append(new)
-        case Split(group, stay, leave):
-            groups[group] = list(stay)
-            groups[max(groups) + 1] = list(leave)
+        case Rearrange(_, changed, new_groups):
+            for group, members in changed:
+                groups[group] = list(members)
+            for members in new_groups:
+                groups[max(groups) + 1] = list(members)
         case NewGroup():
             groups[max(groups, default=0) + 1] = [new]
 
 
+def neighbours_in_building(groups: dict[int, list[Address]], key: int) -> set[int]:
+    """The group and the groups just before and after it in its building's sorted order."""
+    building = groups[key][0].building
+    order = [
+        k
+        for _, k in sorted(
+            ((a, k) for k, v in groups.items() for a in v if a.building == building),
+            key=lambda pair: pair[0].sort_key,
+        )
+    ]
+    at = [i for i, k in enumerate(order) if k == key]
+    around = {order[i] for i in (at[0] - 1, at[-1] + 1) if 0 <= i < len(order)}
+    return {key} | around
+
+
 @given(communities, st.lists(addresses, max_size=30))
-def test_a_newcomer_moves_nobody_outside_one_full_group(
+def test_a_newcomer_moves_nobody_outside_a_full_group_and_the_groups_beside_it(
     community: list[Address], newcomers: list[Address]
 ) -> None:
     groups = {n: [community[i] for i in run] for n, run in enumerate(partition(community))}
@@ -108,9 +125,14 @@ def test_a_newcomer_moves_nobody_outside_one_full_group(
         placement = place(new, groups)
         apply(placement, new, groups)
         changed = {k for k in before if groups[k] != before[k]}
-        if isinstance(placement, Split):
-            assert changed <= {placement.group}
-            assert len(before[placement.group]) == HIGH
+        if isinstance(placement, Rearrange):
+            full = placement.group
+            assert len(before[full]) == HIGH
+            assert changed <= neighbours_in_building(before, full)
+            sizes = [len(m) for _, m in placement.groups] + [len(m) for m in placement.new]
+            if sum(sizes) >= 2 * LOW:  # no group is made smaller than LOW when it can be helped
+                shrunk = [len(m) for k, m in placement.groups if len(m) < len(before[k])]
+                assert all(size >= LOW for size in [*shrunk, *map(len, placement.new)]), sizes
         else:
             assert changed <= ({placement.group} if isinstance(placement, Join) else set())
         assert all(len(v) <= HIGH for v in groups.values())
@@ -129,19 +151,44 @@ def test_a_newcomer_joins_the_group_of_the_neighbour_on_its_stairwell() -> None:
     assert place(Address("B11", 1, 302), groups) == Join(1)
 
 
-def test_a_newcomer_beside_a_full_group_splits_only_that_group() -> None:
-    full = [Address("B11", 1, f * 100 + d) for f in range(1, 7) for d in (1, 3)]
-    placement = place(Address("B11", 1, 302), {7: full})
-    assert isinstance(placement, Split)
-    assert placement.group == 7
-    assert len(placement.stay) == 7
-    assert len(placement.leave) == 6
-    assert Address("B11", 1, 302) in placement.stay
+def floors(unit: int, first: int, last: int) -> list[Address]:
+    return [Address("B11", unit, f * 100 + d) for f in range(first, last + 1) for d in (1, 3)]
 
 
-def test_the_first_household_of_a_building_starts_a_group() -> None:
+def test_a_newcomer_in_a_full_group_hands_its_far_end_household_to_the_group_beside_it() -> None:
+    full, beside = floors(1, 1, 6), floors(1, 7, 10)  # 12 and 8 households
+    placement = place(Address("B11", 1, 302), {7: full, 8: beside})
+    assert isinstance(placement, Rearrange)
+    changed = dict(placement.groups)
+    assert len(changed[7]) == 12
+    assert Address("B11", 1, 302) in changed[7]
+    assert changed[8] == (Address("B11", 1, 603), *beside)
+    assert placement.new == ()
+
+
+def test_a_full_group_between_full_groups_is_regrouped_with_them_into_groups_of_8_or_more() -> None:
+    groups = {1: floors(1, 1, 6), 2: floors(1, 7, 12), 3: floors(1, 13, 18)}
+    placement = place(Address("B11", 1, 702), groups)
+    assert isinstance(placement, Rearrange)
+    sizes = [len(m) for _, m in placement.groups] + [len(m) for m in placement.new]
+    assert sum(sizes) == 37
+    assert all(LOW <= size <= HIGH for size in sizes)
+
+
+def test_a_lone_full_group_splits_in_two_as_evenly_as_the_stairwell_allows() -> None:
+    placement = place(Address("B11", 1, 302), {7: floors(1, 1, 6)})
+    assert isinstance(placement, Rearrange)
+    sizes = sorted([len(m) for _, m in placement.groups] + [len(m) for m in placement.new])
+    assert sum(sizes) == 13
+    assert max(sizes) <= HIGH
+    assert min(sizes) < LOW  # 13 cannot make two groups of 8: the register says so
+
+
+def test_the_first_household_of_a_building_joins_the_nearest_group_with_room() -> None:
     assert place(Address("B2", 1, 101), {}) == NewGroup()
-    assert place(Address("B2", 1, 101), {1: [Address("B11", 1, 101)]}) == NewGroup()
+    assert place(Address("B12", 1, 101), {1: [Address("B11", 1, 101)]}) == Join(1)
+    full = {1: [Address("B11", 1, r) for r in range(101, 113)]}
+    assert place(Address("B12", 1, 101), full) == NewGroup()
 
 
 def test_the_stairwell_leader_leads_the_group_else_the_first_registered_household() -> None:
