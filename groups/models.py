@@ -79,6 +79,10 @@ class Household(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh")
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    pin_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Wrong current PINs given in a row to change the PINs (groups/pins.py locks them out)."""
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Until when no PIN change is tried (a lockout after wrong PINs), shown to staff."""
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     group: Mapped[Group | None] = relationship(back_populates="households", foreign_keys=[group_id])

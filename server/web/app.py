@@ -22,7 +22,7 @@ from server.accounts import Principals
 from server.alarms import events
 from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
-from server.errors import Refusal, Unavailable
+from server.errors import Refusal, TooMany, Unavailable
 from server.phone import delivery, inbound
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
@@ -186,6 +186,8 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     """Any refusal of the family, as its status and its sentence."""
     assert isinstance(exc, Refusal)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooMany):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"detail": exc.sentence}, status_code=exc.status, headers=headers)
 
 
