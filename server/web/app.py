@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -30,6 +31,7 @@ from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings
+from server.web import invalid
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -195,6 +197,8 @@ async def database_away(request: Request, exc: Exception) -> JSONResponse:
     """A database that can't be reached, as Unavailable with a sentence (a press is told its
     alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
     the log."""
+    if invalid.out_of_range(exc):
+        return await invalid.too_large(request, exc)
     reason = errors.database_away(exc)
     if reason is None:
         raise exc
@@ -230,6 +234,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in (health, alerts, steps, admin, pages, twilio):
         app.include_router(module.router)
     app.add_exception_handler(Refusal, refused)
+    app.add_exception_handler(RequestValidationError, invalid.invalid_request)
+    app.add_exception_handler(OverflowError, invalid.too_large)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)
     return app
