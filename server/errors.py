@@ -60,7 +60,7 @@ class TooMany(Refusal):
 
     status = 429
 
-    def __init__(self, sentence: str, *, retry_after: int) -> None:
+    def __init__(self, sentence: str, *, retry_after: int = 60) -> None:
         super().__init__(sentence)
         self.retry_after = retry_after
 
