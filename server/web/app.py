@@ -30,7 +30,7 @@ from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
-from server.settings import Settings, get_settings
+from server.settings import Settings, get_settings, hidden
 from server.web import invalid
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
@@ -152,7 +152,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
-        settings.bus_url,
+        hidden(settings.bus_url),
         settings.sms_url,
     )
     try:
