@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
 
     public_base_url: str = "http://127.0.0.1:8000"
+    docs: bool | None = None
+    """Serve the API's Swagger and ReDoc pages (/docs, /redoc); by default in development only.
+    /openapi.json itself is always served."""
     ws_queue_size: int = 4096
     """Events a socket may have waiting in memory (references to texts every socket shares);
     beyond them it reads on from the store. A batch of a storm publishes thousands at once."""
@@ -105,6 +108,12 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = 4096
     """The largest message a client may send (it has nothing to say: the stream is one-way); a
     larger one closes its socket with 1009 instead of being buffered whole."""
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs and /redoc are served (their pages load code from a CDN, on the same
+        origin as the board): in development unless TENWATCH_DOCS says otherwise."""
+        return self.environment == "development" if self.docs is None else self.docs
 
     @property
     def bus_url(self) -> str:

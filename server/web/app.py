@@ -33,6 +33,7 @@ from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings, hidden
 from server.web import invalid
 from server.web.routes import admin, alerts, health, pages, steps, stream, twilio
+from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -224,12 +225,17 @@ class App(FastAPI):
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     """Build the TenWatch app for the given settings (the environment's by default); every
     deadline is measured by the given clock."""
+    settings = settings or get_settings()
+    docs = settings.docs_enabled  # Swagger and ReDoc load from a CDN: development only
     app = App(
         title="TenWatch 十户联防",
         summary="One household asks, many come: ten-household joint-defence alerts.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
-    app.state.settings = settings or get_settings()
+    app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
+    app.state.settings = settings
     app.state.clock = clock
     for module in (health, alerts, steps, admin, pages, twilio):
         app.include_router(module.router)
