@@ -242,6 +242,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)
+    invalid.document(app)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)
     return app

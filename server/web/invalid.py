@@ -9,7 +9,7 @@ parameters are not bounded, is refused the same way instead of failing in the dr
 import logging
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
@@ -55,4 +55,38 @@ def out_of_range(exc: BaseException) -> bool:
 async def too_large(request: Request, exc: Exception) -> JSONResponse:
     """A number beyond the database's integers: 422, as if its parameter had been bounded."""
     log.warning("%s %s: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse({"detail": TOO_LARGE}, status_code=422)
+    detail = [{"type": "out_of_range", "loc": ["request"], "msg": TOO_LARGE}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI's 422 honest: it is FastAPI's list of validation errors, or one of the
+    refusals' sentence (`Invalid`: a request that names something that can't be)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Refusal"] = {
+            "type": "object",
+            "properties": {"detail": {"type": "string", "title": "Detail"}},
+            "required": ["detail"],
+            "title": "Refusal",
+        }
+        either = {
+            "anyOf": [
+                {"$ref": "#/components/schemas/HTTPValidationError"},
+                {"$ref": "#/components/schemas/Refusal"},
+            ]
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                invalid = operation.get("responses", {}).get("422")
+                if invalid is not None:
+                    invalid["content"] = {"application/json": {"schema": either}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
