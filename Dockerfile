@@ -7,6 +7,10 @@ COPY groups ./groups
 COPY notifier ./notifier
 RUN pip install --no-cache-dir .
 EXPOSE 8000
+# X-Forwarded-For/-Proto are believed only from these proxies (uvicorn reads the variable; a
+# comma-separated list of addresses or networks). Anyone else could claim any client address
+# and https, so the default trusts this container alone; docker-compose.yml names its nginx.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
 # Migrations run once, from the `migrate` service of docker-compose.yml, not in every replica.
 CMD ["uvicorn", "--factory", "server.web.app:create_app", "--host", "0.0.0.0", "--port", "8000", \
-     "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--proxy-headers", "--forwarded-allow-ips", "*"]
+     "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--proxy-headers"]

@@ -84,6 +84,10 @@ class Household(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh")
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     duress_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    pin_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Wrong current PINs given in a row to change the PINs (groups/pins.py locks them out)."""
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Until when no PIN change is tried (a lockout after wrong PINs), shown to staff."""
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The responder context: what a neighbour or the patrol needs to know on the way.
     spare_key_holder: Mapped[str | None] = mapped_column(String(200))

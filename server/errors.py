@@ -54,6 +54,17 @@ class Invalid(Refusal):
     status = 422
 
 
+class TooMany(Refusal):
+    """Too many wrong tries of a secret (a PIN): locked out for a while; the sentence says when
+    to try again, and retry_after in how many seconds."""
+
+    status = 429
+
+    def __init__(self, sentence: str, *, retry_after: int = 60) -> None:
+        super().__init__(sentence)
+        self.retry_after = retry_after
+
+
 class Unavailable(Refusal):
     """A part the request needs is away for now; the client retries (an alarm falls back to the
     phone)."""

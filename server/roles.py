@@ -81,6 +81,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/alerts/{alert_id}/resolve"): RESPONDERS,
     ("POST", "/api/drills"): ADMIN | {Role.GROUP_LEADER, Role.PATROL_LEADER},
     ("PUT", "/api/household/pin"): RESIDENTS,
+    ("GET", "/api/household/pin-lockouts"): STAFF,  # the board: who is locked out of PINs
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,

@@ -1,10 +1,39 @@
 """The one settings object: every knob of the service, read from TENWATCH_* variables."""
 
 from functools import lru_cache
-from typing import Literal
+from ipaddress import ip_address
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import AfterValidator, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Dsn(str):
+    """A database or Redis URL: the whole URL wherever it is used as text, its password hidden
+    (`***`) wherever it is shown as an object (the settings' repr, a log of them)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(hidden(self))
+
+
+def hidden(url: str) -> str:
+    """url with its password, if it has one, shown as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.split(":", 1)[0]
+    return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
+Url = Annotated[str, AfterValidator(Dsn)]
+"""A URL that may carry a password: a str to every use, a Dsn to anyone who prints it."""
+
+PLACEHOLDERS = {"change-me", "changeme", "tenwatch", "password", "secret", "postgres"}
+"""Secrets that are the examples' (.env.example, the old docker-compose.yml), never real ones."""
 
 
 class Settings(BaseSettings):
@@ -13,8 +42,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TENWATCH_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
-    database_url: str = "sqlite+aiosqlite:///./tenwatch.db"
-    redis_url: str | None = None
+    database_url: Url = "sqlite+aiosqlite:///./tenwatch.db"
+    redis_url: Url | None = None
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -23,6 +52,9 @@ class Settings(BaseSettings):
     twilio_api_url: str | None = None
 
     public_base_url: str = "http://127.0.0.1:8000"
+    docs: bool | None = None
+    """Serve the API's Swagger and ReDoc pages (/docs, /redoc); by default in development only.
+    /openapi.json itself is always served."""
     ws_queue_size: int = 4096
     """Events a socket may have waiting in memory (references to texts every socket shares);
     beyond them it reads on from the store. A batch of a storm publishes thousands at once."""
@@ -103,6 +135,12 @@ class Settings(BaseSettings):
         return "twilio://" if self.twilio_verify_service_sid else "console://"
 
     @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs and /redoc are served (their pages load code from a CDN, on the same
+        origin as the board): in development unless TENWATCH_DOCS says otherwise."""
+        return self.environment == "development" if self.docs is None else self.docs
+
+    @property
     def bus_url(self) -> str:
         """The event bus backend, chosen by URL: redis when configured, else in-process."""
         return self.redis_url or "memory://"
@@ -111,6 +149,11 @@ class Settings(BaseSettings):
     def sms_url(self) -> str:
         """The SMS sender backend, chosen by URL: twilio when an account is set, else console."""
         return "twilio://" if self.twilio_account_sid else "console://"
+
+    @field_serializer("database_url", "redis_url")
+    def _hide_password(self, url: str | None) -> str | None:
+        """A dump of the settings shows no password (the process reads the URL itself)."""
+        return None if url is None else hidden(url)
 
     @model_validator(mode="after")
     def _check_twilio(self) -> "Settings":
@@ -121,9 +164,49 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "set TENWATCH_TWILIO_FROM or TENWATCH_TWILIO_MESSAGING_SERVICE_SID"
                 )
-        if self.environment == "production" and self.database_url.startswith("sqlite"):
-            raise ValueError("production needs TENWATCH_DATABASE_URL=postgresql+asyncpg://…")
+        if self.environment == "production":
+            refused = self._unsafe_in_production()
+            if refused:
+                raise ValueError("TENWATCH_ENVIRONMENT=production refuses: " + "; ".join(refused))
         return self
+
+    def _unsafe_in_production(self) -> list[str]:
+        """Why these settings can't run production: the examples' placeholders, SQLite, a
+        public URL that is not https or is this machine's own."""
+        refused = []
+        if self.database_url.startswith("sqlite"):
+            refused.append("TENWATCH_DATABASE_URL must be postgresql+asyncpg://… (not SQLite)")
+        for name, url in (("DATABASE_URL", self.database_url), ("REDIS_URL", self.redis_url)):
+            password = urlsplit(url).password if url else None
+            if password is not None and password.lower() in PLACEHOLDERS:
+                refused.append(f"TENWATCH_{name} has an example's password")
+        token = self.twilio_auth_token.get_secret_value() if self.twilio_auth_token else None
+        if token is not None and token.lower() in PLACEHOLDERS:
+            refused.append("TENWATCH_TWILIO_AUTH_TOKEN is the .env.example placeholder")
+        for name, sid in (
+            ("ACCOUNT_SID", self.twilio_account_sid),
+            ("MESSAGING_SERVICE_SID", self.twilio_messaging_service_sid),
+        ):
+            if sid is not None and "xxxx" in sid.lower():
+                refused.append(f"TENWATCH_TWILIO_{name} is the .env.example placeholder")
+        public = urlsplit(self.public_base_url)
+        if public.scheme != "https" or _local(public.hostname or ""):
+            refused.append(
+                "TENWATCH_PUBLIC_BASE_URL must be the https:// address people and Twilio reach"
+            )
+        return refused
+
+
+def _local(host: str) -> bool:
+    """Whether host names this machine or no machine (localhost, a loopback or unspecified
+    address)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 @lru_cache

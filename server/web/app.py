@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -23,16 +24,16 @@ from server.accounts import Principals
 from server.alarms import events
 from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
-from server.errors import Refusal, Unavailable
+from server.errors import Refusal, TooMany, Unavailable
 from server.phone import delivery, inbound
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
-from server.settings import Settings, get_settings
+from server.settings import Settings, get_settings, hidden
 from server.signin import revocation
-from server.web import deps
+from server.web import deps, invalid
 from server.web.routes import (
     admin,
     alerts,
@@ -44,6 +45,7 @@ from server.web.routes import (
     stream,
     twilio,
 )
+from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -193,7 +195,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
-        settings.bus_url,
+        hidden(settings.bus_url),
         settings.sms_url,
     )
     try:
@@ -231,6 +233,8 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     """Any refusal of the family, as its status and its sentence."""
     assert isinstance(exc, Refusal)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooMany):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse({"detail": exc.sentence}, status_code=exc.status, headers=headers)
 
 
@@ -238,6 +242,8 @@ async def database_away(request: Request, exc: Exception) -> JSONResponse:
     """A database that can't be reached, as Unavailable with a sentence (a press is told its
     alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
     the log."""
+    if invalid.out_of_range(exc):
+        return await invalid.too_large(request, exc)
     reason = errors.database_away(exc)
     if reason is None:
         raise exc
@@ -263,18 +269,26 @@ class App(FastAPI):
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     """Build the TenWatch app for the given settings (the environment's by default); every
     deadline is measured by the given clock."""
+    settings = settings or get_settings()
+    docs = settings.docs_enabled  # Swagger and ReDoc load from a CDN: development only
     app = App(
         title="TenWatch 十户联防",
         summary="One household asks, many come: ten-household joint-defence alerts.",
         lifespan=lifespan,
         dependencies=[Depends(deps.authorize)],
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
-    app.state.settings = settings or get_settings()
+    app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
+    app.state.settings = settings
     app.state.clock = clock
     for module in (health, alerts, steps, admin, pages, twilio, signin, register):
         app.include_router(module.router)
     app.include_router(signin.pages)
     app.add_exception_handler(Refusal, refused)
+    app.add_exception_handler(RequestValidationError, invalid.invalid_request)
+    app.add_exception_handler(OverflowError, invalid.too_large)
+    invalid.document(app)
     app.add_exception_handler(sa_exc.DBAPIError, database_away)
     app.add_exception_handler(sa_exc.TimeoutError, database_away)
     return app

@@ -1,13 +1,20 @@
 """The API's shapes of an alarm and of what a step of its life set in motion."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from server.alarms.change import Change
 from server.alarms.models import Outcome, Status
 from server.alarms.views import AlertView
+
+MAX_ID = 2**63 - 1
+"""The largest id a database row can have (a signed 64-bit integer): a larger one in a path or
+query is refused as invalid instead of failing in the database driver."""
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_ID, description="The alarm's id.")]
 
 
 class AlertOut(BaseModel):

@@ -42,9 +42,10 @@ async def _storm(base: str, seeded: Seed) -> None:
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
 
 
-async def _sockets(base: str) -> int:
+async def _sockets(base: str, staff: str) -> int:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        return int((await client.get("/readyz")).json()["sockets"])
+        ready = await client.get("/readyz", headers={"Authorization": f"Bearer {staff}"})
+        return int(ready.json()["sockets"])
 
 
 async def test_a_board_that_reads_hears_a_whole_storm_and_one_that_does_not_is_dropped(
@@ -91,7 +92,7 @@ async def _storm_with(base: str, seeded: Seed, board: Socket, sqlite_url: str) -
         storm = asyncio.create_task(_storm(base, seeded))
         # The client that reads nothing fills its buffers, its send stops, and the server
         # lets the socket go; then it reads again (before uvicorn's pings give up on it).
-        await poll_until(lambda: _sockets_are(base, 1), timeout=30)
+        await poll_until(lambda: _sockets_are(base, seeded, 1), timeout=30)
         heard: list[int] = []
         with pytest.raises(ConnectionClosed) as closed:
             await _read_all(stuck, heard)
@@ -130,8 +131,8 @@ async def _read_all(ws: ClientConnection, heard: list[int]) -> None:
             heard.append(message["id"])
 
 
-async def _sockets_are(base: str, count: int) -> bool:
-    return await _sockets(base) == count
+async def _sockets_are(base: str, seeded: Seed, count: int) -> bool:
+    return await _sockets(base, seeded.staff["admin"]) == count
 
 
 async def _board_has(board: Socket, last: int) -> bool:

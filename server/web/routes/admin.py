@@ -1,7 +1,8 @@
 """What leaders and admins do: drills, household PINs, the escalation policy, the duty roster,
 reports."""
 
-from datetime import timedelta
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -14,7 +15,7 @@ from server import accounts
 from server.accounts import Principal
 from server.alarms import policy, press, reports, store, views
 from server.alarms.models import AlertType
-from server.errors import Forbidden, Invalid, NotFound
+from server.errors import Forbidden, Invalid, NotFound, TooMany
 from server.web.deps import CurrentPrincipal, Now, Session
 from server.web.schemas import Step
 
@@ -87,19 +88,70 @@ class PinChange(BaseModel):
         return self
 
 
-@router.put("/household/pin", status_code=204)
-async def set_pin(body: PinChange, principal: CurrentPrincipal, session: Session) -> None:
-    """Set your household's cancel PIN and duress PIN (give the current PIN to change them)."""
+@router.put("/household/pin", status_code=204, responses={429: {"description": "Locked out"}})
+async def set_pin(body: PinChange, principal: CurrentPrincipal, session: Session, now: Now) -> None:
+    """Set your household's cancel PIN and duress PIN (give the current PIN to change them).
+    After 5 wrong current PINs in a row changes are locked out for a minute, then twice as long
+    after each 5 more (429, with when to try again); staff see it at /api/household/pin-lockouts."""
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a resident sets the household's PINs")
-    household = await session.get(Household, principal.household_id)
-    assert household is not None
-    if household.pin_hash is not None:
-        [current] = await pins.check(body.current or "", household.pin_hash)
-        if not current:
-            raise Forbidden("give the current PIN to change it")
-    household.pin_hash, household.duress_pin_hash = await pins.hash_pins(body.pin, body.duress_pin)
+    # The try is counted and committed before any hashing, so no connection is held while
+    # PBKDF2 runs (on SQLite the writer is every press's), and a lockout stops the hashing.
+    try:
+        household = await pins.try_change(session, household_id=principal.household_id, now=now)
+    except pins.LockedOut as out:
+        raise _locked_out(out.until, now=now) from None
+    stored, failures = household.pin_hash, household.pin_failures
+    until = pins.locked_until(household, now=now)
     await session.commit()
+    if stored is not None and not (
+        body.current is not None and await pins.check_to_change(body.current, stored)
+    ):
+        if until is not None:
+            raise _locked_out(until, now=now)
+        left = pins.TRIES - failures % pins.TRIES
+        raise Forbidden(f"give the current PIN to change it ({left} tries before a lockout)")
+    pin_hash, duress_pin_hash = await pins.hash_pins(body.pin, body.duress_pin)
+    await pins.changed(
+        session,
+        household_id=principal.household_id,
+        pin_hash=pin_hash,
+        duress_pin_hash=duress_pin_hash,
+    )
+    await session.commit()
+
+
+def _locked_out(until: datetime, *, now: datetime) -> TooMany:
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    return TooMany(
+        f"too many wrong PINs: the PINs can't be changed for {seconds} s; try again after "
+        f"{until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        retry_after=seconds,
+    )
+
+
+class PinLockout(BaseModel):
+    """A household whose PIN changes are locked out now, after wrong current PINs."""
+
+    household: str = Field(description="The address, like B11-1-301.")
+    failures: int = Field(description="Wrong current PINs in a row.")
+    locked_until: datetime
+
+
+@router.get("/household/pin-lockouts", response_model=list[PinLockout])
+async def pin_lockouts(principal: CurrentPrincipal, session: Session, now: Now) -> list[PinLockout]:
+    """The community's households locked out of changing their PINs now (staff): someone may be
+    guessing a household's PIN."""
+    _staff(principal)
+    found = await session.execute(
+        select(Household.address, Household.pin_failures, Household.pin_locked_until)
+        .where(
+            Household.community_id == principal.community_id,
+            Household.pin_locked_until > now,
+        )
+        .order_by(Household.address)
+    )
+    return [PinLockout(household=a, failures=f, locked_until=u) for a, f, u in found]
 
 
 class PolicyOut(BaseModel):

@@ -10,7 +10,15 @@ from server.alarms import events, views
 from server.alarms.batch import Press, Presses
 from server.alarms.models import AlertType, Audience
 from server.web.deps import CurrentPrincipal, Now, Reads, Session
-from server.web.schemas import AlertDetail, AlertOut, EventOut, ResponseOut, Step
+from server.web.schemas import (
+    MAX_ID,
+    AlertDetail,
+    AlertId,
+    AlertOut,
+    EventOut,
+    ResponseOut,
+    Step,
+)
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -79,7 +87,8 @@ async def list_alerts(
         int, Query(ge=1, le=views.LIST_MAX, description="At most this many alarms.")
     ] = views.LIST_LIMIT,
     before_id: Annotated[
-        int | None, Query(ge=1, description="Only alarms older than this one: the next page.")
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only alarms older than this one: the next page."),
     ] = None,
 ) -> list[AlertOut]:
     """The open alarms you may see (your group's, or your community's board), or the recently
@@ -101,7 +110,7 @@ async def list_alerts(
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail)
-async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> AlertDetail:
+async def get(alert_id: AlertId, principal: CurrentPrincipal, session: Session) -> AlertDetail:
     """One alarm, if it is in your scope, with who is coming."""
     found = await views.one(session, principal=principal, alert_id=alert_id)
     answers = [] if found.hidden else await views.responses(session, alert_id=alert_id)
@@ -112,7 +121,9 @@ async def get(alert_id: int, principal: CurrentPrincipal, session: Session) -> A
 
 
 @router.get("/alerts/{alert_id}/timeline", response_model=list[EventOut])
-async def timeline(alert_id: int, principal: CurrentPrincipal, session: Session) -> list[EventOut]:
+async def timeline(
+    alert_id: AlertId, principal: CurrentPrincipal, session: Session
+) -> list[EventOut]:
     """Every step of an alarm, oldest first: who did what, when, through which channel."""
     await views.one(session, principal=principal, alert_id=alert_id)
     audience = Audience.GROUP if principal.kind == "resident" else Audience.BOARD

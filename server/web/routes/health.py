@@ -1,5 +1,6 @@
 """Liveness and readiness."""
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -8,8 +9,10 @@ from sqlalchemy import text
 
 from notifier.hub import Hub
 from notifier.worker import Worker
+from server.accounts import Principals
 from server.errors import database_away, in_brief
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -19,10 +22,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "ok or degraded"},
+        503: {"description": "unavailable: no database"},
+    },
+)
 async def readyz(request: Request) -> JSONResponse:
     """The database, the bus, the outbox, the escalation scheduler (and SQLite's checkpoint):
-    200 ok, 200 degraded, 503 without a database."""
+    200 ok, 200 degraded, 503 without a database. Anyone is told the status alone; staff
+    (`Authorization: Bearer <staff token>`) are told each part's state and the socket count."""
     body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
     try:
         async with request.state.sessions() as session:
@@ -31,6 +41,7 @@ async def readyz(request: Request) -> JSONResponse:
         away = database_away(exc)
         said = f"unreachable: {away}" if away else f"error: {in_brief(exc)}"
         body.update(status="unavailable", database=said)
+        log.warning("readiness: database %s", said)
     hub: Hub = request.state.hub
     bus_error = await hub.bus.check()
     if bus_error is not None:
@@ -48,4 +59,21 @@ async def readyz(request: Request) -> JSONResponse:
         if worker.error is not None and body["status"] == "ok":
             body["status"] = "degraded"
     body["sockets"] = hub.connections
-    return JSONResponse(body, status_code=503 if body["status"] == "unavailable" else 200)
+    code = 503 if body["status"] == "unavailable" else 200
+    if not await _staff(request):
+        body = {"status": body["status"]}
+    return JSONResponse(body, status_code=code)
+
+
+async def _staff(request: Request) -> bool:
+    """Whether the request carries a staff member's bearer token (read here, so that an
+    anonymous probe needs none and a bad one is no error)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    principals: Principals = request.state.principals
+    try:
+        principal = await principals.check(token.strip())
+    except Exception:  # no database: the status says so, the details wait
+        return False
+    return principal is not None and principal.kind == "staff"

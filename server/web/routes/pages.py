@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
 router = APIRouter(include_in_schema=False)
@@ -10,9 +10,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 @router.get("/")
-async def index() -> RedirectResponse:
-    """Send a visitor to the API docs."""
-    return RedirectResponse("/docs")
+async def index(request: Request) -> RedirectResponse:
+    """Send a visitor to the API docs, or to the board where they are not served."""
+    return RedirectResponse(request.app.docs_url or "/board")
 
 
 @router.get("/board")
