@@ -65,7 +65,8 @@ class AlertOut(BaseModel):
                 taken_by=None,
                 taken_at=None,
                 on_scene_at=None,
-                closed_at=a.updated_at,
+                closed_at=a.shown_cancelled_at or a.updated_at,
+                updated_at=a.shown_cancelled_at or a.updated_at,
             )
         return cls(**fields)
 
