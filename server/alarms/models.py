@@ -89,6 +89,9 @@ class EventType(StrEnum):
     PIN_FAILED = "alert.pin_failed"
     DURESS = "alert.duress"
     DELIVERY = "alert.delivery"
+    CALLER = "alert.caller"
+    """An unidentified caller's number, whole, to call back: the board's alone (residents are
+    shown it masked)."""
 
 
 class Deadline(StrEnum):

@@ -106,11 +106,11 @@ async def list_closed(
     """The alarms closed since a time that the principal may see, newest first, paged as
     list_open is."""
     closed: ColumnElement[bool] = Alert.status.not_in(OPEN)
-    changed: ColumnElement[datetime] = Alert.updated_at
+    lately: ColumnElement[bool] = Alert.updated_at >= since
     if principal.kind == "resident":  # a duress alarm closed, for them, when it was cancelled
         closed = or_(closed, Alert.masked.is_(True))
-        changed = func.coalesce(Alert.shown_cancelled_at, Alert.updated_at)
-    query = _visible(principal).where(closed, changed >= since)
+        lately = func.coalesce(Alert.shown_cancelled_at, Alert.updated_at) >= since
+    query = _visible(principal).where(closed, lately)
     return await _page(session, principal, query, limit=limit, before_id=before_id)
 
 
