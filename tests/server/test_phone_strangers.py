@@ -22,7 +22,7 @@ from tests.server.phone_support import (
     serving,
     text,
 )
-from tests.server.test_phone_calls import call as voice_call
+from tests.server.phone_support import call as voice_call
 from tests.server.test_phone_calls import gather_action
 
 MASKED = "+86139****9999"
