@@ -322,20 +322,21 @@ async def answer_callout(
     call_sid: str,
     digits: str,
     now: datetime,
-    phone: str = "",
-    to: str = "",
+    called: str = "",
+    ours: str = "",
 ) -> CalloutAnswer:
     """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
     alarm). A call answers once: the first answer of a CallSid is logged (`phone_inbound`, as
     "callout"), and a later request of the same call — Twilio's retry, or a replayed request —
     hears the same reply and changes nothing (it would overwrite a later answer the person
-    gave by text or in the app). The caller commits."""
+    gave by text or in the app). `called` is the phone called, `ours` the number it was
+    called from (what the log keeps). The caller commits."""
     job = await session.get(OutboxMessage, job_id)
     if job is None or job.channel != "voice" or job.alert_id is None:
         return CalloutAnswer(coming=False, language="zh")
     language = twiml.language_of_text(job.body)
     row, new = await logged(
-        session, sid=call_sid, channel="callout", phone=phone[:20], to=to[:20], body=digits
+        session, sid=call_sid, channel="callout", phone=called[:20], to=ours[:20], body=digits
     )
     if not new:
         return CalloutAnswer(coming=row.alert_id is not None, language=language)

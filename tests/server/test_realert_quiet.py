@@ -37,7 +37,7 @@ async def test_a_press_right_after_the_households_cancel_re_alerts_without_texti
 
         for sock in (neighbours_app, board):
             heard = await sock.events_until(
-                lambda ev: sum(e["type"] == "alert.raised" for e in ev) == 5
+                lambda ev: sum(e["type"] == "alert.raised" for e in ev) == 5, timeout=15
             )
             raised = [e for e in heard if e["type"] == "alert.raised"]
             assert [e["alert_id"] for e in raised] == alarms

@@ -164,8 +164,8 @@ async def callout_answer(job: int, form: Form, session: Session, now: Now) -> Re
         call_sid=_field(form, "CallSid"),
         digits=form.get("Digits", ""),
         now=now,
-        phone=form.get("To", ""),
-        to=form.get("From", ""),
+        called=form.get("To", ""),
+        ours=form.get("From", ""),
     )
     await session.commit()
     return xml(twiml.voice_answered(coming=answer.coming, language=answer.language))
