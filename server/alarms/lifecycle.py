@@ -337,8 +337,9 @@ async def _under_duress(
     shown: bool,
 ) -> Change[Cancelled]:
     """The group is shown what a cancel looks like (when it would have been one: inside the
-    window; outside it the alarm goes on looking open to them, as it would); the board sees
-    duress and the patrol and the police office are alerted at once."""
+    window; outside it the alarm goes on looking open to them, as it would), frozen at this
+    moment; the board alone sees duress (the raiser's own phone may be in the attacker's hand,
+    in or out of the window), and the patrol and the police office are alerted at once."""
     _to(alert, Action.DURESS, "cancelled")
     change = Change(alert, outcome=Cancelled.CANCELLED)
     if shown:
@@ -357,6 +358,8 @@ async def _under_duress(
         )
     alert.duress, alert.masked = True, shown
     alert.updated_at = now
+    if shown:
+        alert.shown_cancelled_at = now
     await store.settle(session, alert_id=alert.id, now=now, kinds=(Deadline.QUORUM,))
     await store.record(
         session,
@@ -365,6 +368,7 @@ async def _under_duress(
         actor="system",
         channel=Channel.APP,
         now=now,
+        audience=Audience.BOARD,
         data={"duress": True},
     )
     await escalation.to_patrol(

@@ -89,6 +89,9 @@ class EventType(StrEnum):
     PIN_FAILED = "alert.pin_failed"
     DURESS = "alert.duress"
     DELIVERY = "alert.delivery"
+    CALLER = "alert.caller"
+    """An unidentified caller's number, whole, to call back: the board's alone (residents are
+    shown it masked)."""
 
 
 class Deadline(StrEnum):
@@ -114,6 +117,7 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_open", "community_id", "status"),
         Index("ix_alerts_group_open", "group_id", "status"),
+        Index("ix_alerts_household_closed", "household_id", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -154,7 +158,11 @@ class Alert(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     caller: Mapped[str | None] = mapped_column(String(20))
-    """The phone number of an unidentified caller (no household known), for a call back."""
+    """The phone number of an unidentified caller (no household known), for a call back; the
+    staff's to read whole, shown to residents masked (`texts.masked_phone`)."""
+    shown_cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When a raiser under duress was shown the alarm cancelled: the raiser's and the group's
+    view of it stays at that moment (closed then, updated then), as a real cancel's does."""
 
     @property
     def is_open(self) -> bool:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from server.accounts import Principal
 from server.alarms import escalation, recipients, store, texts
 from server.alarms.change import Change, Pressed
-from server.alarms.models import Alert, AlertType, Channel, EventType
+from server.alarms.models import Alert, AlertType, Audience, Channel, EventType
 from server.alarms.policy import Locked
 from server.errors import Forbidden, Invalid
 from storage.db import AsyncSession
@@ -50,7 +50,14 @@ async def create(
 
     own = next((a for a in open_alerts if a.household_id == principal.household_id), None)
     if own is not None:
-        change = await _merge(session, alert=own, principal=principal, source=source, now=now)
+        change = await _merge(
+            session,
+            alert=own,
+            actor=f"resident:{principal.resident_id}",
+            by=principal.name,
+            source=source,
+            now=now,
+        )
     else:
         window = timedelta(seconds=locked.policy.confirm_seconds)
         first = next((a for a in open_alerts if now - a.created_at <= window), None)
@@ -113,6 +120,10 @@ async def _raise(
     await store.insert_alarm(session, alert)
     households = alert.neighbours
     change = Change(alert, outcome=Pressed.RAISED)
+    assert principal.household_id is not None
+    realert_of = await store.cancelled_lately(
+        session, household_id=principal.household_id, drill=alert.drill, now=now
+    )
     event_id = await store.record(
         session,
         change,
@@ -120,7 +131,12 @@ async def _raise(
         actor=f"resident:{principal.resident_id}",
         channel=source,
         now=now,
-        data={"raised_by": principal.name, "group": principal.group_name, "neighbours": households},
+        data={
+            "raised_by": principal.name,
+            "group": principal.group_name,
+            "neighbours": households,
+            **({"realert_of": realert_of} if realert_of is not None else {}),
+        },
     )
 
     def alarm_text(r: recipients.Recipient) -> str:
@@ -134,31 +150,34 @@ async def _raise(
         )
 
     patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
-    change.texts = await recipients.queue(
-        session,
-        alert=alert,
-        event_id=event_id,
-        recipients=[*neighbours, *patrol],
-        text=alarm_text,
-        now=now,
-    )
+    if realert_of is None:  # else everyone was texted moments ago, and told all clear
+        change.texts = await recipients.queue(
+            session,
+            alert=alert,
+            event_id=event_id,
+            recipients=[*neighbours, *patrol],
+            text=alarm_text,
+            now=now,
+        )
     await store.schedule(session, alert=alert, due=escalation.first_deadlines(alert, locked, now))
     return change, patrol
 
 
 async def _merge(
-    session: AsyncSession, *, alert: Alert, principal: Principal, source: Channel, now: datetime
+    session: AsyncSession, *, alert: Alert, actor: str, by: str, source: Channel, now: datetime
 ) -> Change[Pressed]:
+    """A repeated press (or call, or text) joins the open alarm: counted, shown, texted to
+    nobody."""
     await store.change_alarm(session, alert, presses=alert.presses + 1, updated_at=now)
     change = Change(alert, outcome=Pressed.MERGED)
     await store.record(
         session,
         change,
         type=EventType.PRESSED,
-        actor=f"resident:{principal.resident_id}",
+        actor=actor,
         channel=source,
         now=now,
-        data={"presses": alert.presses, "by": principal.name},
+        data={"presses": alert.presses, "by": by},
     )
     return change
 
@@ -234,9 +253,19 @@ async def create_unidentified(
     alert_type: AlertType = AlertType.HELP,
 ) -> Change[Pressed]:
     """An alarm from a phone no household is registered with: never refused. It goes on the
-    called number's group (or the community's) board with the caller's number to call back,
-    and to the on-duty patrol at once (there is no address for neighbours to go to)."""
+    called number's group (or the community's) board, and to the on-duty patrol at once (there
+    is no address for neighbours to go to). Its events show the number masked (they reach the
+    group's residents too); the whole number, to call back, is on the alarm row and in a
+    board-only `alert.caller` event. A later call or text of the same phone while its alarm
+    is open joins that alarm (merged: counted and shown, nobody texted again)."""
     locked = await store.lock(session, community_id)
+    shown = texts.masked_phone(caller)
+    known = await store.open_of_caller(session, community_id=community_id, caller=caller)
+    if known is not None:
+        by = "unidentified caller"
+        return await _merge(
+            session, alert=known, actor=f"phone:{shown}", by=by, source=source, now=now
+        )
     group_name = await store.group_name(session, group_id=group_id)
     alert = Alert(
         community_id=community_id,
@@ -253,10 +282,20 @@ async def create_unidentified(
         session,
         change,
         type=EventType.RAISED,
+        actor=f"phone:{shown}",
+        channel=source,
+        now=now,
+        data={"raised_by": "unidentified caller", "caller": shown, "group": group_name},
+    )
+    await store.record(
+        session,
+        change,
+        type=EventType.CALLER,
         actor=f"phone:{caller}",
         channel=source,
         now=now,
-        data={"raised_by": "unidentified caller", "caller": caller, "group": group_name},
+        audience=Audience.BOARD,
+        data={"caller": caller},
     )
     patrol = await recipients.patrol(session, alert=alert, at=now, timezone=locked.timezone)
     change.texts = await recipients.queue(

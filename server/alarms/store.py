@@ -36,6 +36,7 @@ from server.alarms.models import (
     EventType,
     Fired,
     IdempotencyKey,
+    Status,
 )
 from server.alarms.policy import FIELDS, Locked, Policy
 from server.runtime.work import last_recorded, publish_later
@@ -213,6 +214,11 @@ async def prefetch(
         timezone=locked.timezone,
         police=len(pressing) > 1,
     )
+    await _prefetch_cancels(
+        session,
+        households=sorted({p.household_id for p in pressing}),
+        since=min(p.now for p in pressing) - QUIET_AFTER_CANCEL,
+    )
     keyed = {(p.resident_id, p.key) for p in pressing if p.key is not None}
     if keyed:
         residents = {"residents": sorted({r for r, _ in keyed})}
@@ -222,6 +228,70 @@ async def prefetch(
             cache[("key", resident, key)] = (
                 await session.get(Alert, alert_id) if alert_id is not None else None
             )
+
+
+QUIET_AFTER_CANCEL = timedelta(seconds=60)
+"""How long after a household cancelled its alarm (a false alarm, with its PIN) a new press of
+the same household re-alerts without texting everyone again (`press`; docs/lifecycle.md)."""
+
+_CANCELLED_SINCE = (
+    select(Alert.household_id, Alert.drill, Alert.id, Alert.closed_at)
+    .where(
+        Alert.household_id.in_(bindparam("households", expanding=True)),
+        Alert.closed_at >= bindparam("since"),
+        Alert.status == Status.CANCELLED,
+    )
+    .order_by(Alert.id)
+)
+
+
+async def _prefetch_cancels(
+    session: AsyncSession, *, households: Sequence[int], since: datetime
+) -> None:
+    """Read at once the alarms these households cancelled since a time (the newest of each,
+    drills apart), for `cancelled_lately` to find in the memo."""
+    cache = memo(session)
+    for household_id in households:
+        for drill in (False, True):
+            cache[("cancelled", household_id, drill)] = None
+    params = {"households": list(households), "since": since}
+    for whose, drill, alert_id, closed_at in await read(session, _CANCELLED_SINCE, params):
+        cache[("cancelled", whose, drill)] = (alert_id, closed_at)
+
+
+async def cancelled_lately(
+    session: AsyncSession, *, household_id: int, drill: bool, now: datetime
+) -> int | None:
+    """The household's alarm (a drill or a real one) that it cancelled within
+    QUIET_AFTER_CANCEL before now, if any (the newest)."""
+    since = now - QUIET_AFTER_CANCEL
+    cache = memo(session)
+    key = ("cancelled", household_id, drill)
+    if key not in cache:
+        await _prefetch_cancels(session, households=[household_id], since=since)
+    found: tuple[int, datetime] | None = cache[key]
+    return found[0] if found is not None and found[1] >= since else None
+
+
+_OPEN_OF_CALLER = (
+    select(Alert)
+    .where(
+        Alert.community_id == bindparam("community_id"),
+        Alert.status.in_(OPEN),
+        Alert.caller == bindparam("caller"),
+        Alert.drill.is_(False),
+    )
+    .order_by(Alert.id)
+    .limit(1)
+)
+
+
+async def open_of_caller(session: AsyncSession, *, community_id: int, caller: str) -> Alert | None:
+    """The open alarm an unidentified caller raised in a community (by call or text, on any of
+    its alarm numbers), that a later call or text of the same phone joins."""
+    params = {"community_id": community_id, "caller": caller}
+    found: Alert | None = await session.scalar(_OPEN_OF_CALLER, params)
+    return found
 
 
 def _opened(session: AsyncSession, alert: Alert) -> None:

@@ -105,3 +105,9 @@ def body(
         cycle=cycle,
         outcome=OUTCOME_NAMES[lang].get(outcome, outcome),
     )
+
+
+def masked_phone(phone: str) -> str:
+    """A phone number with its middle hidden (+86138****0001), for people who don't need it
+    whole: residents reading an unknown caller's alarm, the board's delivery lines."""
+    return phone[:-8] + "****" + phone[-4:] if len(phone) > 10 else phone

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 
 from groups.models import Group, Household, Resident, Staff
 from server.accounts import Principal
@@ -106,9 +106,11 @@ async def list_closed(
     """The alarms closed since a time that the principal may see, newest first, paged as
     list_open is."""
     closed: ColumnElement[bool] = Alert.status.not_in(OPEN)
-    if principal.kind == "resident":
+    lately: ColumnElement[bool] = Alert.updated_at >= since
+    if principal.kind == "resident":  # a duress alarm closed, for them, when it was cancelled
         closed = or_(closed, Alert.masked.is_(True))
-    query = _visible(principal).where(closed, Alert.updated_at >= since)
+        lately = func.coalesce(Alert.shown_cancelled_at, Alert.updated_at) >= since
+    query = _visible(principal).where(closed, lately)
     return await _page(session, principal, query, limit=limit, before_id=before_id)
 
 

@@ -11,6 +11,7 @@ from notifier.models import FAILED, OutboxMessage
 from server.alarms import store
 from server.alarms.change import Change
 from server.alarms.models import Alert, Audience, Channel, EventType
+from server.alarms.texts import masked_phone
 from server.runtime.work import Work
 from storage.db import AsyncSession
 
@@ -30,11 +31,6 @@ BOARD_STATUSES = frozenset(
     }
 )
 """Delivery statuses worth a line on the board; queued, ringing and the like are not."""
-
-
-def mask(phone: str) -> str:
-    """A phone number with its middle hidden: +86138****0001."""
-    return phone[:-8] + "****" + phone[-4:] if len(phone) > 10 else phone
 
 
 async def delivery_events(
@@ -63,7 +59,7 @@ async def delivery_events(
         if alert is None:
             continue
         change = Change(alert, outcome=EventType.DELIVERY)
-        recipient = names.get(job.resident_id) or staff.get(job.staff_id) or mask(job.to)
+        recipient = names.get(job.resident_id) or staff.get(job.staff_id) or masked_phone(job.to)
         status = FAILED if job.status == FAILED else (job.delivery_status or job.status)
         await store.record(
             session,
@@ -76,7 +72,7 @@ async def delivery_events(
             audience=Audience.BOARD,
             data={
                 "recipient": recipient,
-                "to": mask(job.to),
+                "to": masked_phone(job.to),
                 "channel": job.channel,
                 "delivery": status,
                 "error_code": job.error_code,

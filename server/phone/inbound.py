@@ -6,17 +6,20 @@ the number to call back. Texts also answer an open alarm. Every webhook is signe
 (`X-Twilio-Signature`, checked against `TENWATCH_PUBLIC_BASE_URL`); answers are TwiML.
 """
 
+import base64
+import hmac
 import logging
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha1
 from typing import Literal
+from urllib.parse import unquote_to_bytes, urlparse
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import add_port, remove_port
 
 from groups import directory
 from groups.models import AlarmNumber, Staff
@@ -26,7 +29,7 @@ from server.accounts import Principal
 from server.alarms import lifecycle, press
 from server.alarms.change import Change, Pressed
 from server.alarms.models import AlertType, Answer, Channel
-from server.errors import Conflict, Forbidden, NotFound
+from server.errors import Conflict, Forbidden, Malformed, NotFound
 from server.phone import twiml
 from server.phone.twiml import Language
 from storage.db import AsyncSession, utcnow
@@ -77,14 +80,50 @@ def public_url(base: str, *, path: str, query: str = "") -> str:
     return base.rstrip("/") + path + (f"?{query}" if query else "")
 
 
-def signed(
-    *, auth_token: str | None, url: str, params: Mapping[str, str], signature: str | None
-) -> bool:
-    """Whether `signature` is Twilio's signature of this URL and form, made with our token."""
+def signed_body(*, auth_token: str | None, url: str, body: bytes, signature: str | None) -> bool:
+    """Whether `signature` is Twilio's signature of this URL and form body, checked on the
+    body's bytes before anything of it is decoded (a body that is not UTF-8 is then refused
+    as unsigned, or as malformed, never mis-read).
+
+    Twilio's computation, as the twilio library's `RequestValidator` does it on text: the URL
+    (with and without its default port), then each field's name and value, sorted by name then
+    value, HMAC-SHA1 with the auth token, base64. On UTF-8 text the bytes sort as the text does,
+    so this agrees with the library wherever the library can read the form."""
     if not auth_token or not signature:
         return False
-    valid: bool = RequestValidator(auth_token).validate(url, dict(params), signature)
-    return valid
+    fields: dict[bytes, set[bytes]] = {}
+    for name, value in _fields(body):
+        fields.setdefault(name, set()).add(value)
+    signed_fields = b"".join(
+        name + value for name in sorted(fields) for value in sorted(fields[name])
+    )
+    expected = signature.encode("utf-8", "replace")
+    parsed = urlparse(url)
+    for variant in {remove_port(parsed), add_port(parsed)}:
+        digest = hmac.new(auth_token.encode(), variant.encode() + signed_fields, sha1).digest()
+        if hmac.compare_digest(base64.b64encode(digest), expected):
+            return True
+    return False
+
+
+def form_of(body: bytes) -> dict[str, str]:
+    """A signed webhook's form, decoded as UTF-8 (the last value of a repeated field);
+    Malformed when it is not UTF-8."""
+    try:
+        return {name.decode(): value.decode() for name, value in _fields(body)}
+    except UnicodeDecodeError:
+        raise Malformed("the webhook's form is not UTF-8") from None
+
+
+def _fields(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The names and values of a form body, unescaped, still bytes (`parse_qsl` would decode a
+    body with bytes beyond ASCII first, and fail on it); blank values kept."""
+    found = []
+    for field in body.split(b"&"):
+        if field:
+            name, _, value = field.replace(b"+", b" ").partition(b"=")
+            found.append((unquote_to_bytes(name), unquote_to_bytes(value)))
+    return found
 
 
 # -- who is calling, what they ask ------------------------------------------------------------
@@ -277,14 +316,30 @@ async def principal_of(
 
 
 async def answer_callout(
-    session: AsyncSession, *, job_id: int, digits: str, now: datetime
+    session: AsyncSession,
+    *,
+    job_id: int,
+    call_sid: str,
+    digits: str,
+    now: datetime,
+    called: str = "",
+    ours: str = "",
 ) -> CalloutAnswer:
     """A digit pressed on a call-out: 1 is "coming" (a neighbour's answer; the patrol takes the
-    alarm). The caller commits."""
+    alarm). A call answers once: the first answer of a CallSid is logged (`phone_inbound`, as
+    "callout"), and a later request of the same call — Twilio's retry, or a replayed request —
+    hears the same reply and changes nothing (it would overwrite a later answer the person
+    gave by text or in the app). `called` is the phone called, `ours` the number it was
+    called from (what the log keeps). The caller commits."""
     job = await session.get(OutboxMessage, job_id)
     if job is None or job.channel != "voice" or job.alert_id is None:
         return CalloutAnswer(coming=False, language="zh")
     language = twiml.language_of_text(job.body)
+    row, new = await logged(
+        session, sid=call_sid, channel="callout", phone=called[:20], to=ours[:20], body=digits
+    )
+    if not new:
+        return CalloutAnswer(coming=row.alert_id is not None, language=language)
     if digits.strip()[:1] != "1":
         return CalloutAnswer(coming=False, language=language)
     principal = await principal_of(session, resident_id=job.resident_id, staff_id=job.staff_id)
@@ -304,4 +359,5 @@ async def answer_callout(
             await lifecycle.take(session, principal=principal, alert_id=job.alert_id, now=now)
     except (Conflict, NotFound, Forbidden):
         return CalloutAnswer(coming=False, language=language)
+    row.alert_id = job.alert_id  # what a repeat of this call is told: coming
     return CalloutAnswer(coming=True, language=language)

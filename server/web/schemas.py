@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from server.alarms.change import Change
 from server.alarms.models import Outcome, Status
+from server.alarms.texts import masked_phone
 from server.alarms.views import AlertView
 
 MAX_ID = 2**63 - 1
@@ -47,6 +48,11 @@ class AlertOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    caller: str | None = Field(
+        None,
+        description="An unidentified caller's phone, to call back: whole for staff, masked for "
+        "residents.",
+    )
 
     @classmethod
     def of(cls, view: AlertView) -> "AlertOut":
@@ -60,8 +66,9 @@ class AlertOut(BaseModel):
         fields.update(
             household=a.address, group=view.group, raised_by=view.raised_by, taken_by=view.taken_by
         )
-        if not view.board:  # the patrol's notes, rounds and duress are for the board alone
+        if not view.board:  # the board's alone: notes, rounds, duress, a caller's whole phone
             fields.update(note=None, duress=False, patrol_cycles=0)
+            fields.update(caller=masked_phone(a.caller) if a.caller else None)
         if view.hidden:
             fields.update(
                 status=Status.CANCELLED,
@@ -72,7 +79,8 @@ class AlertOut(BaseModel):
                 taken_by=None,
                 taken_at=None,
                 on_scene_at=None,
-                closed_at=a.updated_at,
+                closed_at=a.shown_cancelled_at or a.updated_at,
+                updated_at=a.shown_cancelled_at or a.updated_at,
             )
         return cls(**fields)
 

@@ -140,8 +140,10 @@ async def test_an_unknown_sender_texting_sos_raises_an_unidentified_alarm_and_is
             "/twilio/sms", text("SM6", STRANGER, GROUP_NUMBER, "SOS")
         )
         event = await board.next_event()
+        whole = await board.next_event()
     assert "110" in reply_of(answer.text)
-    assert event["data"]["caller"] == STRANGER
+    assert event["data"]["caller"] == "+86139****9999"  # the group's residents hear it too
+    assert (whole["type"], whole["data"]["caller"]) == ("alert.caller", STRANGER)
     assert event["channel"] == "sms"
     [alert] = await alerts_of(sqlite_url)
     assert (alert.caller, alert.group_id) == (STRANGER, seeded.groups["B11-1-101"])

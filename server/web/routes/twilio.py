@@ -5,7 +5,6 @@ answered 403 and nothing happens.
 """
 
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -30,20 +29,21 @@ async def get_settings(request: Request) -> Settings:
 async def twilio_form(
     request: Request, settings: Annotated[Settings, Depends(get_settings)]
 ) -> dict[str, str]:
-    """The webhook's form, if Twilio signed it for our public URL; 403 otherwise."""
-    params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    """The webhook's form, if Twilio signed it for our public URL: 403 otherwise, checked on
+    the body's bytes before any of it is decoded; 400 if a signed form is not UTF-8."""
+    body = await request.body()
     token = settings.twilio_auth_token
     url = inbound.public_url(
         settings.public_base_url, path=request.url.path, query=request.url.query
     )
-    if not inbound.signed(
+    if not inbound.signed_body(
         auth_token=token.get_secret_value() if token else None,
         url=url,
-        params=params,
+        body=body,
         signature=request.headers.get("X-Twilio-Signature"),
     ):
         raise Forbidden("missing or invalid X-Twilio-Signature")
-    return params
+    return inbound.form_of(body)
 
 
 Form = Annotated[dict[str, str], Depends(twilio_form)]
@@ -156,9 +156,16 @@ async def delivery_receipt(job: int, form: Form, session: Session, now: Now) -> 
 
 @router.post("/voice/answer")
 async def callout_answer(job: int, form: Form, session: Session, now: Now) -> Response:
-    """A called neighbour or patrol member pressed a digit: 1 is "I'm coming"."""
+    """A called neighbour or patrol member pressed a digit: 1 is "I'm coming". A call answers
+    once: a repeat of the same CallSid hears the same reply and changes nothing."""
     answer = await inbound.answer_callout(
-        session, job_id=job, digits=form.get("Digits", ""), now=now
+        session,
+        job_id=job,
+        call_sid=_field(form, "CallSid"),
+        digits=form.get("Digits", ""),
+        now=now,
+        called=form.get("To", ""),
+        ours=form.get("From", ""),
     )
     await session.commit()
     return xml(twiml.voice_answered(coming=answer.coming, language=answer.language))
