@@ -47,16 +47,31 @@ class Principal:
     """When that credential ends (None: not by time)."""
 
     @property
+    def grid_scope(self) -> int | None:
+        """The grid a grid manager on the staff acts on (None: the whole community)."""
+        if self.kind == "staff" and self.role == "grid_manager":
+            return self.grid_id
+        return None
+
+    @property
     def channel(self) -> str:
-        """The one stream this principal may hear: its group's, or its community's board."""
+        """The one stream this principal may hear: its group's, its grid's (a grid manager's
+        board) or its community's board."""
         if self.kind == "resident":
             return group_channel(self.group_id or 0)
+        if self.grid_scope is not None:
+            return grid_channel(self.grid_scope)
         return board_channel(self.community_id)
 
 
 def group_channel(group_id: int) -> str:
     """The bus channel of a ten-household group."""
     return f"group:{group_id}"
+
+
+def grid_channel(grid_id: int) -> str:
+    """The bus channel of a grid's board: the board's events of the alarms of that grid."""
+    return f"grid:{grid_id}"
 
 
 def board_channel(community_id: int) -> str:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select
 
-from server.accounts import board_channel, group_channel
-from server.alarms.models import AlertEvent, AlertGroup, Audience
+from server.accounts import board_channel, grid_channel, group_channel
+from server.alarms.models import Alert, AlertEvent, AlertGroup, Audience
 from server.alarms.store import WIRE, wire
 from storage.db import AsyncSession, read
 
@@ -32,29 +32,35 @@ _IN_GROUP = and_(  # a group hears its own alarms' events and those of alarms wi
 _IN_BOARD = and_(
     AlertEvent.community_id == bindparam("ident"), AlertEvent.audience != Audience.GROUP
 )
+_IN_GRID = and_(  # a grid manager's board: the board's events of the grid's alarms
+    AlertEvent.alert_id.in_(select(Alert.id).where(Alert.grid_id == bindparam("ident"))),
+    AlertEvent.audience != Audience.GROUP,
+)
+_SCOPES = (("group", _IN_GROUP), ("board", _IN_BOARD), ("grid", _IN_GRID))
 _AFTER = {
     scope: select(AlertEvent.id, *(getattr(AlertEvent, key) for key in WIRE))
     .where(within, AlertEvent.id > bindparam("after"))
     .order_by(AlertEvent.id)
     .limit(bindparam("limit"))
-    for scope, within in (("group", _IN_GROUP), ("board", _IN_BOARD))
+    for scope, within in _SCOPES
 }
 _COUNT = {
     scope: select(func.count()).where(
         within, AlertEvent.id > bindparam("after"), AlertEvent.id <= bindparam("upto")
     )
-    for scope, within in (("group", _IN_GROUP), ("board", _IN_BOARD))
+    for scope, within in _SCOPES
 }
 _HEAD: dict[str | None, Select[int]] = {
     None: select(func.max(AlertEvent.id)),
     "group": select(func.max(AlertEvent.id)).where(_IN_GROUP),
     "board": select(func.max(AlertEvent.id)).where(_IN_BOARD),
+    "grid": select(func.max(AlertEvent.id)).where(_IN_GRID),
 }
 
 
 def _scope(channel: str) -> tuple[str, int]:
     scope, _, ident = channel.partition(":")
-    if scope not in ("group", "board") or not ident.isdigit():
+    if scope not in ("group", "board", "grid") or not ident.isdigit():
         raise ValueError(f"unknown channel {channel!r}")
     return scope, int(ident)
 
@@ -88,7 +94,12 @@ async def count(session: AsyncSession, *, channel: str, after: int, upto: int) -
 
 
 _OF_COMMUNITY = (
-    select(AlertEvent.id, AlertEvent.audience, *(getattr(AlertEvent, key) for key in WIRE))
+    select(
+        AlertEvent.id,
+        AlertEvent.audience,
+        select(Alert.grid_id).where(Alert.id == AlertEvent.alert_id).scalar_subquery(),
+        *(getattr(AlertEvent, key) for key in WIRE),
+    )
     .where(AlertEvent.community_id == bindparam("community_id"), AlertEvent.id > bindparam("after"))
     .order_by(AlertEvent.id)
     .limit(bindparam("limit"))
@@ -113,11 +124,11 @@ async def of_community(
     rows = (await read(session, _OF_COMMUNITY, params)).all()
     widened: dict[int, list[int]] = {}
     if rows:
-        alert_ids = sorted({row[3] for row in rows})
+        alert_ids = sorted({row[4] for row in rows})
         for alert_id, group_id in await read(session, _WIDENED, {"alert_ids": alert_ids}):
             widened.setdefault(alert_id, []).append(group_id)
     found = []
-    for event_id, audience, *columns in rows:
+    for event_id, audience, grid_id, *columns in rows:
         stored = dict(zip(WIRE, columns, strict=True))
         channels: list[str] = []
         if audience != Audience.BOARD:
@@ -125,6 +136,8 @@ async def of_community(
             channels += [group_channel(g) for g in groups + widened.get(stored["alert_id"], [])]
         if audience != Audience.GROUP:
             channels.append(board_channel(community_id))
+            if grid_id is not None:
+                channels.append(grid_channel(grid_id))
         found.append((event_id, tuple(channels), wire(event_id, stored)))
     return found
 

@@ -42,6 +42,8 @@ async def _load(
         session, alert_id=alert.id, group_id=principal.group_id
     ):
         raise NotFound(f"no alarm {alert_id} in your scope")
+    if principal.grid_scope is not None and alert.grid_id != principal.grid_scope:
+        raise NotFound(f"no alarm {alert_id} in your grid")
     return locked, alert
 
 

@@ -126,6 +126,9 @@ class Alert(Base):
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL")
     )
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+    """The grid of the household that raised it: its grid manager's scope (none for a caller
+    the register does not know)."""
     raised_by_resident_id: Mapped[int | None] = mapped_column(
         ForeignKey("residents.id", ondelete="SET NULL")
     )

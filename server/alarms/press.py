@@ -99,6 +99,7 @@ async def _raise(
         community_id=principal.community_id,
         group_id=principal.group_id,
         household_id=principal.household_id,
+        grid_id=principal.grid_id,
         raised_by_resident_id=principal.resident_id,
         address=principal.address,
         type=alert_type,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
 from groups.models import Community, Group, Household, Staff
-from server.accounts import board_channel, group_channel
+from server.accounts import board_channel, grid_channel, group_channel
 from server.alarms import recipients
 from server.alarms.change import Change
 from server.alarms.models import (
@@ -567,6 +567,8 @@ async def record(
         channels += [group_channel(g) for g in await audience_groups(session, alert)]
     if audience != Audience.GROUP:
         channels.append(board_channel(alert.community_id))
+        if alert.grid_id is not None:
+            channels.append(grid_channel(alert.grid_id))
     publish_later(
         session,
         community_id=alert.community_id,

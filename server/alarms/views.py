@@ -36,7 +36,12 @@ def _visible(principal: Principal) -> Select[Alert, str, str, str]:
     )
     if principal.kind == "resident":
         widened = select(AlertGroup.alert_id).where(AlertGroup.group_id == principal.group_id)
-        query = query.where(or_(Alert.group_id == principal.group_id, Alert.id.in_(widened)))
+        mine = or_(Alert.group_id == principal.group_id, Alert.id.in_(widened))
+        if "building_leader" in principal.roles and principal.building:  # 楼栋长: the building
+            mine = or_(mine, Alert.address.startswith(f"{principal.building}-", autoescape=True))
+        query = query.where(mine)
+    elif principal.grid_scope is not None:
+        query = query.where(Alert.grid_id == principal.grid_scope)
     return query
 
 
