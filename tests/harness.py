@@ -92,11 +92,15 @@ async def running(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     app = create_app(settings, clock=clock)
+    opened: list[tuple[str, str]] = []  # a test's own routes: open to all while it runs
     if router is not None:
         app.include_router(router)
-        for route in router.routes:  # a test's own routes: open to all, like a public one
+        for route in router.routes:
             for method in getattr(route, "methods", ()):
-                roles.ROUTES.setdefault((method, getattr(route, "path", "")), roles.PUBLIC)
+                key = (method, getattr(route, "path", ""))
+                if key not in roles.ROUTES:
+                    roles.ROUTES[key] = roles.PUBLIC
+                    opened.append(key)
     config = uvicorn.Config(
         app,
         ws="websockets-sansio",
@@ -115,6 +119,8 @@ async def running(
         server.should_exit = True
         await task
         sock.close()
+        for key in opened:
+            del roles.ROUTES[key]
 
 
 class Socket:

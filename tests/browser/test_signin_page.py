@@ -29,7 +29,13 @@ async def test_a_resident_signs_in_sets_the_pin_and_lands_on_their_page(
         await page.get_by_label("撤销密码").fill("2468")
         await page.get_by_label("胁迫密码").fill("1357")
         await page.get_by_role("button", name="保存").click()
+        notice = page.get_by_role("dialog")
+        await notice.wait_for()
+        assert "我们保存您的哪些信息" in await notice.inner_text()
+        await page.get_by_role("button", name="我已了解并同意").click()
         await page.wait_for_url(f"{base}/app")
+        consent = await page.evaluate("fetch('/api/me/consent').then(r => r.json())")
+        assert consent["consented_at"] is not None
         status = await page.evaluate("fetch('/api/me').then(r => r.json())")
         assert status["household"] == "B11-1-101"
         cookies = {c["name"]: c for c in await page.context.cookies()}

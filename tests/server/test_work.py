@@ -91,7 +91,11 @@ async def test_committing_publishes_in_recorded_order_and_a_rollback_publishes_n
         assert bus_channels == (f"community:{raiser.community_id}",)
         prev, channels, text = unseal(message)
         assert prev == 0, "the community's first event follows none"
-        assert channels == (f"group:{raiser.group_id}", f"board:{raiser.community_id}")
+        assert channels == (
+            f"group:{raiser.group_id}",
+            f"board:{raiser.community_id}",
+            f"grid:{raiser.grid_id}",  # the board of the household's grid manager
+        )
         assert text.startswith(f'{{"id":{change.event_id},')
         assert heard[0].texts == change.texts > 0
         chain = [unseal(m) for _, m in heard[0].published]

@@ -56,6 +56,7 @@ export async function api(method, path, { json, body, headers } = {}) {
     throw new Refused(401, "sign in first", null);
   }
   if (!response.ok) throw await refusal(response);
+  if (response.status === 204) return null; // nothing to read (a PIN set, a session ended)
   const type = response.headers.get("content-type") || "";
   return type.includes("json") ? response.json() : response.text();
 }
