@@ -48,6 +48,7 @@ class Member(NamedTuple):
     role: str
     phone: str
     grid_id: int | None
+    language: str = "zh"
 
 
 class Shift(NamedTuple):
@@ -104,6 +105,7 @@ _ROSTER = (
         Staff.role,
         Staff.phone,
         Staff.grid_id,
+        Staff.language,
         DutyShift.id,
         DutyShift.weekday,
         DutyShift.starts_minute,
@@ -144,10 +146,11 @@ async def on_duty(
     params = {"community_id": community_id, "household_id": household_id, "at": at}
     rows = await read(session, _ROSTER if household_id is None else _ROSTER_OF_AREA, params)
     staff: dict[int, tuple[Member, dict[int, Shift], dict[int, Override]]] = {}
-    for staff_id, name, role, phone, grid_id, shift_id, *rest in rows:
+    for staff_id, name, role, phone, grid_id, language, shift_id, *rest in rows:
         hours, (override_id, *override) = rest[:3], rest[3:]
         if staff_id not in staff:
-            staff[staff_id] = (Member(staff_id, name, role, phone, grid_id), {}, {})
+            member = Member(staff_id, name, role, phone, grid_id, language or "zh")
+            staff[staff_id] = (member, {}, {})
         _, shifts, overrides = staff[staff_id]
         if shift_id is not None:
             shifts[shift_id] = Shift(*hours)

@@ -43,7 +43,10 @@ def _residents(rows: Iterable[tuple[int, str | None, int, str]]) -> list[Recipie
 
 
 def _staff(rows: Iterable[Staff | duty.Member]) -> list[Recipient]:
-    return [Recipient(to=member.phone, staff_id=member.id) for member in rows]
+    return [
+        Recipient(to=member.phone, staff_id=member.id, language=member.language or "zh")
+        for member in rows
+    ]
 
 
 _NEIGHBOURS = (
@@ -55,7 +58,7 @@ _NEIGHBOURS = (
     )
 )
 _OUTBOX = table_of(OutboxMessage)
-_POLICE_OFFICE = select(Staff.phone, Staff.id).where(
+_POLICE_OFFICE = select(Staff.phone, Staff.id, Staff.language).where(
     Staff.community_id == bindparam("community_id"), Staff.role == "police_office"
 )
 
@@ -165,8 +168,8 @@ async def _grid_of(
 async def police_office(session: AsyncSession, *, community_id: int) -> list[Recipient]:
     """The police office's contacts of a community."""
     return [
-        Recipient(to=phone, staff_id=staff_id)
-        for phone, staff_id in await _police(session, community_id=community_id)
+        Recipient(to=phone, staff_id=staff_id, language=language or "zh")
+        for phone, staff_id, language in await _police(session, community_id=community_id)
     ]
 
 

@@ -1,10 +1,11 @@
 """Alarms as people read them: what a principal may see, with the names it is read by."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 
+from groups import audit
 from groups.models import Group, Household, Resident, Staff
 from server.accounts import Principal
 from server.alarms.change import Change, Pressed
@@ -161,3 +162,58 @@ async def responses(
         .order_by(AlertResponse.created_at, AlertResponse.id)
     )
     return [(h, n, a, c) for h, n, a, c in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponderContext:
+    """What a responder should know at the door: who holds a spare key, a mobility or medical
+    note, whether the household said it is away."""
+
+    spare_key_holder: str | None
+    care_note: str | None
+    away_until: date | None
+
+
+_CONTEXT = select(Household.spare_key_holder, Household.care_note, Household.away_until).where(
+    Household.id == bindparam("household_id")
+)
+
+
+async def responder_context(
+    session: AsyncSession, *, principal: Principal, view: AlertView
+) -> ResponderContext | None:
+    """The household's responder context, for the patrol and staff on an open alarm and for
+    the leader of the alarm's group; None for anyone else or a closed alarm. Each look is in
+    the audit log, as is a staff member's look at an unknown caller's whole number."""
+    alert = view.alert
+    leader = principal.group_leader and principal.group_id == alert.group_id
+    if alert.status not in OPEN or not (principal.kind == "staff" or leader):
+        return None
+    actor = audit.Actor(
+        name=principal.name,
+        kind=principal.kind,
+        id=principal.staff_id if principal.kind == "staff" else principal.resident_id,
+    )
+    if principal.kind == "staff" and alert.caller:
+        audit.record(
+            session,
+            community_id=alert.community_id,
+            actor=actor,
+            action="viewed",
+            subject=f"caller of alarm {alert.id}",
+            note="the unknown caller's whole number",
+        )
+    if alert.household_id is None:
+        return None
+    row = (await read(session, _CONTEXT, {"household_id": alert.household_id})).one_or_none()
+    if row is None or not any(row):
+        return None
+    audit.record(
+        session,
+        community_id=alert.community_id,
+        actor=actor,
+        action="viewed",
+        subject=f"household {alert.address}",
+        note=f"responder context, alarm {alert.id}",
+    )
+    return ResponderContext(*row)

@@ -1,6 +1,6 @@
 """The API's shapes of an alarm and of what a step of its life set in motion."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Self
 
 from fastapi import Path
@@ -94,10 +94,19 @@ class ResponseOut(BaseModel):
     channel: str
 
 
+class ResponderOut(BaseModel):
+    """What a responder should know at the door (staff and the group's leader, open alarms)."""
+
+    spare_key_holder: str | None = None
+    care_note: str | None = Field(None, description="A mobility or medical note.")
+    away_until: date | None = None
+
+
 class AlertDetail(AlertOut):
-    """An alarm with its neighbours' answers."""
+    """An alarm with its neighbours' answers (and, for responders, its household's context)."""
 
     responses: list[ResponseOut] = []
+    responder: ResponderOut | None = None
 
 
 class Step(BaseModel):

@@ -1,5 +1,6 @@
 """Help requests: a resident presses help; anyone in scope reads alarms and their timelines."""
 
+import dataclasses
 from datetime import timedelta
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from server.web.schemas import (
     AlertId,
     AlertOut,
     EventOut,
+    ResponderOut,
     ResponseOut,
     Step,
 )
@@ -114,9 +116,12 @@ async def get(alert_id: AlertId, principal: CurrentPrincipal, session: Session) 
     """One alarm, if it is in your scope, with who is coming."""
     found = await views.one(session, principal=principal, alert_id=alert_id)
     answers = [] if found.hidden else await views.responses(session, alert_id=alert_id)
+    context = await views.responder_context(session, principal=principal, view=found)
+    await session.commit()  # the audit log's record of who looked
     return AlertDetail(
         **AlertOut.of(found).model_dump(),
         responses=[ResponseOut(household=h, name=n, answer=a, channel=c) for h, n, a, c in answers],
+        responder=ResponderOut(**dataclasses.asdict(context)) if context is not None else None,
     )
 
 

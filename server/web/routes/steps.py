@@ -11,7 +11,7 @@ from server.alarms import lifecycle, views
 from server.alarms.change import Change
 from server.alarms.models import Answer, Outcome
 from server.web.deps import CurrentPrincipal, Now, Session
-from server.web.schemas import AlertOut, Step
+from server.web.schemas import AlertId, AlertOut, Step
 
 router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
 
@@ -49,7 +49,7 @@ async def _done(change: Change[Any], *, session: Session, principal: Principal) 
 
 @router.post("/responses", response_model=Step)
 async def respond(
-    alert_id: int,
+    alert_id: AlertId,
     body: Reply,
     principal: CurrentPrincipal,
     session: Session,
@@ -63,21 +63,25 @@ async def respond(
 
 
 @router.post("/take", response_model=Step)
-async def take(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
+async def take(alert_id: AlertId, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
     """Take an open alarm (the patrol acknowledges it); 409 names who already took it."""
     change = await lifecycle.take(session, principal=principal, alert_id=alert_id, now=now)
     return await _done(change, session=session, principal=principal)
 
 
 @router.post("/on-scene", response_model=Step)
-async def on_scene(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
+async def on_scene(
+    alert_id: AlertId, principal: CurrentPrincipal, session: Session, now: Now
+) -> Step:
     """Mark that the patrol is on scene."""
     change = await lifecycle.arrive(session, principal=principal, alert_id=alert_id, now=now)
     return await _done(change, session=session, principal=principal)
 
 
 @router.post("/escalate", response_model=Step)
-async def escalate(alert_id: int, principal: CurrentPrincipal, session: Session, now: Now) -> Step:
+async def escalate(
+    alert_id: AlertId, principal: CurrentPrincipal, session: Session, now: Now
+) -> Step:
     """Call in the police office (the patrol needs help); not for a drill."""
     change = await lifecycle.escalate(session, principal=principal, alert_id=alert_id, now=now)
     return await _done(change, session=session, principal=principal)
@@ -85,7 +89,7 @@ async def escalate(alert_id: int, principal: CurrentPrincipal, session: Session,
 
 @router.post("/resolve", response_model=Step)
 async def resolve(
-    alert_id: int,
+    alert_id: AlertId,
     body: Resolution,
     principal: CurrentPrincipal,
     session: Session,
@@ -105,7 +109,7 @@ async def resolve(
 
 @router.post("/cancel", response_model=AlertOut)
 async def cancel(
-    alert_id: int,
+    alert_id: AlertId,
     body: Cancellation,
     principal: CurrentPrincipal,
     session: Session,
