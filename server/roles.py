@@ -137,6 +137,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/signin"): PUBLIC,
     ("GET", "/s"): PUBLIC,
+    ("GET", "/devices"): PUBLIC,
     ("GET", "/app"): PUBLIC,
     ("GET", "/board"): PUBLIC,
     ("GET", "/static/tenwatch.js"): PUBLIC,

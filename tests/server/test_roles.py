@@ -25,6 +25,7 @@ from tests.harness import bearer, running, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {
+    "/devices",
     "/",
     "/signin",
     "/s",

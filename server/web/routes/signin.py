@@ -375,6 +375,12 @@ async def signin_page() -> FileResponse:
     return FileResponse(STATIC / "signin.html")
 
 
+@pages.get("/devices")
+async def devices_page() -> FileResponse:
+    """My devices: where I am signed in, and a button to sign each out ("lost phone")."""
+    return FileResponse(STATIC / "devices.html")
+
+
 @pages.get("/s")
 async def short_link() -> RedirectResponse:
     """The short link in an invite text."""

@@ -5,6 +5,14 @@ import { api } from "./api.js";
 
 export const WORDS = {
   zh: {
+    "devices.title": "我的设备",
+    "devices.why": "这些设备上您已登录。手机丢了，就在这里让它退出：它会立刻断开。",
+    "devices.this": "本设备",
+    "devices.unknown": "未知设备",
+    "devices.since": "{since} 登录，{ends} 到期",
+    "devices.never": "不会",
+    "devices.sign_out": "让它退出",
+    "devices.sign_out_here": "在本设备退出登录",
     "signin.title": "十户联防 · 登录",
     "signin.phone": "手机号",
     "signin.send": "发送验证码",
@@ -112,6 +120,14 @@ export const WORDS = {
     "consent.agree": "我已了解并同意",
   },
   en: {
+    "devices.title": "My devices",
+    "devices.why": "You are signed in on these devices. Lost a phone? Sign it out here: it is cut off at once.",
+    "devices.this": "this device",
+    "devices.unknown": "unknown device",
+    "devices.since": "signed in {since}, ends {ends}",
+    "devices.never": "never",
+    "devices.sign_out": "Sign it out",
+    "devices.sign_out_here": "Sign out here",
     "signin.title": "TenWatch · Sign in",
     "signin.phone": "Mobile number",
     "signin.send": "Text me a code",
