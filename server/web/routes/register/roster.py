@@ -10,12 +10,12 @@ from server.web.routes.register.access import admin, changed, refusing
 from server.web.routes.register.schemas import (
     Changed,
     Id,
-    OverrideIn,
     OverrideOut,
     PolicyChange,
-    PolicyOut,
+    RegisterPolicyOut,
     RosterOut,
-    ShiftIn,
+    RosterOverrideIn,
+    RosterShiftIn,
     ShiftOut,
 )
 
@@ -61,7 +61,7 @@ async def get_roster(principal: CurrentPrincipal, session: Session) -> RosterOut
 
 
 @router.post("/roster/shifts", status_code=201, response_model=Changed)
-async def add_shift(body: ShiftIn, principal: CurrentPrincipal, session: Session) -> Changed:
+async def add_shift(body: RosterShiftIn, principal: CurrentPrincipal, session: Session) -> Changed:
     """Put a staff member on a weekly shift."""
     actor = admin(principal)
     try:
@@ -75,7 +75,9 @@ async def add_shift(body: ShiftIn, principal: CurrentPrincipal, session: Session
 
 
 @router.post("/roster/overrides", status_code=201, response_model=Changed)
-async def add_override(body: OverrideIn, principal: CurrentPrincipal, session: Session) -> Changed:
+async def add_override(
+    body: RosterOverrideIn, principal: CurrentPrincipal, session: Session
+) -> Changed:
     """Put a staff member on (or off) duty for a while."""
     actor = admin(principal)
     try:
@@ -121,17 +123,19 @@ async def delete_override(
 # -- the escalation policy -------------------------------------------------------------------
 
 
-@router.get("/policy", response_model=PolicyOut)
-async def get_policy(principal: CurrentPrincipal, session: Session) -> PolicyOut:
+@router.get("/policy", response_model=RegisterPolicyOut)
+async def get_policy(principal: CurrentPrincipal, session: Session) -> RegisterPolicyOut:
     """The community's escalation policy."""
     admin(principal)
-    return PolicyOut(**(await policy.get(session, community_id=principal.community_id)).as_dict())
+    return RegisterPolicyOut(
+        **(await policy.get(session, community_id=principal.community_id)).as_dict()
+    )
 
 
-@router.put("/policy", response_model=PolicyOut)
+@router.put("/policy", response_model=RegisterPolicyOut)
 async def update_policy(
     body: PolicyChange, principal: CurrentPrincipal, session: Session
-) -> PolicyOut:
+) -> RegisterPolicyOut:
     """Change the escalation policy (recorded in the audit log)."""
     actor = admin(principal)
     before = (await policy.get(session, community_id=principal.community_id)).as_dict()
@@ -150,4 +154,4 @@ async def update_policy(
         after={k: after.as_dict()[k] for k in changes},
     )
     await session.commit()
-    return PolicyOut(**after.as_dict())
+    return RegisterPolicyOut(**after.as_dict())

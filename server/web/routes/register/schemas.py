@@ -16,11 +16,6 @@ ResidentRole = Literal["stairwell_leader", "building_leader", "grid_manager"]
 StaffRole = Literal["patrol_member", "patrol_leader", "grid_manager", "police_office", "admin"]
 Grid = Annotated[str | None, Field(max_length=50)]
 
-# ShiftIn, OverrideIn and PolicyOut share their names with server/web/routes/admin.py's, so the
-# OpenAPI document names their components by module: they keep the module they were defined in
-# before the register became a package (server__web__routes__register__ShiftIn, …).
-OPENAPI_MODULE = "server.web.routes.register"
-
 
 # -- shapes ----------------------------------------------------------------------------------
 
@@ -219,10 +214,9 @@ class RosterOut(BaseModel):
     overrides: list[OverrideOut]
 
 
-class ShiftIn(BaseModel):
+class RosterShiftIn(BaseModel):
     """A weekly shift of a staff member, in the community's local time."""
 
-    __module__ = OPENAPI_MODULE
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int = Field(ge=1, le=2**31 - 1)
@@ -231,10 +225,9 @@ class ShiftIn(BaseModel):
     ends: str = Field(pattern=r"^\d{1,2}:\d{2}$", description="At or before starts: next day.")
 
 
-class OverrideIn(BaseModel):
+class RosterOverrideIn(BaseModel):
     """A staff member on (or off) duty for a while."""
 
-    __module__ = OPENAPI_MODULE
     model_config = ConfigDict(extra="forbid")
 
     staff_id: int = Field(ge=1, le=2**31 - 1)
@@ -243,10 +236,9 @@ class OverrideIn(BaseModel):
     on_duty: bool = True
 
 
-class PolicyOut(BaseModel):
+class RegisterPolicyOut(BaseModel):
     """A community's escalation policy (seconds)."""
 
-    __module__ = OPENAPI_MODULE
     quorum: int
     quorum_seconds: int
     patrol_seconds: int
