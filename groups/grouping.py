@@ -83,7 +83,8 @@ class Join(Generic[K]):
 class Rearrange(Generic[K]):
     """The newcomer's group was full: `groups` gives each changed group its new members (the
     newcomer among them), and `new` the members of each group to create. Only the full group and
-    the groups beside it in the building change."""
+    the groups right beside it in the sorted order of groups change, whatever buildings they
+    span."""
 
     group: K  # the full group
     groups: tuple[tuple[K, tuple[Address, ...]], ...]
@@ -114,8 +115,12 @@ def place(
     (one household moves, every group stays within low..high); failing that, the full group
     and the full groups beside it are regrouped together, so that no group ends below low
     where the numbers allow it (13 households of a lone building cannot make two groups of 8).
+    "Beside" is right before or after in the sorted order of groups, whatever buildings they
+    span; a group beside it in the same building takes the household first.
     The first household of a building joins the nearest group of the next building in the
-    sorted order while that group has room, rather than starting a group of one.
+    sorted order while that group has room, rather than starting a group of one; when it falls
+    inside a group that spans the buildings around it, that group is its group (full, it is
+    regrouped as above), so that every group stays a contiguous run of the sorted order.
     """
     everyone = sorted(
         ((address, key) for key, addresses in groups.items() for address in addresses),
@@ -125,7 +130,7 @@ def place(
         raise ValueError(f"{new} is already in a group")
     members = [(address, key) for address, key in everyone if address.building == new.building]
     if not members:
-        return _nearest_building(new, groups, everyone, high=high)
+        return _nearest_building(new, groups, everyone, low=low, high=high)
     at = bisect_left([address.sort_key for address, _ in members], new.sort_key)
     sides = [members[j] for j in (at - 1, at) if 0 <= j < len(members)]
     sides.sort(key=lambda pair: _distance(new, pair[0]))
@@ -134,7 +139,7 @@ def place(
     for key in [nearest, *others]:
         if len(groups[key]) < high:
             return Join(key)
-    return _rebalance(new, nearest, groups, members, low=low, high=high)
+    return _rebalance(new, nearest, groups, everyone, low=low, high=high)
 
 
 def _nearest_building(
@@ -142,10 +147,17 @@ def _nearest_building(
     groups: Mapping[K, Sequence[Address]],
     everyone: Sequence[tuple[Address, K]],
     *,
+    low: int,
     high: int,
 ) -> Placement[K]:
     at = bisect_left([address.sort_key for address, _ in everyone], new.sort_key)
     sides = [everyone[j][1] for j in (at - 1, at) if 0 <= j < len(everyone)]
+    if len(sides) == 2 and sides[0] == sides[1]:
+        # It falls inside a group that spans the buildings around it: that group is its
+        # group (a group of its own there would split that group in two).
+        if len(groups[sides[0]]) < high:
+            return Join(sides[0])
+        return _rebalance(new, sides[0], groups, everyone, low=low, high=high)
     roomy = [key for key in sides if len(groups[key]) < high]
     if not roomy:
         return NewGroup()
@@ -156,20 +168,27 @@ def _rebalance(
     new: Address,
     full: K,
     groups: Mapping[K, Sequence[Address]],
-    building: Sequence[tuple[Address, K]],
+    everyone: Sequence[tuple[Address, K]],
     *,
     low: int,
     high: int,
 ) -> Rearrange[K]:
     together = sorted([*groups[full], new], key=lambda a: a.sort_key)
-    order = [key for _, key in building]
+    order = [key for _, key in everyone]
     positions = [i for i, key in enumerate(order) if key == full]
     before = order[positions[0] - 1] if positions[0] > 0 else None
     after = order[positions[-1] + 1] if positions[-1] + 1 < len(order) else None
     beside = [(key, side) for key, side in ((before, 0), (after, -1)) if key is not None]
+
+    def crossing(key: K, side: int) -> bool:
+        """Whether the household handed over there would join a group of another building."""
+        edge = (max if side == 0 else min)(groups[key], key=lambda a: a.sort_key)
+        return together[side].building != edge.building
+
+    # A group beside it in its own building first, then the smaller one.
     roomy = sorted(
         ((key, side) for key, side in beside if len(groups[key]) < high),
-        key=lambda pair: len(groups[pair[0]]),
+        key=lambda pair: (crossing(*pair), len(groups[pair[0]])),
     )
     if roomy:
         key, side = roomy[0]

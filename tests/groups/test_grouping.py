@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from groups.address import Address
+from groups.address import Address, parse_address
 from groups.grouping import (
     HIGH,
     LOW,
@@ -98,22 +98,57 @@ def apply(placement: Placement[int], new: Address, groups: dict[int, list[Addres
             groups[max(groups, default=0) + 1] = [new]
 
 
-def neighbours_in_building(groups: dict[int, list[Address]], key: int) -> set[int]:
-    """The group and the groups just before and after it in its building's sorted order."""
-    building = groups[key][0].building
-    order = [
-        k
-        for _, k in sorted(
-            ((a, k) for k, v in groups.items() for a in v if a.building == building),
-            key=lambda pair: pair[0].sort_key,
-        )
-    ]
-    at = [i for i, k in enumerate(order) if k == key]
-    around = {order[i] for i in (at[0] - 1, at[-1] + 1) if 0 <= i < len(order)}
-    return {key} | around
+def groups_in_order(groups: dict[int, list[Address]]) -> list[int]:
+    """The community's groups in sorted order, each once; every group must be a contiguous run
+    of the sorted households (whatever buildings it spans), or there is no such order."""
+    keys = [k for _, k in sorted(((a, k) for k, v in groups.items() for a in v), key=sort_key)]
+    runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    assert len(runs) == len(set(runs)), f"a group is not a contiguous run: {runs}"
+    return runs
+
+
+def sort_key(pair: tuple[Address, int]) -> tuple[str, int, int, int, int]:
+    return pair[0].sort_key
+
+
+def beside(groups: dict[int, list[Address]], key: int) -> set[int]:
+    """The group and the groups right before and after it in the community's sorted order of
+    groups, whatever buildings they span."""
+    order = groups_in_order(groups)
+    at = order.index(key)
+    return {order[i] for i in (at - 1, at, at + 1) if 0 <= i < len(order)}
+
+
+def at(*texts: str) -> list[Address]:
+    return [parse_address(text) for text in texts]
+
+
+B2_ROOMS = [f * 100 + d for f in range(1, 19) for d in (2, 3)]
 
 
 @given(communities, st.lists(addresses, max_size=30))
+# The run reported: B2 unit 1 from room 102 on, then a B3 household that joins B2's last group.
+@example([Address("B2", 1, r) for r in B2_ROOMS[:11]], at("B2-1-101", "B2-1-201", "B3-1-101"))
+@example([Address("B2", 1, r) for r in B2_ROOMS[:23]], at("B2-1-101", "B2-1-201", "B3-1-101"))
+# Groups spanning B2-B3 and B3-B11: a B3 newcomer in the full first one hands B3-1-201 to the
+# second, right beside it in the sorted order though its first member is not in B2.
+@example(
+    [],
+    at(
+        *("B2-1-102", "B2-1-104", "B2-1-203", "B2-1-301", "B3-1-102", "B3-1-201", "B3-3-101"),
+        *("B3-3-102", "B3-3-201", "B11-1-101", "B11-1-102", "B11-1-201", "B11-2-101"),
+        *("B2-1-101", "B2-1-103", "B2-1-201", "B2-1-202", "B2-2-101", "B2-2-102", "B3-1-101"),
+    ),
+)
+# A full group of B2 and B11-1-101: the first B3 household falls inside it and must not start a
+# group of its own there, which would split that group in two.
+@example(
+    [],
+    at(
+        *("B2-1-101", "B2-1-102", "B2-1-103", "B2-1-201", "B2-1-202", "B2-1-203", "B2-1-301"),
+        *("B2-1-302", "B2-2-101", "B2-2-102", "B2-2-103", "B11-1-101", "B3-1-101"),
+    ),
+)
 def test_a_newcomer_moves_nobody_outside_a_full_group_and_the_groups_beside_it(
     community: list[Address], newcomers: list[Address]
 ) -> None:
@@ -128,7 +163,7 @@ def test_a_newcomer_moves_nobody_outside_a_full_group_and_the_groups_beside_it(
         if isinstance(placement, Rearrange):
             full = placement.group
             assert len(before[full]) == HIGH
-            assert changed <= neighbours_in_building(before, full)
+            assert changed <= beside(before, full)
             sizes = [len(m) for _, m in placement.groups] + [len(m) for m in placement.new]
             if sum(sizes) >= 2 * LOW:  # no group is made smaller than LOW when it can be helped
                 shrunk = [len(m) for k, m in placement.groups if len(m) < len(before[k])]
@@ -140,6 +175,7 @@ def test_a_newcomer_moves_nobody_outside_a_full_group_and_the_groups_beside_it(
         assert sorted(everyone, key=lambda a: a.sort_key) == sorted(
             [*(a for v in before.values() for a in v), new], key=lambda a: a.sort_key
         )
+        groups_in_order(groups)  # every group is still a contiguous run of the sorted order
 
 
 def test_a_newcomer_joins_the_group_of_the_neighbour_on_its_stairwell() -> None:
@@ -202,3 +238,34 @@ def test_the_stairwell_leader_leads_the_group_else_the_first_registered_househol
     assert choose_leader([other, first, leader]) == 2
     assert choose_leader([other, first]) == 1
     assert choose_leader([]) is None
+
+
+def test_the_first_household_of_a_building_inside_a_group_spanning_buildings_joins_it() -> None:
+    spanning = [*(Address("B2", 1, r) for r in range(101, 112)), Address("B11", 1, 101)]
+    assert place(Address("B3", 1, 101), {1: spanning[:-2] + spanning[-1:]}) == Join(1)
+    placement = place(Address("B3", 1, 101), {1: spanning})
+    assert isinstance(placement, Rearrange)  # never a group of one between B2 and B11
+    assert placement.group == 1
+
+
+def test_a_full_group_hands_a_household_to_the_group_beside_it_in_another_building() -> None:
+    full = [*(Address("B2", 1, r) for r in range(101, 111)), *at("B3-1-101", "B3-1-102")]
+    beside = [Address("B3", 1, r) for r in range(201, 209)]
+    placement = place(Address("B2", 1, 111), {1: full, 2: beside})
+    assert isinstance(placement, Rearrange)  # not 13 split into groups of 7 and 6
+    changed = dict(placement.groups)
+    assert len(changed[1]) == 12
+    assert Address("B2", 1, 111) in changed[1]
+    assert changed[2] == (Address("B3", 1, 102), *beside)
+    assert placement.new == ()
+
+
+def test_a_full_group_hands_over_within_its_building_before_to_a_smaller_group_elsewhere() -> None:
+    before = [Address("B2", 1, r) for r in range(101, 109)]  # 8, in another building
+    full = [Address("B3", 1, r) for r in range(101, 114) if r != 107]
+    after = [Address("B3", 2, r) for r in range(101, 111)]  # 10, in the same building
+    placement = place(Address("B3", 1, 107), {1: before, 2: full, 3: after})
+    assert isinstance(placement, Rearrange)
+    changed = dict(placement.groups)
+    assert set(changed) == {2, 3}
+    assert changed[3] == (Address("B3", 1, 113), *after)
