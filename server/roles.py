@@ -113,8 +113,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/register/roster/overrides"): ADMIN,
     ("DELETE", "/api/register/roster/shifts/{shift_id}"): ADMIN,
     ("DELETE", "/api/register/roster/overrides/{override_id}"): ADMIN,
-    ("GET", "/api/register/policy"): ADMIN,
-    ("PUT", "/api/register/policy"): ADMIN,
     ("POST", "/api/register/import"): ADMIN,
     ("GET", "/api/register/export.csv"): ADMIN,
     ("GET", "/api/register/audit"): ADMIN,

@@ -107,9 +107,7 @@ async def test_the_admin_adds_and_removes_an_alarm_number_and_changes_the_policy
         assert twice.status_code == 422
         await ok(await call(base, admin, "DELETE", f"/api/register/alarm-numbers/{made['id']}"))
         assert await ok(await call(base, admin, "GET", "/api/register/alarm-numbers")) == []
-        policy = await ok(
-            await call(base, admin, "PUT", "/api/register/policy", json={"quorum": 3})
-        )
+        policy = await ok(await call(base, admin, "PUT", "/api/policy", json={"quorum": 3}))
         assert policy["quorum"] == 3
         log = await ok(await call(base, admin, "GET", "/api/register/audit?subject=policy"))
         assert log["entries"][0]["after"] == {"quorum": 3}
@@ -124,7 +122,7 @@ async def test_the_audit_log_pages_and_filters_by_day(embedded: Settings, seeded
     admin = seeded.staff["admin"]
     async with running(embedded) as base:
         for n in range(5):
-            await ok(await call(base, admin, "PUT", "/api/register/policy", json={"quorum": n + 1}))
+            await ok(await call(base, admin, "PUT", "/api/policy", json={"quorum": n + 1}))
         first = await ok(await call(base, admin, "GET", "/api/register/audit?limit=2"))
         second = await ok(await call(base, admin, "GET", "/api/register/audit?limit=2&offset=2"))
         assert first["total"] == second["total"] == 5
@@ -194,7 +192,7 @@ async def test_consent_is_asked_in_the_persons_language_and_recorded_once(
         ),
         ("PATCH", "/api/register/households/1", {"language": "fr"}),
         ("PATCH", "/api/register/households/1", {"care_note": "x" * 501}),
-        ("PUT", "/api/register/policy", {"quorum": -1}),
+        ("PUT", "/api/policy", {"quorum": -1}),
         ("GET", "/api/register/audit?since=yesterday", None),
     ],
 )

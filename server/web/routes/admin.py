@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from groups import duty, pins
+from groups import audit, duty, pins
 from groups.models import Household, Staff
 from server import accounts
 from server.accounts import Principal
@@ -17,6 +17,7 @@ from server.alarms import policy, press, reports, store, views
 from server.alarms.models import AlertType
 from server.errors import Forbidden, Invalid, NotFound, TooMany
 from server.web.deps import CurrentPrincipal, Now, Session
+from server.web.routes.register.access import actor_of
 from server.web.schemas import Step
 
 router = APIRouter(prefix="/api", tags=["admin"])
@@ -191,13 +192,26 @@ async def get_policy(principal: CurrentPrincipal, session: Session) -> PolicyOut
 async def update_policy(
     body: PolicyChange, principal: CurrentPrincipal, session: Session
 ) -> PolicyOut:
-    """Change the community's escalation policy (admins)."""
+    """Change the community's escalation policy (admins; recorded in the audit log)."""
     _staff(principal, "admin")
-    changed = await policy.update(
-        session, community_id=principal.community_id, **body.model_dump(exclude_none=True)
+    before = (await policy.get(session, community_id=principal.community_id)).as_dict()
+    changes = body.model_dump(exclude_none=True)
+    try:
+        changed = await policy.update(session, community_id=principal.community_id, **changes)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from exc
+    after = changed.as_dict()
+    audit.record(
+        session,
+        community_id=principal.community_id,
+        actor=actor_of(principal),
+        action="edit_policy",
+        subject="escalation policy",
+        before={k: before[k] for k in changes},
+        after={k: after[k] for k in changes},
     )
     await session.commit()
-    return PolicyOut(**changed.as_dict())
+    return PolicyOut(**after)
 
 
 class OnDuty(BaseModel):

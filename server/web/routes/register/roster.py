@@ -1,18 +1,14 @@
-"""The register's duty roster (shifts and overrides) and the community's escalation policy."""
+"""The register's duty roster: shifts and overrides (the policy is `/api/policy`, admin.py)."""
 
 from fastapi import APIRouter
 
-from groups import audit, duty, register
-from server.alarms import policy
-from server.errors import Invalid
+from groups import duty, register
 from server.web.deps import CurrentPrincipal, Session
 from server.web.routes.register.access import admin, changed, refusing
 from server.web.routes.register.schemas import (
     Changed,
     Id,
     OverrideOut,
-    PolicyChange,
-    RegisterPolicyOut,
     RosterOut,
     RosterOverrideIn,
     RosterShiftIn,
@@ -118,40 +114,3 @@ async def delete_override(
         raise refusing(exc) from exc
     await session.commit()
     return changed(done)
-
-
-# -- the escalation policy -------------------------------------------------------------------
-
-
-@router.get("/policy", response_model=RegisterPolicyOut)
-async def get_policy(principal: CurrentPrincipal, session: Session) -> RegisterPolicyOut:
-    """The community's escalation policy."""
-    admin(principal)
-    return RegisterPolicyOut(
-        **(await policy.get(session, community_id=principal.community_id)).as_dict()
-    )
-
-
-@router.put("/policy", response_model=RegisterPolicyOut)
-async def update_policy(
-    body: PolicyChange, principal: CurrentPrincipal, session: Session
-) -> RegisterPolicyOut:
-    """Change the escalation policy (recorded in the audit log)."""
-    actor = admin(principal)
-    before = (await policy.get(session, community_id=principal.community_id)).as_dict()
-    changes = body.model_dump(exclude_none=True)
-    try:
-        after = await policy.update(session, community_id=principal.community_id, **changes)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from exc
-    audit.record(
-        session,
-        community_id=principal.community_id,
-        actor=actor,
-        action="edit_policy",
-        subject="escalation policy",
-        before={k: before[k] for k in changes},
-        after={k: after.as_dict()[k] for k in changes},
-    )
-    await session.commit()
-    return RegisterPolicyOut(**after.as_dict())

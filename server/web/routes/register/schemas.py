@@ -236,32 +236,6 @@ class RosterOverrideIn(BaseModel):
     on_duty: bool = True
 
 
-class RegisterPolicyOut(BaseModel):
-    """A community's escalation policy (seconds)."""
-
-    quorum: int
-    quorum_seconds: int
-    patrol_seconds: int
-    repeat_seconds: int
-    max_cycles: int
-    cancel_seconds: int
-    confirm_seconds: int
-
-
-class PolicyChange(BaseModel):
-    """Fields of the policy to change."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    quorum: int | None = Field(None, ge=0, le=50)
-    quorum_seconds: int | None = Field(None, ge=1, le=86400)
-    patrol_seconds: int | None = Field(None, ge=1, le=86400)
-    repeat_seconds: int | None = Field(None, ge=1, le=86400)
-    max_cycles: int | None = Field(None, ge=1, le=100)
-    cancel_seconds: int | None = Field(None, ge=1, le=86400)
-    confirm_seconds: int | None = Field(None, ge=1, le=86400)
-
-
 class RowErrorOut(BaseModel):
     """One bad row of an import (rows numbered as a spreadsheet shows them, header = 1)."""
 

@@ -278,9 +278,9 @@ async function roster() {
 // -- policy and alarm numbers ----------------------------------------------------------------
 
 async function policy() {
-  const current = await api("GET", "/api/register/policy");
+  const current = await api("GET", "/api/policy");
   const inputs = Object.entries(current).map(([name, value]) => field(name, { type: "number", value, min: 0, max: 86400, name }));
-  const save = () => act(() => api("PUT", "/api/register/policy", { json: Object.fromEntries(inputs.map(([, i]) => [i.name, Number(i.value)])) }), policy);
+  const save = () => act(() => api("PUT", "/api/policy", { json: Object.fromEntries(inputs.map(([, i]) => [i.name, Number(i.value)])) }), policy);
   fill(main(), h("section", { class: "card" }, h("h2", {}, t("policy.title")), h("div", { class: "row" }, inputs.map(([label]) => label), h("button", { class: "primary", onclick: save }, t("policy.save")))));
 }
 
