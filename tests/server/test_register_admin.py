@@ -206,3 +206,24 @@ async def test_bad_input_to_the_register_is_a_clear_4xx_and_changes_nothing(
         assert answer.json()["detail"]
         log = await ok(await call(base, admin, "GET", "/api/register/audit"))
         assert log["total"] == 0
+
+
+async def test_the_roster_changed_through_the_duty_routes_is_audited_too(
+    embedded: Settings, seeded: Seed
+) -> None:
+    admin = seeded.staff["admin"]
+    async with running(embedded) as base:
+        shift = {"phone": "+8613900000002", "days": "mon-fri", "starts": "08:00", "ends": "20:00"}
+        await ok(await call(base, admin, "POST", "/api/duty/shifts", json=shift), 201)
+        leader = seeded.staff["patrol_leader"]
+        off = {
+            "phone": "+8613900000002",
+            "starts_at": "2026-12-24T08:00:00+08:00",
+            "ends_at": "2026-12-24T20:00:00+08:00",
+            "on_duty": False,
+        }
+        await ok(await call(base, leader, "POST", "/api/duty/overrides", json=off), 201)
+        log = await ok(await call(base, admin, "GET", "/api/register/audit"))
+    actions = [(e["action"], e["actor"]) for e in log["entries"]]
+    assert [a for a, _ in actions[:2]] == ["add_override", "add_shift"]
+    assert "巡逻队长" in actions[0][1]

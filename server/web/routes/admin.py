@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from groups import audit, duty, pins
+from groups import audit, duty, pins, register
 from groups.models import Household, Staff
 from server import accounts
 from server.accounts import Principal
@@ -265,31 +265,38 @@ async def _roster_staff(session: Session, principal: Principal, phone: str) -> S
 
 @router.post("/duty/shifts", status_code=201)
 async def add_shift(body: ShiftIn, principal: CurrentPrincipal, session: Session) -> dict[str, int]:
-    """Put a patrol member on a weekly shift (admins and patrol leaders)."""
+    """Put a patrol member on a weekly shift (admins and patrol leaders; audited)."""
     member = await _roster_staff(session, principal, body.phone)
     try:
-        days, starts, ends = (
-            duty.parse_days(body.days),
-            duty.parse_time(body.starts),
-            duty.parse_time(body.ends),
+        days = duty.parse_days(body.days)
+        await register.add_shift(
+            session,
+            community_id=principal.community_id,
+            actor=actor_of(principal),
+            staff_id=member.id,
+            days=body.days,
+            starts=body.starts,
+            ends=body.ends,
         )
-        shifts = await duty.add_shift(session, staff=member, days=days, starts=starts, ends=ends)
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     await session.commit()
-    return {"shifts": len(shifts)}
+    return {"shifts": len(days)}
 
 
 @router.post("/duty/overrides", status_code=201)
 async def add_override(
     body: OverrideIn, principal: CurrentPrincipal, session: Session
 ) -> dict[str, int]:
-    """Put a patrol member on (or off) duty for a while, whatever the weekly roster says."""
+    """Put a patrol member on (or off) duty for a while, whatever the weekly roster says
+    (audited)."""
     member = await _roster_staff(session, principal, body.phone)
     try:
-        row = await duty.add_override(
+        done = await register.add_override(
             session,
-            staff=member,
+            community_id=principal.community_id,
+            actor=actor_of(principal),
+            staff_id=member.id,
             starts_at=body.starts_at,
             ends_at=body.ends_at,
             on_duty=body.on_duty,
@@ -297,7 +304,8 @@ async def add_override(
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     await session.commit()
-    return {"id": row.id}
+    assert done.id is not None
+    return {"id": done.id}
 
 
 @router.get("/reports")
