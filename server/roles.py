@@ -45,12 +45,11 @@ webhooks, which check Twilio's signature instead)."""
 
 EVERYONE = frozenset(Role)
 RESIDENTS = frozenset({Role.RESIDENT})
-LEADERS = frozenset({Role.GROUP_LEADER, Role.BUILDING_LEADER})
 RESPONDERS = frozenset(
     {Role.PATROL_MEMBER, Role.PATROL_LEADER, Role.GRID_MANAGER, Role.POLICE_OFFICE, Role.ADMIN}
 )
 """Staff who take, mark on scene, escalate and resolve alarms (a grid manager: of their grid)."""
-STAFF = RESPONDERS
+STAFF = RESPONDERS  # every staff role responds: the same set, named for what reads it
 ROSTER_KEEPERS = frozenset({Role.ADMIN, Role.PATROL_LEADER})
 ADMIN = frozenset({Role.ADMIN})
 
