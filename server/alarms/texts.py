@@ -53,9 +53,9 @@ OUTCOME_NAMES = {
 }
 
 _ZH = {
-    "alarm": "{address} 求助{kind}，请邻居速往支援。",
+    "alarm": "{address} 求助{kind}，请邻居速往支援。回复 1 = 我来了。",
     "patrol": "新警情：{address} {kind_plain}，请接警。",
-    "widened": "{address} 求助{kind}，本组邻居响应不足，请附近邻居速往支援。",
+    "widened": "{address} 求助{kind}，本组邻居响应不足，请附近邻居速往支援。回复 1 = 我来了。",
     "escalated": "警情无人接警（第{cycle}轮）：{address} {kind_plain}，请立即处置。",
     "police": "巡逻队请求警务室支援：{address} {kind_plain}，请立即出警。",
     "confirmed": "确认警情：{address} 与同组邻居相继求助，请立即出警。",
@@ -64,9 +64,9 @@ _ZH = {
     "callout": "紧急求助：{address} 需要帮助{kind}，还没有人接应。",
 }
 _EN = {
-    "alarm": "{address} needs help{kind}. Your neighbour needs you now.",
+    "alarm": "{address} needs help{kind}. Your neighbour needs you now. Reply 1 = I'm coming.",
     "patrol": "New alarm: {address} ({kind_plain}). Please take it.",
-    "widened": "{address} needs help{kind} and too few neighbours answered. Please go.",
+    "widened": "{address} needs help{kind}; too few neighbours answered. Go, or reply 1 = coming.",
     "escalated": "Alarm not taken (round {cycle}): {address} ({kind_plain}). Act now.",
     "police": "The patrol asks the police office for help at {address} ({kind_plain}). Go now.",
     "confirmed": "Confirmed incident: {address} and a neighbour both pressed for help. Go now.",
