@@ -318,3 +318,24 @@ async def test_without_vapid_keys_push_is_off_and_what_would_go_is_printed_witho
     assert f"PUSH → subscription {made.json()['id']}: alert " in printed
     token = job.body.split('"answer_token":"')[1].split('"')[0]
     assert token not in printed
+
+
+async def test_a_household_that_reads_english_is_pushed_in_english(
+    seeded: Seed, sqlite_url: str, fake_push: FakePush
+) -> None:
+    neighbour = group_of(seeded, RAISER)[0]
+    async with running(push_settings(sqlite_url)) as base:
+        token = seeded.households[neighbour]
+        english = await call(base, token, "PUT", "/api/me/language", json={"language": "en"})
+        assert english.is_success, english.text
+        await subscribe(base, token, fake_push)
+        assert (await press(base, seeded.households[RAISER], "medical")).status_code == 201
+        (got,) = await until_received(fake_push, 1)
+    assert got.payload["title"].endswith(" · medical")
+    assert got.payload["body"] == texts.body(
+        "alarm", language="en", address=RAISER, alert_type="medical"
+    )
+    assert got.payload["actions"] == [
+        {"action": "coming", "title": "I'm coming"},
+        {"action": "cant", "title": "Can't come"},
+    ]
