@@ -16,13 +16,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.journal import Journal
 from notifier.lookup import taken_before
 from notifier.models import PENDING, SENDING, OutboxMessage
 from notifier.policy import OutboxPolicy
+from notifier.push.base import PushGone, PushSender, Subscription
+from notifier.push.models import PushSubscription
 from notifier.rate import RateLimiter
 from notifier.sms.base import Outcome, SendError, SendResult, SmsSender
 from notifier.worker import Worker
@@ -57,6 +59,7 @@ class OutboxWorker(Worker):
         policy: OutboxPolicy | None = None,
         on_failed: Changed | None = None,
         render_call: RenderCall | None = None,
+        push: PushSender | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._policy = policy or OutboxPolicy()
@@ -65,6 +68,7 @@ class OutboxWorker(Worker):
         self._sender = sender
         self._on_failed = on_failed
         self._render_call = render_call
+        self._push = push
         self._clock = clock
         self._limiter = RateLimiter(
             rate=self._policy.rate_per_second, burst=self._policy.rate_burst
@@ -91,16 +95,24 @@ class OutboxWorker(Worker):
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(journal.run())
-            maybe = [job for job in jobs if job.maybe_sent and job.provider_sid is None]
+            # A push cannot be looked up at its service: one that may have gone goes again (its
+            # notification's tag replaces the first on the phone).
+            maybe = [
+                job
+                for job in jobs
+                if job.maybe_sent and job.provider_sid is None and job.channel != "push"
+            ]
             batch = {job.id for job in jobs}
             taken = await taken_before(self._sessions, self._sender, maybe, batch=batch)
+            subscriptions = await self._subscriptions(jobs)
             pending = iter(jobs)
             async with asyncio.TaskGroup() as senders:
                 for _ in range(self._policy.concurrency):
-                    senders.create_task(self._send_from(pending, journal, taken))
+                    senders.create_task(self._send_from(pending, journal, taken, subscriptions))
             journal.close()
-        if self._on_failed is not None and journal.failed:
-            await self._on_failed(journal.failed)
+        failed = [job for job in journal.failed if job.channel != "push"]
+        if self._on_failed is not None and failed:
+            await self._on_failed(failed)
         return len(jobs)
 
     async def _claim(self, claim: str) -> list[OutboxMessage]:
@@ -140,12 +152,35 @@ class OutboxWorker(Worker):
                 job.claimed_by = claim
         return jobs
 
+    async def _subscriptions(self, jobs: Sequence[OutboxMessage]) -> dict[int, Subscription]:
+        """The subscriptions the batch's pushes go to, in one query."""
+        wanted = {int(job.to) for job in jobs if job.channel == "push" and job.to.isdigit()}
+        if not wanted:
+            return {}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(
+                    PushSubscription.id,
+                    PushSubscription.endpoint,
+                    PushSubscription.p256dh,
+                    PushSubscription.auth,
+                ).where(PushSubscription.id.in_(wanted))
+            )
+            return {row[0]: Subscription(*row) for row in rows}
+
     async def _send_from(
-        self, jobs: Iterator[OutboxMessage], journal: Journal, taken: dict[int, Outcome]
+        self,
+        jobs: Iterator[OutboxMessage],
+        journal: Journal,
+        taken: dict[int, Outcome],
+        subscriptions: dict[int, Subscription],
     ) -> None:
         for job in jobs:
             try:
-                outcome: Outcome | None = await self._send_one(job, journal, taken)
+                if job.channel == "push":
+                    outcome: Outcome | None = await self._push_one(job, journal, subscriptions)
+                else:
+                    outcome = await self._send_one(job, journal, taken)
             except SendError as exc:
                 outcome = exc
             if outcome is not None:
@@ -181,6 +216,45 @@ class OutboxWorker(Worker):
             to=job.to, body=job.body, status_callback=status_callback, valid_for=valid_for
         )
 
+    async def _push_one(
+        self, job: OutboxMessage, journal: Journal, subscriptions: dict[int, Subscription]
+    ) -> SendResult | None:
+        """Push one job to its subscription (its `to`); a subscription the push service says is
+        gone is deleted, another failure is noted on it. None if the claim was lost."""
+        if job.provider_sid is not None:
+            return SendResult(sid=job.provider_sid, status=job.delivery_status or "sent")
+        if self._push is None:
+            raise SendError("this worker cannot push", transient=False, code="push")
+        subscription = subscriptions.get(int(job.to)) if job.to.isdigit() else None
+        if subscription is None:
+            raise SendError("the subscription is gone", transient=False, code="gone")
+        now = self._clock()
+        if job.expires_at is not None and job.expires_at < now:
+            raise SendError("expired before it could be sent", transient=False)
+        ttl = int((job.expires_at - now).total_seconds()) if job.expires_at is not None else 0
+        if not await journal.start(job.id):
+            return None
+        try:
+            return await self._push.push(
+                subscription, payload=job.body, ttl=ttl, urgency="high", topic=_topic(job)
+            )
+        except SendError as exc:
+            await self._note_failure(subscription.id, exc, now=now)
+            raise
+
+    async def _note_failure(self, subscription_id: int, exc: SendError, *, now: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            if isinstance(exc, PushGone):
+                await session.execute(
+                    delete(PushSubscription).where(PushSubscription.id == subscription_id)
+                )
+            else:
+                await session.execute(
+                    update(PushSubscription)
+                    .where(PushSubscription.id == subscription_id)
+                    .values(last_error=str(exc)[:200], failed_at=now)
+                )
+
     def _script(self, job: OutboxMessage) -> str | None:
         """A call's TwiML (None for a text); SendError when this worker cannot place calls."""
         if job.channel != "voice":
@@ -188,3 +262,9 @@ class OutboxWorker(Worker):
         if self._render_call is None:
             raise SendError("this worker cannot place calls", transient=False)
         return self._render_call(job)
+
+
+def _topic(job: OutboxMessage) -> str | None:
+    """The push's Topic: one per alarm, so an all clear replaces its alarm's push still waiting
+    at the push service."""
+    return f"alert-{job.alert_id}" if job.alert_id is not None else None

@@ -131,6 +131,17 @@ def migrate() -> None:
     console.print("database is up to date")
 
 
+@app.command()
+def vapid() -> None:
+    """Print a fresh VAPID key pair for Web Push, as the .env lines that turn push on."""
+    from notifier.push.webpush import new_keys
+
+    private, public = new_keys()
+    print(f"TENWATCH_VAPID_PRIVATE_KEY={private}")
+    print(f"TENWATCH_VAPID_PUBLIC_KEY={public}")
+    print("TENWATCH_VAPID_SUBJECT=mailto:office@example.org")
+
+
 @app.command("import")
 def import_households(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],

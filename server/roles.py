@@ -116,6 +116,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/register/export.csv"): ADMIN,
     ("GET", "/api/register/audit"): ADMIN,
     ("GET", "/api/register/audit.csv"): ADMIN,
+    # push: a resident's device subscribes; a notification's button answers with its token
+    ("GET", "/api/push/key"): RESIDENTS,
+    ("POST", "/api/push/subscriptions"): RESIDENTS,
+    ("DELETE", "/api/push/subscriptions"): RESIDENTS,
+    ("POST", "/api/push/answer"): PUBLIC,  # the answer token authenticates it
     # what is kept about me, and my language
     ("GET", "/api/me/consent"): EVERYONE,
     ("POST", "/api/me/consent"): EVERYONE,

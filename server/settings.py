@@ -129,6 +129,41 @@ class Settings(BaseSettings):
     stream_ticket_seconds: float = 30.0
     """How long a one-time stream ticket may wait before its socket opens."""
 
+    # -- Web Push (the app's notifications, with the phone's app closed) ---------------------
+    vapid_private_key: SecretStr | None = None
+    """The VAPID private key (PEM, or base64url raw) pushes are signed with (`tenwatch vapid`
+    makes a pair); unset, push is off: what would be pushed is printed."""
+    vapid_public_key: str | None = None
+    """Its public key (base64url), the application server key browsers subscribe with; derived
+    from the private key when unset, and checked against it when set."""
+    vapid_subject: str | None = None
+    """Whom a push service may contact about our pushes: mailto:… or https://…"""
+    push_allow_http: bool = False
+    """Accept http:// push endpoints (a test's local push service); never in production."""
+
+    @property
+    def push_url(self) -> str:
+        """The push backend: Web Push when a VAPID key is set, else the console."""
+        return "webpush://" if self.vapid_private_key is not None else "console://"
+
+    @model_validator(mode="after")
+    def _check_vapid(self) -> "Settings":
+        if self.vapid_subject is not None and not self.vapid_subject.startswith(
+            ("mailto:", "https:")
+        ):
+            raise ValueError("TENWATCH_VAPID_SUBJECT must be a mailto: or https: URL")
+        if self.vapid_private_key is not None:
+            if self.vapid_subject is None:
+                raise ValueError("TENWATCH_VAPID_SUBJECT is required with a VAPID key")
+            from notifier.push.webpush import public_key_of
+
+            derived = public_key_of(self.vapid_private_key.get_secret_value())
+            if self.vapid_public_key not in (None, derived):
+                raise ValueError("TENWATCH_VAPID_PUBLIC_KEY is not the private key's public key")
+        if self.push_allow_http and self.environment == "production":
+            raise ValueError("TENWATCH_PUSH_ALLOW_HTTP is for tests; production pushes over https")
+        return self
+
     @property
     def verify_url(self) -> str:
         """The sign-in code backend: Twilio Verify when a service is set, else the console."""

@@ -355,8 +355,14 @@ async def _under_duress(
             audience=Audience.GROUP,
             data={"status": Status.CANCELLED},
         )
-        change.texts += await all_clear(
-            session, alert=alert, event_id=event_id, outcome="cancelled", now=now, staff=False
+        change.texts += await all_clear(  # no push: a duress alarm pushes nothing to the group
+            session,
+            alert=alert,
+            event_id=event_id,
+            outcome="cancelled",
+            now=now,
+            staff=False,
+            push=False,
         )
     alert.duress, alert.masked = True, shown
     alert.updated_at = now
@@ -388,12 +394,18 @@ async def all_clear(
     now: datetime,
     residents: bool = True,
     staff: bool = True,
+    push: bool = True,
 ) -> int:
-    """Withdraw the alarm's texts not yet sent, and text all clear to everyone already texted
-    about it (residents, staff, or both); returns how many texts are queued."""
+    """Withdraw the alarm's texts and pushes not yet sent, and text all clear to everyone
+    already texted about it (residents, staff, or both), and push it to every resident's device
+    already pushed to (unless `push` is False); returns how many texts are queued."""
     people = await recipients.withdraw_and_find_texted(
         session, alert_id=alert.id, event_id=event_id, residents=residents, staff=staff
     )
+    if push and residents:
+        await recipients.push_all_clear(
+            session, alert=alert, event_id=event_id, outcome=outcome, now=now
+        )
     return await recipients.tell(
         session,
         alert=alert,

@@ -160,6 +160,9 @@ async def _raise(
             text=alarm_text,
             now=now,
         )
+        await recipients.push_alarm(
+            session, alert=alert, event_id=event_id, raised_by=principal.name, now=now
+        )
     await store.schedule(session, alert=alert, due=escalation.first_deadlines(alert, locked, now))
     return change, patrol
 

@@ -4,6 +4,9 @@ recipient's language, queued in the alarm's transaction (and, at the all clear, 
 and is to be told). Directory reads are kept in the transaction's memo: a batch of presses
 reads each group's residents once."""
 
+import hashlib
+import json
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,8 +15,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, update
 
 from groups import duty
-from groups.models import Household, Resident, Staff
+from groups.models import Credential, Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
+from notifier.push.models import PushAnswer, PushSubscription
 from server.alarms import texts
 from server.alarms.models import Alert
 from server.runtime.work import texts_queued
@@ -102,6 +106,12 @@ async def prefetch(
     for group, of_one in residents.items():  # group ids of the query: never None
         cache[("residents", (group,))] = [row[:4] for row in of_one]
         cache[("grids", group)] = {row[2]: row[5] for row in of_one}
+    pushed_to: dict[int | None, list[Any]] = {g: [] for g in group_ids}
+    params = {"group_ids": list(group_ids), "now": at}
+    for device in (await read(session, _DEVICES_OF_GROUPS, params)).all():
+        pushed_to[device[5]].append(device[:5])
+    for group, of_one in pushed_to.items():
+        cache[("devices", (group,))] = of_one
 
 
 async def neighbours(
@@ -282,6 +292,197 @@ async def tell(
     )
 
 
+# -- Web Push ---------------------------------------------------------------------------------
+
+_DEVICES = (
+    select(
+        PushSubscription.id,
+        PushSubscription.credential_id,
+        Household.id,
+        Household.language,
+        PushSubscription.resident_id,
+        Household.group_id,
+    )
+    .join(Resident, PushSubscription.resident_id == Resident.id)
+    .join(Household, Resident.household_id == Household.id)
+    # A device signed out (its session revoked or ended) is pushed nothing.
+    .join(Credential, PushSubscription.credential_id == Credential.id)
+    .where(
+        Credential.revoked_at.is_(None),
+        or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now")),
+    )
+)
+_DEVICES_OF_GROUPS = _DEVICES.where(
+    Household.group_id.in_(bindparam("group_ids", expanding=True))
+).order_by(PushSubscription.id)
+_ANSWERS = table_of(PushAnswer)
+_ANSWER_TITLES = {"zh": ("我来了", "去不了"), "en": ("I'm coming", "Can't come")}
+_ALL_CLEAR_TITLES = {"zh": "警情已解除", "en": "All clear"}
+
+
+def answer_digest(token: str) -> str:
+    """What is kept of a push's answer token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def devices(
+    session: AsyncSession, *, group_ids: Iterable[int], exclude_household: int | None, now: datetime
+) -> list[Any]:
+    """The push subscriptions of the given groups' residents but the raising household's:
+    (id, credential id, household id, language, resident id). A batch reads them once
+    (`prefetch`)."""
+    groups = tuple(group_ids)
+    cache = memo(session)
+    rows: list[Any] | None = cache.get(("devices", groups))
+    if rows is None:
+        params = {"group_ids": list(groups), "now": now}
+        found = (await read(session, _DEVICES_OF_GROUPS, params)).all()
+        rows = cache[("devices", groups)] = [row[:5] for row in found]
+    return [row for row in rows if row[2] != exclude_household]
+
+
+def _push_row(
+    alert: Alert,
+    *,
+    event_id: int | None,
+    to: int,
+    resident_id: int | None,
+    body: Any,
+    now: datetime,
+) -> Any:
+    return {
+        "community_id": alert.community_id,
+        "alert_id": alert.id,
+        "event_id": event_id,
+        "resident_id": resident_id,
+        "staff_id": None,
+        "to": str(to),
+        "channel": "push",
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "next_attempt_at": now,
+        "expires_at": now + SMS_VALID_FOR,
+        "created_at": now,
+    }
+
+
+async def push_alarm(
+    session: AsyncSession,
+    *,
+    alert: Alert,
+    event_id: int | None,
+    raised_by: str,
+    now: datetime,
+) -> int:
+    """Queue one push of the alarm to each device of its group's other households, each with
+    its own answer token (kept hashed, for this alarm, as long as the alarm's text is valid);
+    returns how many."""
+    if alert.group_id is None:
+        return 0
+    found = await devices(
+        session, group_ids=[alert.group_id], exclude_household=alert.household_id, now=now
+    )
+    rows, answers = [], []
+    for subscription_id, credential_id, _household, language, resident_id in found:
+        lang = "en" if language == "en" else "zh"
+        token = secrets.token_urlsafe(32)
+        if credential_id is not None:
+            answers.append(
+                {
+                    "token_hash": answer_digest(token),
+                    "alert_id": alert.id,
+                    "credential_id": credential_id,
+                    "expires_at": now + SMS_VALID_FOR,
+                }
+            )
+        coming, cant = _ANSWER_TITLES[lang]
+        kind = texts.TYPE_NAMES[lang][alert.type]
+        payload = {
+            "type": "alert",
+            "alert_id": alert.id,
+            "tag": f"alert-{alert.id}",
+            "title": f"{alert.address or '?'} {raised_by} · {kind}",
+            "body": texts.body(
+                "alarm",
+                language=lang,
+                address=alert.address or "?",
+                alert_type=alert.type,
+                drill=alert.drill,
+            ),
+            "answer_token": token if credential_id is not None else None,
+            "actions": [
+                {"action": "coming", "title": coming},
+                {"action": "cant", "title": cant},
+            ]
+            if credential_id is not None
+            else [],
+            "url": "/app",
+        }
+        rows.append(
+            _push_row(
+                alert,
+                event_id=event_id,
+                to=subscription_id,
+                resident_id=resident_id,
+                body=payload,
+                now=now,
+            )
+        )
+    if rows:
+        deferred.add_all(session, _OUTBOX, rows)
+        deferred.add_all(session, _ANSWERS, answers)
+        texts_queued(session, len(rows))
+    return len(rows)
+
+
+async def push_all_clear(
+    session: AsyncSession, *, alert: Alert, event_id: int, outcome: str, now: datetime
+) -> int:
+    """Queue the all clear to every device the alarm was pushed to before this event (its
+    notification, of the same tag, is replaced); returns how many."""
+    pushed = await session.execute(
+        select(OutboxMessage.to, OutboxMessage.resident_id, Household.language)
+        .join(Resident, OutboxMessage.resident_id == Resident.id)
+        .join(Household, Resident.household_id == Household.id)
+        .where(
+            OutboxMessage.alert_id == alert.id,
+            OutboxMessage.channel == "push",
+            OutboxMessage.status.in_((SENDING, SENT)),
+            OutboxMessage.event_id < event_id,
+        )
+        .order_by(OutboxMessage.id)
+    )
+    rows, seen = [], set()
+    for to, resident_id, language in pushed:
+        if to in seen:
+            continue
+        seen.add(to)
+        lang = "en" if language == "en" else "zh"
+        payload = {
+            "type": "all_clear",
+            "alert_id": alert.id,
+            "tag": f"alert-{alert.id}",
+            "title": f"{alert.address or '?'} · {_ALL_CLEAR_TITLES[lang]}",
+            "body": texts.body(
+                "all_clear",
+                language=lang,
+                address=alert.address or "?",
+                alert_type=alert.type,
+                drill=alert.drill,
+                outcome=outcome,
+            ),
+            "url": "/app",
+        }
+        rows.append(
+            _push_row(
+                alert, event_id=event_id, to=int(to), resident_id=resident_id, body=payload, now=now
+            )
+        )
+    if rows:
+        deferred.add_all(session, _OUTBOX, rows)
+        texts_queued(session, len(rows))
+    return len(rows)
+
+
 # -- the all clear ----------------------------------------------------------------------------
 
 
@@ -307,7 +508,12 @@ async def withdraw_and_find_texted(
         )
         .outerjoin(Resident, OutboxMessage.resident_id == Resident.id)
         .outerjoin(Household, Resident.household_id == Household.id)
-        .where(*mine, OutboxMessage.status.in_((SENDING, SENT)), OutboxMessage.event_id < event_id)
+        .where(
+            *mine,
+            OutboxMessage.channel != "push",  # a push's all clear is `push_all_clear`'s
+            OutboxMessage.status.in_((SENDING, SENT)),
+            OutboxMessage.event_id < event_id,
+        )
         .order_by(OutboxMessage.id)
     )
     return [

@@ -7,7 +7,8 @@ from sqlalchemy.engine import Connection
 
 # Importing the models registers every table on the metadata.
 import groups.models  # noqa: F401
-import notifier.models  # noqa: F401
+import notifier.models
+import notifier.push.models  # noqa: F401
 import server.alarms.models
 import server.signin.models  # noqa: F401
 from storage.db import Base, create_engine

@@ -17,6 +17,7 @@ from notifier.bus import create_bus
 from notifier.hub import Hub
 from notifier.outbox import OutboxWorker
 from notifier.policy import OutboxPolicy
+from notifier.push import PushSender, create_push_sender
 from notifier.sms import SmsSender, create_sender
 from notifier.verify import Verifier, create_verifier
 from server import errors
@@ -39,6 +40,7 @@ from server.web.routes import (
     alerts,
     health,
     pages,
+    push,
     register,
     signin,
     steps,
@@ -60,6 +62,7 @@ class State(TypedDict):
     reads: async_sessionmaker[AsyncSession]
     hub: Hub
     sender: SmsSender
+    push: PushSender
     outbox: OutboxWorker
     clock: Clock
     scheduler: Scheduler
@@ -79,6 +82,16 @@ def _sender(settings: Settings) -> SmsSender:
         messaging_service_sid=settings.twilio_messaging_service_sid,
         voice_from=settings.twilio_voice_from,
         api_url=settings.twilio_api_url,
+    )
+
+
+def _push(settings: Settings) -> PushSender:
+    key = settings.vapid_private_key
+    return create_push_sender(
+        settings.push_url,
+        private_key=key.get_secret_value() if key else None,
+        subject=settings.vapid_subject,
+        allow_http=settings.push_allow_http,
     )
 
 
@@ -156,6 +169,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     )
     await hub.start()
     sender = _sender(settings)
+    pusher = _push(settings)
     clock: Clock = app.state.clock
     outbox = OutboxWorker(
         sessions,
@@ -177,6 +191,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         render_call=lambda job: inbound.voice_callout(
             job, public_base_url=settings.public_base_url
         ),
+        push=pusher,
         clock=clock,
     )
     outbox.start()
@@ -206,6 +221,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             reads=reads,
             hub=hub,
             sender=sender,
+            push=pusher,
             outbox=outbox,
             clock=clock,
             scheduler=scheduler,
@@ -223,6 +239,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         await scheduler.stop()
         await outbox.stop()
         await sender.close()
+        await pusher.close()
         await hub.stop()
         await engine.dispose()
         if read_engine is not engine:
@@ -282,7 +299,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
     app.state.settings = settings
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio, signin, register):
+    for module in (health, alerts, steps, admin, pages, twilio, signin, register, push):
         app.include_router(module.router)
     app.include_router(signin.pages)
     app.add_exception_handler(Refusal, refused)

@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 import groups.models  # noqa: F401  (every table in the metadata)
-import notifier.models  # noqa: F401
+import notifier.models
+import notifier.push.models  # noqa: F401
 import server.alarms.models
 import server.signin.models  # noqa: F401
 from server.migrate import upgrade

@@ -1,0 +1,74 @@
+"""The push sender interface: `push` one encrypted message to a subscription, `close`."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from notifier.sms.base import SendError, SendResult
+
+GONE = frozenset({404, 410})
+"""What a push service answers for a subscription that no longer exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Where a push goes and the browser's keys to encrypt it with."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+class PushGone(SendError):
+    """The push service says this subscription is gone (404, 410): forget it."""
+
+
+def refusal(status: int, reason: str) -> SendError:
+    """The error for a push service's answer `status` (not 2xx)."""
+    message = f"push service answered {status} {reason}".strip()
+    if status in GONE:
+        return PushGone(message, transient=False, code=str(status), status=status)
+    transient = status == 429 or status >= 500
+    return SendError(message, transient=transient, code=str(status), status=status)
+
+
+class PushSender(abc.ABC):
+    """A backend that delivers Web Push messages; chosen by URL with `create_push_sender`."""
+
+    public_key: str | None = None
+    """The application server key (base64url, uncompressed P-256 point) browsers subscribe
+    with; None when this sender pushes nowhere real."""
+
+    @abc.abstractmethod
+    async def push(
+        self,
+        subscription: Subscription,
+        *,
+        payload: str,
+        ttl: int,
+        urgency: str = "high",
+        topic: str | None = None,
+    ) -> SendResult:
+        """Deliver one message to the subscription's push service; raise `SendError` (`PushGone`
+        for a subscription that is gone) if it is not taken."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections; the sender is not used afterwards."""
+
+    async def __aenter__(self) -> Self:
+        """Use the sender as an async context manager that closes it on exit."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the sender."""
+        await self.close()
