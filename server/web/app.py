@@ -45,6 +45,7 @@ from server.web.routes import (
     stream,
     twilio,
 )
+from server.web.routes import app as resident_app
 from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -282,7 +283,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
     app.state.settings = settings
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio, signin, register):
+    for module in (health, alerts, steps, admin, pages, twilio, signin, register, resident_app):
         app.include_router(module.router)
     app.include_router(signin.pages)
     app.add_exception_handler(Refusal, refused)
