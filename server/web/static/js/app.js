@@ -111,6 +111,7 @@ function own() {
 }
 
 function ring(a) {
+  if (state.answers.has(a.id)) return;
   ringer.start({ quiet: a.type === "intrusion", id: a.id });
 }
 
@@ -132,7 +133,10 @@ function onEvent(event, { replayed }) {
   } else if (event.type === "alert.response") {
     a.coming = data.coming ?? a.coming;
     a.neighbours = data.neighbours ?? a.neighbours;
-    if (data.responder && data.responder === state.me?.household) state.answers.set(a.id, data.answer);
+    if (data.responder && data.responder === state.me?.household) {
+      state.answers.set(a.id, data.answer); // answered here, or on another of our phones
+      if (ringer.id === a.id) ringer.stop();
+    }
   } else if (event.type === "alert.acknowledged") {
     a.taken_by = data.taken_by ?? "";
   } else if (event.type === "alert.on_scene") {
