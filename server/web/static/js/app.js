@@ -184,8 +184,14 @@ function emergencyFor(type) {
   return ["police", "medical"];
 }
 
+let fallbackShown = "";
+
 function renderFallback(type) {
   const numbers = state.numbers || { group_number: null, emergency: {} };
+  // Built again only when what it shows changes: a link replaced under a finger loses the tap.
+  const shown = JSON.stringify([type, numbers, t("app.call_group"), state.me?.household]);
+  if (shown === fallbackShown) return;
+  fallbackShown = shown;
   const group = numbers.group_number;
   const address = state.me?.household || "";
   $("call-group").hidden = !group;
