@@ -126,6 +126,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/consent"): EVERYONE,
     ("GET", "/api/me/language"): EVERYONE,
     ("PUT", "/api/me/language"): EVERYONE,
+    # the resident app
+    ("GET", "/api/me/numbers"): EVERYONE,  # a resident: their group's alarm number
+    ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/manifest.webmanifest"): PUBLIC,
+    ("GET", "/icon-192.png"): PUBLIC,
+    ("GET", "/icon-512.png"): PUBLIC,
     # health, and the phone's webhooks (signed by Twilio)
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,  # details only to staff

@@ -47,6 +47,7 @@ from server.web.routes import (
     stream,
     twilio,
 )
+from server.web.routes import app as resident_app
 from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -299,7 +300,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
     app.state.settings = settings
     app.state.clock = clock
-    for module in (health, alerts, steps, admin, pages, twilio, signin, register, push):
+    routers = (health, alerts, steps, admin, pages, twilio, signin, register, push, resident_app)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)
     app.add_exception_handler(Refusal, refused)

@@ -34,6 +34,10 @@ PAGES = {
     "/static/tenwatch.js",
     "/register",
     "/static/js/{name}",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/icon-192.png",
+    "/icon-512.png",
 }
 """Routes outside the OpenAPI document (pages): held to the table by their own rows."""
 
