@@ -5,31 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser.chromium import ARGS, EXECUTABLE, chromium
+
+CHROMIUM = EXECUTABLE
+__all__ = ["ARGS", "CHROMIUM", "browser", "signed_in"]
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    """Chromium, headless."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    """Chromium, headless (tests/browser/chromium.py)."""
+    async with chromium() as launched:
+        yield launched
 
 
 async def signed_in(browser: Browser, base: str, token: str, **options: object) -> BrowserContext:
