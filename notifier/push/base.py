@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
-from notifier.sms.base import SendError, SendResult
+from notifier.sms.base import Sender, SendError, SendResult
 
 GONE = frozenset({404, 410})
 """What a push service answers for a subscription that no longer exists."""
@@ -36,7 +34,7 @@ def refusal(status: int, reason: str) -> SendError:
     return SendError(message, transient=transient, code=str(status), status=status)
 
 
-class PushSender(abc.ABC):
+class PushSender(Sender):
     """A backend that delivers Web Push messages; chosen by URL with `create_push_sender`."""
 
     public_key: str | None = None
@@ -55,20 +53,3 @@ class PushSender(abc.ABC):
     ) -> SendResult:
         """Deliver one message to the subscription's push service; raise `SendError` (`PushGone`
         for a subscription that is gone) if it is not taken."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections; the sender is not used afterwards."""
-
-    async def __aenter__(self) -> Self:
-        """Use the sender as an async context manager that closes it on exit."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the sender."""
-        await self.close()

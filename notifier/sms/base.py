@@ -51,7 +51,29 @@ Outcome = SendResult | SendError
 Channel = Literal["sms", "voice"]
 
 
-class SmsSender(abc.ABC):
+class Sender(abc.ABC):
+    """What every provider's sender is (texts and calls, pushes): closed when done, or used
+    as an async context manager that closes it."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections; the sender is not used afterwards."""
+
+    async def __aenter__(self) -> Self:
+        """Use the sender as an async context manager that closes it on exit."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the sender."""
+        await self.close()
+
+
+class SmsSender(Sender):
     """A backend that texts and calls phone numbers; chosen by URL with `create_sender`."""
 
     @abc.abstractmethod
@@ -82,20 +104,3 @@ class SmsSender(abc.ABC):
         anything up answers [] (and the job is sent again).
         """
         return []
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections; the sender is not used afterwards."""
-
-    async def __aenter__(self) -> Self:
-        """Use the sender as an async context manager that closes it on exit."""
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the sender."""
-        await self.close()
