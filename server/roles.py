@@ -52,6 +52,8 @@ RESPONDERS = frozenset(
 STAFF = RESPONDERS  # every staff role responds: the same set, named for what reads it
 ROSTER_KEEPERS = frozenset({Role.ADMIN, Role.PATROL_LEADER})
 ADMIN = frozenset({Role.ADMIN})
+ROLLCALLERS = frozenset({Role.PATROL_LEADER, Role.POLICE_OFFICE, Role.ADMIN, Role.GRID_MANAGER})
+"""Staff who start and close a roll call (a grid manager: of their grid)."""
 
 Rule = frozenset[Role] | None
 
@@ -81,6 +83,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/drills"): ADMIN | {Role.GROUP_LEADER, Role.PATROL_LEADER},
     ("PUT", "/api/household/pin"): RESIDENTS,
     ("GET", "/api/household/pin-lockouts"): STAFF,  # the board: who is locked out of PINs
+    # the roll call (平安报): staff ask a scope "are you OK?"; households answer
+    ("POST", "/api/rollcalls"): ROLLCALLERS,  # a grid manager: their grid or a building in it
+    ("GET", "/api/rollcalls"): STAFF,
+    ("GET", "/api/rollcalls/{rollcall_id}"): STAFF,
+    ("GET", "/api/rollcalls/{rollcall_id}/knock"): STAFF,
+    ("POST", "/api/rollcalls/{rollcall_id}/close"): ROLLCALLERS,
+    ("POST", "/api/rollcalls/{rollcall_id}/answer"): RESIDENTS,  # for their own household
+    ("POST", "/api/rollcalls/push-answer"): PUBLIC,  # the answer token authenticates it
+    ("GET", "/api/me/rollcalls"): EVERYONE,  # a resident: the open ones asking their household
+    ("POST", "/twilio/voice/rollcall"): PUBLIC,  # signed by Twilio
+    ("GET", "/rollcall"): PUBLIC,  # the page; its data asks with the session cookie
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,

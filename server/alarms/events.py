@@ -124,7 +124,7 @@ async def of_community(
     rows = (await read(session, _OF_COMMUNITY, params)).all()
     widened: dict[int, list[int]] = {}
     if rows:
-        alert_ids = sorted({row[4] for row in rows})
+        alert_ids = sorted({row[4] for row in rows if row[4] is not None})  # a roll call's: none
         for alert_id, group_id in await read(session, _WIDENED, {"alert_ids": alert_ids}):
             widened.setdefault(alert_id, []).append(group_id)
     found = []

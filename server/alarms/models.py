@@ -71,6 +71,7 @@ class Channel(StrEnum):
     VOICE = "voice"
     DRILL = "drill"
     SYSTEM = "system"
+    ROLLCALL = "rollcall"  # a household's "need help" to a roll call (server/rollcall)
 
 
 class EventType(StrEnum):
@@ -92,6 +93,12 @@ class EventType(StrEnum):
     CALLER = "alert.caller"
     """An unidentified caller's number, whole, to call back: the board's alone (residents are
     shown it masked)."""
+    # A roll call's events (server/rollcall): of no alarm, their alert_id is null.
+    ROLLCALL_STARTED = "rollcall.started"
+    ROLLCALL_ASKED = "rollcall.asked"
+    ROLLCALL_ANSWERED = "rollcall.answered"
+    ROLLCALL_CALLED = "rollcall.called"
+    ROLLCALL_CLOSED = "rollcall.closed"
 
 
 class Deadline(StrEnum):
@@ -186,7 +193,9 @@ class AlertEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(  # null: a roll call's event
+        ForeignKey("alerts.id", ondelete="CASCADE"), index=True
+    )
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="SET NULL"))
     type: Mapped[EventType] = mapped_column(EnumText(EventType, 40))

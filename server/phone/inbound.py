@@ -32,6 +32,9 @@ from server.alarms.models import AlertType, Answer, Channel
 from server.errors import Conflict, Forbidden, Malformed, NotFound
 from server.phone import twiml
 from server.phone.twiml import Language
+from server.rollcall import service as rollcall
+from server.rollcall import texts as rollcall_texts
+from server.rollcall.models import RollAnswer
 from storage.db import AsyncSession, utcnow
 
 log = logging.getLogger(__name__)
@@ -174,11 +177,25 @@ async def find_caller(session: AsyncSession, *, phone: str, to: str) -> Caller:
     )
 
 
+def _word(text: str) -> str:
+    word = unicodedata.normalize("NFKC", text).strip().upper().replace("'", "").replace("’", "")
+    return word.strip(" .!?。！？，,")
+
+
 def parse_command(text: str) -> Command | None:
     """The command a text means (HELP, SOS, 救命, 1 / 来, 2 / 不能, 3 / 110 …), or None."""
-    word = unicodedata.normalize("NFKC", text).strip().upper().replace("'", "").replace("’", "")
-    word = word.strip(" .!?。！？，,")
-    return _WORDS.get(word)
+    return _WORDS.get(_word(text))
+
+
+ROLLCALL_WORDS: dict[str, RollAnswer] = {
+    "1": RollAnswer.OK,
+    "平安": RollAnswer.OK,
+    "OK": RollAnswer.OK,
+    "2": RollAnswer.HELP,
+    "需要帮助": RollAnswer.HELP,
+}
+"""What a text answers to a roll call ("1" and "2" only while one is open: see
+`rollcall_text`)."""
 
 
 def alert_type_for(digits: str | None) -> AlertType:
@@ -247,7 +264,11 @@ async def raise_alarm(
 
 
 def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:
-    """The TwiML of one call-out job: its body said, 1 answered at /twilio/voice/answer."""
+    """The TwiML of one call-out job: its body said, 1 answered at /twilio/voice/answer. A
+    call of no alarm is a roll call's: 1 (OK) or 2 (need help) at /twilio/voice/rollcall."""
+    if job.alert_id is None:
+        action = public_url(public_base_url, path="/twilio/voice/rollcall", query=f"job={job.id}")
+        return twiml.voice_rollcall(body=job.body, action=action)
     action = public_url(public_base_url, path="/twilio/voice/answer", query=f"job={job.id}")
     return twiml.voice_callout(body=job.body, action=action)
 
@@ -261,6 +282,10 @@ async def handle_text(
     """Act on one text to an alarm number and say what to text back; the caller commits."""
     command = parse_command(body)
     languages = caller.languages
+    if caller.principal is not None:
+        reply = await rollcall_text(session, caller=caller, body=body, row=row, now=now)
+        if reply is not None:
+            return reply
     if command is None:
         return twiml.sms_text("commands", languages=languages)
     open_alarm = None
@@ -295,6 +320,81 @@ async def handle_text(
         return twiml.sms_text("nothing_to_answer", languages=languages)
     row.alert_id = open_alarm.id
     return twiml.sms_text(answer, languages=languages, address=open_alarm.address or "?")
+
+
+async def rollcall_text(
+    session: AsyncSession, *, caller: Caller, body: str, row: InboundMessage, now: datetime
+) -> str | None:
+    """A text as a roll call's answer, if it is one (else None: the alarm's commands read it).
+
+    The clash of "1" / "2" (a roll call's OK / need help, an alarm's coming / can't come) is
+    settled so: while an open roll call asking the household has no answer from it, a bare 1
+    or 2 answers the roll call (a "2" meaning "need help" is never lost as "can't come"); once
+    it answered, 1 and 2 answer an alarm the household is asked to answer, as before, and
+    answer the roll call again only when there is none. The words 来 / 不能 / 110 (COMING,
+    CANT) always answer the alarm; 平安 / OK / 需要帮助 always the roll call; HELP / SOS / 救命
+    during a roll call is its "need help" (and raises the alarm, as always)."""
+    assert caller.principal is not None
+    assert caller.principal.household_id is not None
+    word = _word(body)
+    command = _WORDS.get(word)
+    answer = ROLLCALL_WORDS.get(word) or (RollAnswer.HELP if command == "help" else None)
+    if answer is None:
+        return None
+    asked = await rollcall.open_for_household(session, household_id=caller.principal.household_id)
+    if not asked:
+        return None
+    answered_all = all(r.answer is not None for _, r in asked)
+    if word in ("1", "2") and answered_all:
+        alarm = await lifecycle.answerable(session, principal=caller.principal)
+        if alarm is not None:
+            return None
+    answered = await rollcall.answer(
+        session, principal=caller.principal, answer=answer, channel="sms", now=now
+    )
+    row.alert_id = answered.alert_id
+    key = {
+        "help_stands": "reply_help_stands",
+        "answered": f"reply_{answered.answer}",
+        "repeated": f"reply_{answered.answer}",
+    }[answered.outcome]
+    return rollcall_texts.text(key, language=caller.language, address=answered.address)
+
+
+async def answer_rollcall_call(
+    session: AsyncSession,
+    *,
+    job_id: int,
+    call_sid: str,
+    digits: str,
+    now: datetime,
+    called: str = "",
+    ours: str = "",
+) -> tuple[RollAnswer | None, Language]:
+    """A digit pressed on a roll call's call: 1 is OK, 2 need help, for the called resident's
+    household. A call answers once (its CallSid logged as "rollcall"): a repeat hears the same
+    reply and changes nothing. The caller commits."""
+    job = await session.get(OutboxMessage, job_id)
+    if job is None or job.channel != "voice" or job.alert_id is not None:
+        return None, "zh"
+    language = twiml.language_of_text(job.body)
+    row, new = await logged(
+        session, sid=call_sid, channel="rollcall", phone=called[:20], to=ours[:20], body=digits
+    )
+    if not new:
+        return ROLLCALL_WORDS.get((row.body or "").strip()[:1]), language
+    answer = ROLLCALL_WORDS.get(digits.strip()[:1])
+    principal = await principal_of(session, resident_id=job.resident_id, staff_id=None)
+    if answer is None or principal is None:
+        return None, language
+    try:
+        answered = await rollcall.answer(
+            session, principal=principal, answer=answer, channel="voice", now=now
+        )
+    except (Conflict, NotFound, Forbidden):
+        return None, language
+    row.alert_id = answered.alert_id
+    return answered.answer, language
 
 
 @dataclass(frozen=True, slots=True)

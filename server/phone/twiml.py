@@ -7,6 +7,8 @@ from typing import Literal
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from server.rollcall import texts as rollcall_texts
+
 Language = Literal["zh", "en"]
 
 VOICES: dict[Language, tuple[str, str]] = {
@@ -115,6 +117,28 @@ def voice_callout(*, body: str, action: str) -> str:
         _say(gather, body, language)
         _say(gather, TEXTS["callout_prompt"][language], language)
     _say(response, TEXTS["callout_bye"][language], language)
+    response.hangup()
+    return str(response)
+
+
+def voice_rollcall(*, body: str, action: str) -> str:
+    """A roll call's call: say its question (in the language it is written in) and take 1
+    (OK) or 2 (need help) at `action`."""
+    language = language_of_text(body)
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=8, action=action, method="POST")
+    for _ in range(2):
+        _say(gather, body, language)
+    _say(response, rollcall_texts.text("voice_bye", language=language), language)
+    response.hangup()
+    return str(response)
+
+
+def voice_rollcall_answered(*, answer: str | None, language: Language) -> str:
+    """The end of a roll call's call: OK noted, help on its way, or goodbye."""
+    key = {"ok": "voice_ok", "help": "voice_help"}.get(answer or "", "voice_bye")
+    response = VoiceResponse()
+    _say(response, rollcall_texts.text(key, language=language), language)
     response.hangup()
     return str(response)
 

@@ -27,6 +27,7 @@ from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
 from server.errors import Refusal, TooMany, Unavailable
 from server.phone import delivery, inbound
+from server.rollcall.scheduler import Scheduler as RollCallScheduler
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
@@ -42,6 +43,7 @@ from server.web.routes import (
     pages,
     push,
     register,
+    rollcall,
     signin,
     steps,
     stream,
@@ -199,6 +201,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     announce.wake = outbox.wake
     scheduler = Scheduler(sessions, clock=clock, poll_seconds=settings.scheduler_poll_seconds)
     scheduler.start()
+    rollcalls = RollCallScheduler(
+        sessions, clock=clock, poll_seconds=settings.scheduler_poll_seconds
+    )
+    rollcalls.start()  # the roll calls' call-out deadlines (server/rollcall)
     heap = Heap(freeze_seconds=settings.gc_freeze_seconds, full_seconds=settings.gc_full_seconds)
     if settings.gc_freeze_seconds > 0:
         heap.start()
@@ -237,6 +243,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         if checkpointer is not None:
             await checkpointer.stop()
         await heap.stop()
+        await rollcalls.stop()
         await scheduler.stop()
         await outbox.stop()
         await sender.close()
@@ -301,6 +308,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.settings = settings
     app.state.clock = clock
     routers = (health, alerts, steps, admin, pages, twilio, signin, register, push, resident_app)
+    app.include_router(rollcall.router)
     for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)

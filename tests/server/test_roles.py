@@ -34,6 +34,7 @@ PAGES = {
     "/static/tenwatch.js",
     "/register",
     "/static/js/{name}",
+    "/rollcall",
     "/sw.js",
     "/manifest.webmanifest",
     "/icon-192.png",
