@@ -356,7 +356,9 @@ async def tally(session: AsyncSession, *, rollcall_id: int) -> dict[str, int]:
         .where(RollCallHousehold.rollcall_id == rollcall_id)
         .group_by(RollCallHousehold.answer)
     )
-    counts: dict[RollAnswer | None, int] = dict(rows.tuples())
+    counts: dict[RollAnswer | None, int] = {}
+    for answer, n in rows:
+        counts[answer] = n
     return {
         "ok": counts.get(RollAnswer.OK, 0),
         "help": counts.get(RollAnswer.HELP, 0),

@@ -116,6 +116,7 @@ function ring(a) {
 }
 
 function onEvent(event, { replayed }) {
+  if (event.alert_id == null) return; // a roll call's (rollcall.*, docs/rollcall.md): no alarm
   const data = event.data || {};
   const known = state.alerts.has(event.alert_id);
   const before = state.alerts.get(event.alert_id) || { id: event.alert_id, created_at: event.at };
