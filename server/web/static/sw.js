@@ -2,7 +2,7 @@
 // offline shell (the page, its modules, the numbers to call) and shows pushed alarms as
 // notifications whose buttons answer them.
 
-const SHELL = "tenwatch-shell-v1";
+const SHELL = "tenwatch-shell-v2";
 const SHELL_FILES = [
   "/app",
   "/static/js/app.js",
@@ -12,6 +12,7 @@ const SHELL_FILES = [
   "/static/js/api.js",
   "/static/js/dom.js",
   "/static/js/words.js",
+  "/static/js/catalogue.js",
   "/manifest.webmanifest",
   "/icon-192.png",
   "/icon-512.png",

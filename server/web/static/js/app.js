@@ -217,7 +217,7 @@ function render() {
   $("alarm").hidden = !first;
   if (first) {
     const who = [first.household, first.raised_by].filter(Boolean).join(" ");
-    const kind = t(`app.type.${first.type || "help"}`);
+    const kind = t(`type.${first.type || "help"}`);
     $("alarm-title").textContent = `${who} · ${kind}${first.drill ? ` (${t("app.drill")})` : ""}`;
     $("alarm-ago").textContent = ago(first.created_at);
     $("alarm-quiet").hidden = first.type !== "intrusion";
