@@ -24,7 +24,7 @@ from twilio.request_validator import add_port, remove_port
 from groups import directory
 from groups.models import AlarmNumber, Staff
 from notifier.models import InboundMessage, OutboxMessage
-from server import accounts
+from server import accounts, words
 from server.accounts import Principal
 from server.alarms import lifecycle, press
 from server.alarms.change import Change, Pressed
@@ -33,7 +33,6 @@ from server.errors import Conflict, Forbidden, Malformed, NotFound
 from server.phone import twiml
 from server.phone.twiml import Language
 from server.rollcall import service as rollcall
-from server.rollcall import texts as rollcall_texts
 from server.rollcall.models import RollAnswer
 from storage.db import AsyncSession, utcnow
 
@@ -354,11 +353,11 @@ async def rollcall_text(
     )
     row.alert_id = answered.alert_id
     key = {
-        "help_stands": "reply_help_stands",
-        "answered": f"reply_{answered.answer}",
-        "repeated": f"reply_{answered.answer}",
+        "help_stands": "rollcall.reply.help_stands",
+        "answered": f"rollcall.reply.{answered.answer}",
+        "repeated": f"rollcall.reply.{answered.answer}",
     }[answered.outcome]
-    return rollcall_texts.text(key, language=caller.language, address=answered.address)
+    return words.say(key, language=caller.language, address=answered.address)
 
 
 async def answer_rollcall_call(

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from groups.models import Grid, Household, Resident
 from notifier.models import OutboxMessage
+from server import words
 from server.accounts import Principal
 from server.alarms import press, recipients
 from server.alarms.models import AlertType, Audience, Channel, EventType
@@ -269,7 +270,7 @@ async def _ask(
             continue
         seen.add(phone)
         note = texts.note_or_default(rollcall.note, language)
-        body = texts.text("sms", language=language, note=note)
+        body = words.say("rollcall.sms", language=language, note=note)
         jobs.append(
             _job(rollcall, to=phone, resident_id=resident_id, channel="sms", body=body, now=now)
         )
@@ -283,13 +284,13 @@ async def _ask(
             "type": "rollcall",
             "rollcall_id": rollcall.id,
             "tag": f"rollcall-{rollcall.id}",
-            "title": texts.text("push_title", language=lang),
+            "title": words.say("rollcall.push.title", language=lang),
             "body": texts.note_or_default(rollcall.note, lang),
             "answer_token": tokens[household_id],
             "answer_url": "/api/rollcalls/push-answer",
             "actions": [
-                {"action": "ok", "title": texts.text("push_ok", language=lang)},
-                {"action": "help", "title": texts.text("push_help", language=lang)},
+                {"action": "ok", "title": words.say("rollcall.push.ok", language=lang)},
+                {"action": "help", "title": words.say("rollcall.push.help", language=lang)},
             ],
             "url": "/app",
         }
@@ -553,7 +554,7 @@ async def call_out(session: AsyncSession, *, rollcall: RollCall, now: datetime) 
             continue
         resident_id, phone, language = first[row.household_id]
         note = texts.note_or_default(rollcall.note, language)
-        body = texts.text("voice", language=language, note=note)
+        body = words.say("rollcall.voice", language=language, note=note)
         jobs.append(
             _job(rollcall, to=phone, resident_id=resident_id, channel="voice", body=body, now=now)
         )

@@ -6,19 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from html import unescape
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
-from groups.models import Credential, Household, Resident
 from notifier.models import OutboxMessage
-from notifier.push.models import PushSubscription
 from server.runtime.clock import ManualClock
-from storage.db import create_engine, create_sessionmaker
+from tests.fake_push import FakePush
 from tests.fake_twilio import FakeTwilio
-from tests.harness import Seed, call, poll_until, press, rows, seed, stream
+from tests.harness import Seed, call, poll_until, press, rows, running, seed, stream
 from tests.server.phone_support import (
     FROM,
     GROUP_NUMBER,
@@ -30,6 +30,7 @@ from tests.server.phone_support import (
     speak_english,
     text,
 )
+from tests.server.test_push import push_settings, subscribe, until_received
 
 B11 = 20
 """Households of building B11 in the demo community."""
@@ -306,51 +307,29 @@ async def test_who_may_start_a_roll_call_and_for_what(
         assert closing.status_code == 403
 
 
-async def _subscribe(url: str, address: str) -> None:
-    """Give the household at address a push subscription on its resident's credential."""
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            resident_id, community_id = (
-                await session.execute(
-                    select(Resident.id, Household.community_id)
-                    .join(Household, Resident.household_id == Household.id)
-                    .where(Household.address == address)
-                )
-            ).one()
-            credential = await session.scalar(
-                select(Credential.id).where(Credential.resident_id == resident_id)
-            )
-            session.add(
-                PushSubscription(
-                    community_id=community_id,
-                    resident_id=resident_id,
-                    credential_id=credential,
-                    endpoint=f"https://push.example.org/{address}",
-                    p256dh="B" + "A" * 86,
-                    auth="A" * 22,
-                )
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
+@pytest.fixture
+def fake_push() -> Iterator[FakePush]:
+    """A push service stand-in that checks VAPID and decrypts what it is sent."""
+    with FakePush() as fake:
+        yield fake
 
 
-async def test_a_push_of_the_roll_call_answers_with_its_token(
-    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+async def test_a_push_of_the_roll_call_answers_with_its_token_once_it_reached_the_phone(
+    seeded: Seed, sqlite_url: str, fake_push: FakePush
 ) -> None:
     address = "B11-2-301"
-    await _subscribe(sqlite_url, address)
-    async with serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base:
+    async with running(push_settings(sqlite_url)) as base:
+        await subscribe(base, seeded.households[address], fake_push)
         rid = (await start(base, seeded.staff["admin"], "building:B11")).json()["id"]
-        [(_, body, _)] = await jobs(sqlite_url, "push")
-        payload = json.loads(body)
+        [got] = await until_received(fake_push, 1)
+        payload = got.payload
         assert (payload["type"], payload["rollcall_id"]) == ("rollcall", rid)
         assert [a["action"] for a in payload["actions"]] == ["ok", "help"]
+        assert payload["answer_url"] == "/api/rollcalls/push-answer"
         token = payload["answer_token"]
-        bad = await anon(base, "POST", "/api/rollcalls/push-answer",
-            json={"token": "x" * 40, "answer": "ok"},
-        )  # fmt: skip
+        bad = await anon(
+            base, "POST", "/api/rollcalls/push-answer", json={"token": "x" * 40, "answer": "ok"}
+        )
         assert bad.status_code == 403
         good = await anon(
             base, "POST", "/api/rollcalls/push-answer", json={"token": token, "answer": "ok"}
@@ -360,3 +339,12 @@ async def test_a_push_of_the_roll_call_answers_with_its_token(
         shown = await call(base, seeded.staff["admin"], "GET", f"/api/rollcalls/{rid}")
         mine = next(h for h in shown.json()["households"] if h["household"] == address)
         assert (mine["answer"], mine["via"]) == ("ok", "push")
+        await call(base, seeded.staff["admin"], "POST", f"/api/rollcalls/{rid}/close")
+        closed = await anon(
+            base, "POST", "/api/rollcalls/push-answer", json={"token": token, "answer": "help"}
+        )
+        assert closed.status_code == 403
+    # once pushed, the stored job keeps what was shown, not the token that answers with it
+    [(_, body, _)] = await jobs(sqlite_url, "push")
+    assert token not in body
+    assert json.loads(body)["rollcall_id"] == rid

@@ -1,101 +1,13 @@
 // The roll call page (平安报, staff): start one for a building, a grid or the community, watch
 // the tally move live (the board's rollcall.* events; a grid manager's page, which hears none,
 // reads it every few seconds), and print the door-knocking list of who has not answered.
+// Its words are the catalogue's rollcall.* (server/words/rollcall.json).
 
 import { api } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { Stream } from "./stream.js";
 import * as words from "./words.js";
 
-// The page's labels, in one object so that they move to server/words/rollcall.json in one step.
-const LABELS = {
-  zh: {
-    "rollcall.title": "十户联防 · 平安报",
-    "rollcall.start": "发起平安报",
-    "rollcall.scope": "范围",
-    "rollcall.scope.building": "一栋楼",
-    "rollcall.scope.grid": "一个网格",
-    "rollcall.scope.community": "整个社区",
-    "rollcall.building": "楼栋（如 B11）",
-    "rollcall.grid": "网格编号",
-    "rollcall.note": "说明（随短信和电话一起发出）",
-    "rollcall.minutes": "几分钟未回应就打电话",
-    "rollcall.go": "开始",
-    "rollcall.recent": "最近的平安报",
-    "rollcall.none": "还没有平安报。",
-    "rollcall.open": "进行中",
-    "rollcall.closed": "已结束",
-    "rollcall.watch": "平安报 #{id} · {scope}",
-    "rollcall.ok": "平安",
-    "rollcall.help": "需要帮助",
-    "rollcall.no_answer": "未回应",
-    "rollcall.households": "总户数",
-    "rollcall.call_due": "{at} 给未回应的住户打电话",
-    "rollcall.called": "{at} 已给未回应的住户打电话",
-    "rollcall.knock": "上门敲门名单（未回应）",
-    "rollcall.knock_none": "所有住户都已回应。",
-    "rollcall.floor": "{floor} 层",
-    "rollcall.unit": "{unit} 单元",
-    "rollcall.building_name": "{building} 栋",
-    "rollcall.needs": "需要帮助的住户",
-    "rollcall.alarm": "警情 #{id}",
-    "rollcall.print": "打印名单",
-    "rollcall.close": "结束平安报",
-    "rollcall.started": "平安报已发出：{n} 户。",
-    "rollcall.closed_now": "平安报已结束。",
-    "rollcall.confirm_close": "结束后不再接受回应，也不再打电话。确定结束？",
-    "rollcall.live": "实时",
-    "rollcall.offline": "重新连接中…",
-    "rollcall.community": "整个社区",
-    "rollcall.scope_building": "{building} 栋",
-    "rollcall.scope_grid": "网格 {grid}",
-    "rollcall.lang": "English",
-  },
-  en: {
-    "rollcall.title": "TenWatch · Roll call",
-    "rollcall.start": "Start a roll call",
-    "rollcall.scope": "Scope",
-    "rollcall.scope.building": "A building",
-    "rollcall.scope.grid": "A grid",
-    "rollcall.scope.community": "The whole community",
-    "rollcall.building": "Building (e.g. B11)",
-    "rollcall.grid": "Grid number",
-    "rollcall.note": "Note (sent with the text and the call)",
-    "rollcall.minutes": "Call after (minutes) without an answer",
-    "rollcall.go": "Start",
-    "rollcall.recent": "Recent roll calls",
-    "rollcall.none": "No roll call yet.",
-    "rollcall.open": "open",
-    "rollcall.closed": "closed",
-    "rollcall.watch": "Roll call #{id} · {scope}",
-    "rollcall.ok": "OK",
-    "rollcall.help": "Need help",
-    "rollcall.no_answer": "No answer",
-    "rollcall.households": "households",
-    "rollcall.call_due": "Households without an answer are phoned at {at}",
-    "rollcall.called": "Households without an answer were phoned at {at}",
-    "rollcall.knock": "Door-knocking list (no answer)",
-    "rollcall.knock_none": "Every household has answered.",
-    "rollcall.floor": "Floor {floor}",
-    "rollcall.unit": "Unit {unit}",
-    "rollcall.building_name": "Building {building}",
-    "rollcall.needs": "Households that need help",
-    "rollcall.alarm": "Alarm #{id}",
-    "rollcall.print": "Print the list",
-    "rollcall.close": "Close the roll call",
-    "rollcall.started": "Roll call sent to {n} households.",
-    "rollcall.closed_now": "The roll call is closed.",
-    "rollcall.confirm_close": "Once closed it takes no answers and phones nobody. Close it?",
-    "rollcall.live": "live",
-    "rollcall.offline": "reconnecting…",
-    "rollcall.community": "whole community",
-    "rollcall.scope_building": "building {building}",
-    "rollcall.scope_grid": "grid {grid}",
-    "rollcall.lang": "中文",
-  },
-};
-Object.assign(words.WORDS.zh, LABELS.zh);
-Object.assign(words.WORDS.en, LABELS.en);
 const { t } = words;
 
 const POLL_MS = 5000;
@@ -122,7 +34,7 @@ function time(iso) {
 function labels() {
   document.title = t("rollcall.title");
   $("#title").textContent = t("rollcall.title");
-  $("#lang").textContent = t("rollcall.lang");
+  $("#lang").textContent = t("lang.switch");
   $("#start-title").textContent = t("rollcall.start");
   $("#scope-label").textContent = t("rollcall.scope");
   for (const option of $("#scope-kind").options) option.textContent = t("rollcall.scope." + option.value);
