@@ -71,19 +71,32 @@ async def jobs(url: str, channel: str) -> list[tuple[str, str, int | None]]:
     return [(to, body, rid) for to, body, rid in found]
 
 
+@pytest.fixture(
+    params=["memory+sqlite", pytest.param("redis+postgres", marks=pytest.mark.postgres)]
+)
+def where(request: pytest.FixtureRequest) -> tuple[str, Seed, str | None]:
+    """A seeded database (SQLite, then PostgreSQL) and the bus to serve it on (in-process, then
+    Redis): (database URL, seed, Redis URL or None)."""
+    bus, db = request.param.split("+")
+    url: str = request.getfixturevalue(f"{db}_url")
+    redis_url = request.getfixturevalue("redis_url") if bus == "redis" else None
+    return url, asyncio.run(seed(url)), redis_url
+
+
 def of_type(kind: str) -> Any:
     """A check for Socket.events_until: an event of this type has arrived."""
     return lambda events: any(e["type"] == kind for e in events)
 
 
 async def test_a_building_roll_call_tallies_app_and_text_answers_and_need_help_is_an_alarm(
-    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+    where: tuple[str, Seed, str | None], fake_twilio: FakeTwilio
 ) -> None:
-    await add_numbers(sqlite_url, seeded)
+    url, seeded, redis_url = where
+    await add_numbers(url, seeded)
     english, by_app, by_text, in_need = "B11-2-402", "B11-1-302", "B11-1-201", "B11-1-101"
-    await speak_english(sqlite_url, english)
+    await speak_english(url, english)
     neighbour = next(a for a in seeded.group_of(in_need) if a not in (in_need, by_app, by_text))
-    settings = phone_settings(sqlite_url, fake_twilio)
+    settings = phone_settings(url, fake_twilio, redis_url=redis_url)
     async with (
         serving(settings, fake_twilio) as base,
         stream(base, seeded.staff["patrol_member"]) as board,
@@ -106,14 +119,14 @@ async def test_a_building_roll_call_tallies_app_and_text_answers_and_need_help_i
             next(e for e in heard if e["type"] == "rollcall.started")["data"]["households"] == B11
         )
 
-        texted = await jobs(sqlite_url, "sms")
+        texted = await jobs(url, "sms")
         assert len(texted) == B11  # one resident with a phone per household here
         bodies = {to: body for to, body, _ in texted}
-        assert bodies[await phone_of(sqlite_url, in_need)] == (
+        assert bodies[await phone_of(url, in_need)] == (
             "【十户联防】平安报：地震，请报平安。 回复 1 平安 · 2 需要帮助"
         )
-        assert bodies[await phone_of(sqlite_url, english)].startswith("[TenWatch] Are you OK?")
-        assert "Reply 1 = OK · 2 = need help" in bodies[await phone_of(sqlite_url, english)]
+        assert bodies[await phone_of(url, english)].startswith("[TenWatch] Are you OK?")
+        assert "Reply 1 = OK · 2 = need help" in bodies[await phone_of(url, english)]
 
         answered = await call(
             base, seeded.households[by_app], "POST", f"/api/rollcalls/{rid}/answer",
@@ -125,21 +138,21 @@ async def test_a_building_roll_call_tallies_app_and_text_answers_and_need_help_i
         assert tallied[-1]["data"]["tally"]["ok"] == 1
 
         ok = await fake_twilio.webhook(
-            "/twilio/sms", text("SMRC1", await phone_of(sqlite_url, by_text), GROUP_NUMBER, "1")
+            "/twilio/sms", text("SMRC1", await phone_of(url, by_text), GROUP_NUMBER, "1")
         )
         assert reply_of(ok.text) == f"【十户联防】已记录：{by_text} 平安。谢谢。"
         unsigned = await anon(base, "POST", "/twilio/sms",
-            data=text("SMRC9", await phone_of(sqlite_url, in_need), GROUP_NUMBER, "2"),
+            data=text("SMRC9", await phone_of(url, in_need), GROUP_NUMBER, "2"),
         )  # fmt: skip
         assert unsigned.status_code == 403
         help_ = await fake_twilio.webhook(
-            "/twilio/sms", text("SMRC2", await phone_of(sqlite_url, in_need), GROUP_NUMBER, "2")
+            "/twilio/sms", text("SMRC2", await phone_of(url, in_need), GROUP_NUMBER, "2")
         )
         assert "需要帮助" in reply_of(help_.text)
         raised = await neighbours.events_until(of_type("alert.raised"))
         alarm = next(e for e in raised if e["type"] == "alert.raised")
         assert alarm["data"]["household"] == in_need
-        [stored] = await alerts_of(sqlite_url)
+        [stored] = await alerts_of(url)
         assert (stored.source, stored.type, stored.household_id is not None) == (
             "rollcall",
             "help",
@@ -184,11 +197,12 @@ async def test_a_building_roll_call_tallies_app_and_text_answers_and_need_help_i
 
 
 async def test_the_households_that_did_not_answer_are_phoned_at_the_deadline_and_2_is_help(
-    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio
+    where: tuple[str, Seed, str | None], fake_twilio: FakeTwilio
 ) -> None:
+    url, seeded, redis_url = where
     clock = ManualClock()
     answered, called = "B12-1-101", "B12-2-502"
-    settings = phone_settings(sqlite_url, fake_twilio, scheduler_poll_seconds=0.05)
+    settings = phone_settings(url, fake_twilio, scheduler_poll_seconds=0.05, redis_url=redis_url)
     async with (
         serving(settings, fake_twilio, clock=clock) as base,
         stream(base, seeded.staff["patrol_leader"]) as board,
@@ -205,15 +219,15 @@ async def test_the_households_that_did_not_answer_are_phoned_at_the_deadline_and
         await board.events_until(of_type("rollcall.answered"))
         clock.advance(119)
         assert await board.silent(0.3)
-        assert await jobs(sqlite_url, "voice") == []
+        assert await jobs(url, "voice") == []
 
         clock.advance(2)
         heard = await board.events_until(of_type("rollcall.called"))
         assert heard[-1]["data"]["called"] == 19
-        voiced = await jobs(sqlite_url, "voice")
+        voiced = await jobs(url, "voice")
         assert len(voiced) == 19
-        assert await phone_of(sqlite_url, answered) not in {to for to, _, _ in voiced}
-        phone = await phone_of(sqlite_url, called)
+        assert await phone_of(url, answered) not in {to for to, _, _ in voiced}
+        phone = await phone_of(url, called)
         await poll_until(lambda: asyncio.sleep(0, result=len(fake_twilio.calls) == 19))
         placed = next(c for c in fake_twilio.calls if c["to"] == phone)
         assert "平安请按1，需要帮助请按2" in placed["twiml"]
@@ -231,9 +245,9 @@ async def test_the_households_that_did_not_answer_are_phoned_at_the_deadline_and
         clock.advance(600)
         await board.events_until(of_type("alert.escalated"))
         assert [e["type"] for e in board.events].count("rollcall.called") == 1
-    [alarm] = await alerts_of(sqlite_url)
+    [alarm] = await alerts_of(url)
     assert (alarm.source, alarm.presses) == ("rollcall", 1)
-    assert len(await jobs(sqlite_url, "voice")) == 19
+    assert len(await jobs(url, "voice")) == 19
 
 
 async def test_a_text_of_1_answers_an_unanswered_roll_call_first_then_the_neighbours_alarm(
