@@ -548,22 +548,23 @@ async def call_out(session: AsyncSession, *, rollcall: RollCall, now: datetime) 
         session, [row.household_id for row in unanswered]
     ):
         first.setdefault(household_id, (resident_id, phone, language))
-    jobs = []
+    jobs, phoned = [], []
     for row in unanswered:
         if row.household_id not in first:
-            continue
+            continue  # no phone to call: it stays on the knock list
+        phoned.append(row.household_id)
         resident_id, phone, language = first[row.household_id]
         note = texts.note_or_default(rollcall.note, language)
         body = words.say("rollcall.voice", language=language, note=note)
         jobs.append(
             _job(rollcall, to=phone, resident_id=resident_id, channel="voice", body=body, now=now)
         )
-    if unanswered:
+    if phoned:
         await session.execute(
             update(RollCallHousehold)
             .where(
                 RollCallHousehold.rollcall_id == rollcall.id,
-                RollCallHousehold.household_id.in_([row.household_id for row in unanswered]),
+                RollCallHousehold.household_id.in_(phoned),
             )
             .values(called=True)
             .execution_options(synchronize_session=False)

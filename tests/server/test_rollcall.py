@@ -227,6 +227,11 @@ async def test_the_households_that_did_not_answer_are_phoned_at_the_deadline_and
         voiced = await jobs(url, "voice")
         assert len(voiced) == 19
         assert await phone_of(url, answered) not in {to for to, _, _ in voiced}
+        shown = await call(base, seeded.staff["admin"], "GET", f"/api/rollcalls/{rid}")
+        flags = {h["household"]: h["called"] for h in shown.json()["households"]}
+        assert flags[called] is True
+        assert flags[answered] is False
+        assert shown.json()["called_at"] is not None
         phone = await phone_of(url, called)
         await poll_until(lambda: asyncio.sleep(0, result=len(fake_twilio.calls) == 19))
         placed = next(c for c in fake_twilio.calls if c["to"] == phone)
