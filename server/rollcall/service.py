@@ -126,7 +126,7 @@ async def start(
     if kind == Scope.GRID:
         grid = await session.get(Grid, grid_id)
         if grid is None or grid.community_id != principal.community_id:
-            raise NotFound(f"no grid {grid_id} in this community")
+            raise NotFound("no grid {grid_id} in this community", grid_id=grid_id)
     wanted = [Household.community_id == principal.community_id]
     if building is not None:
         wanted.append(Household.building == building)
@@ -136,8 +136,11 @@ async def start(
         await session.scalars(select(Household).where(*wanted).order_by(Household.id))
     )
     if not households:
-        where = f"building {building}" if building else "that scope"
-        raise NotFound(f"no household in {where}" + (" of your grid" if own_grid else ""))
+        if building is not None and own_grid is not None:
+            raise NotFound("no household in building {building} of your grid", building=building)
+        if building is not None:
+            raise NotFound("no household in building {building}", building=building)
+        raise NotFound("no household in that scope")
     await lock(session, principal.community_id)
     rollcall = RollCall(
         community_id=principal.community_id,
@@ -317,7 +320,7 @@ async def close(
     _starter(principal)
     rollcall = await get(session, principal=principal, rollcall_id=rollcall_id)
     if not rollcall.is_open:
-        raise Conflict(f"roll call {rollcall.id} is already closed")
+        raise Conflict("roll call {rollcall_id} is already closed", rollcall_id=rollcall.id)
     await lock(session, rollcall.community_id)
     rollcall.closed_at, rollcall.closed_by = now, principal.name
     await events.record(
@@ -438,7 +441,7 @@ async def answer(
             known = await session.get(RollCallHousehold, (rollcall_id, principal.household_id))
             if known is None:
                 raise NotFound("no such roll call asking your household")
-            raise Conflict(f"roll call {rollcall_id} is closed")
+            raise Conflict("roll call {rollcall_id} is closed", rollcall_id=rollcall_id)
     if not asked:
         raise NotFound("no open roll call asks your household")
     outcomes: list[Outcome] = []
