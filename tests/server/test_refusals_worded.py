@@ -6,9 +6,12 @@ resident's refused request reads in the language the page asks for."""
 import ast
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from server import words
+from server.errors import Conflict
+from server.phone import inbound
 from tests.harness import running
 from tests.server.world import World, set_pins
 
@@ -167,7 +170,7 @@ def test_the_scan_tells_a_filled_sentence_from_a_template() -> None:
         'NotFound("no alarm {n}".format(n=n))\nNotFound("no alarm {n}", n=n)\n'
     )
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
-    verdicts = []
+    verdicts: list[list[str] | None] = []
     for call in calls:
         if not (isinstance(call.func, ast.Name) and call.func.id == "NotFound"):
             continue
@@ -199,10 +202,19 @@ def test_every_entry_is_chinese_with_the_same_blanks() -> None:
         zh = texts["zh"]
         assert any("\u4e00" <= c <= "\u9fff" for c in zh), template
         assert words.placeholders(zh) == words.placeholders(template), template
-        values = dict.fromkeys(words.placeholders(template), "x")
-        if "until" in values or "outcome" in values or "alert_type" in values:
-            continue  # a date's or a repr's format: checked where it is raised
-        assert zh.format(**values)
+        values: dict[str, object] = dict.fromkeys(words.placeholders(template), "x")
+        if "until" in values:
+            values["until"] = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+        assert zh.format(**values)  # the same conversions and formats fill it
+
+
+def test_a_refusal_is_texted_in_the_callers_language() -> None:
+    refusal = Conflict("alarm {alert_id} is resolved; it takes no more answers", alert_id=7)
+    zh = inbound.refusal_text(refusal, languages=("zh",))
+    assert zh == words.say("sms.prefix", language="zh") + "7 号警情已经处理完毕，不再需要回应。"
+    en = inbound.refusal_text(refusal, languages=("en",))
+    assert en == words.say("sms.prefix", language="en") + str(refusal)
+    assert inbound.refusal_text(refusal, languages=("zh", "en")) == f"{zh}\n{en}"
 
 
 async def test_a_residents_refusals_read_in_the_pages_language(world: World) -> None:
