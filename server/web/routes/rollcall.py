@@ -307,7 +307,7 @@ async def call_answer(job: int, form: Form, session: Session, now: Now) -> Respo
     Twilio). A call answers once: a repeat hears the same reply and changes nothing."""
     call_sid = form.get("CallSid", "").strip()
     if not call_sid:
-        raise Malformed("CallSid is missing")
+        raise Malformed("{name} is missing", name="CallSid")
     answer, language = await inbound.answer_rollcall_call(
         session,
         job_id=job,
