@@ -2,12 +2,13 @@
 // offline shell (the page, its modules, the numbers to call) and shows pushed alarms as
 // notifications whose buttons answer them.
 
-const SHELL = "tenwatch-shell-v3";
+const SHELL = "tenwatch-shell-v4";
 const SHELL_FILES = [
   "/app",
   "/static/js/app.js",
   "/static/js/app-ring.js",
   "/static/js/app-more.js",
+  "/static/js/app-rollcall.js",
   "/static/js/app.css",
   "/static/js/stream.js",
   "/static/js/api.js",
@@ -66,12 +67,18 @@ self.addEventListener("push", (event) => {
   const options = {
     body: message.body || "",
     tag: message.tag,
-    data: { url: message.url || "/app", token: message.answer_token, alert_id: message.alert_id },
+    data: {
+      url: message.url || "/app",
+      token: message.answer_token,
+      alert_id: message.alert_id,
+      // an alarm's buttons answer at /api/push/answer, a roll call's at its own answer_url
+      answer_url: message.answer_url || "/api/push/answer",
+    },
     icon: "/icon-192.png",
     badge: "/icon-192.png",
     renotify: Boolean(message.tag),
   };
-  if (message.type === "alert") {
+  if (message.type === "alert" || message.type === "rollcall") {
     options.requireInteraction = true;
     options.vibrate = [400, 150, 400, 150, 400];
     options.actions = (message.actions || []).map((a) => ({ action: a.action, title: a.title }));
@@ -102,7 +109,7 @@ self.addEventListener("notificationclick", (event) => {
   if (event.action && data.token) {
     keepAlive(
       event,
-      fetch("/api/push/answer", {
+      fetch(data.answer_url || "/api/push/answer", {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json" },

@@ -8,6 +8,7 @@ import { load, t, toggle } from "./words.js";
 import { Stream } from "./stream.js";
 import { Ringer } from "./app-ring.js";
 import { ago, showRecent, wireMore } from "./app-more.js";
+import { RollCalls } from "./app-rollcall.js";
 
 const HOLD_MS = 1000;
 // The community's cancel window comes with GET /api/me; before it is known, the default.
@@ -31,6 +32,7 @@ const state = {
   busy: false,
 };
 const ringer = new Ringer();
+const rollcalls = new RollCalls({ changed: () => render() });
 
 // -- what is kept on the phone (for a start without the service) ---------------------------
 
@@ -108,7 +110,8 @@ function ring(a) {
 }
 
 function onEvent(event, { replayed }) {
-  if (event.alert_id == null) return; // a roll call's (rollcall.*, docs/rollcall.md): no alarm
+  if (rollcalls.onEvent(event)) return; // a roll call's (rollcall.*, docs/rollcall.md)
+  if (event.alert_id == null) return;
   const data = event.data || {};
   const known = state.alerts.has(event.alert_id);
   const before = state.alerts.get(event.alert_id) || { id: event.alert_id, created_at: event.at };
@@ -233,8 +236,14 @@ function render() {
     $("mine-countdown").textContent = left > 0 ? t("app.cancel_in", { s: left }) : t("app.cancel_closed");
     $("pin-shown").textContent = "•".repeat(state.pin.length);
   }
+  const asked = rollcalls.first();
+  $("rollcall").hidden = !asked;
+  if (asked) {
+    $("rollcall-note").textContent = asked.note || "";
+    for (const button of document.querySelectorAll("[data-rollcall]")) button.disabled = rollcalls.busy;
+  }
   // The second screen is for quiet times: while an alarm shows, nothing is below the action.
-  $("more").hidden = state.me?.kind !== "resident" || Boolean(mine || first);
+  $("more").hidden = state.me?.kind !== "resident" || Boolean(mine || first || asked);
   const help = $("help");
   help.hidden = Boolean(mine) && !state.offline;
   help.classList.toggle("stepped-back", Boolean(first));
@@ -270,6 +279,17 @@ async function answer(kind) {
   } finally {
     state.busy = false;
     render();
+  }
+}
+
+async function answerRollCall(kind) {
+  try {
+    const answered = await rollcalls.answer(kind);
+    if (answered) say(t(kind === "help" ? "app.rollcall.helping" : "app.rollcall.thanks"));
+    if (kind === "help") refresh().catch(() => {}); // the household's alarm, as a press's
+  } catch (error) {
+    if (unreachable(error)) setOffline(true);
+    say(error.message);
   }
 }
 
@@ -421,6 +441,9 @@ function wire() {
       render();
     });
   }
+  for (const button of document.querySelectorAll("[data-rollcall]")) {
+    button.addEventListener("click", () => answerRollCall(button.dataset.rollcall));
+  }
   $("silence").addEventListener("click", () => {
     ringer.stop();
     render();
@@ -457,7 +480,10 @@ function follow() {
       render();
     },
     onHello: (hello, { resumed }) => {
-      if (!resumed) refresh().catch(() => {});
+      if (!resumed) {
+        refresh().catch(() => {});
+        if (state.me?.household) rollcalls.load(state.me.household).catch(() => {});
+      }
     },
     onEvent,
   });
