@@ -106,7 +106,7 @@ async def places(session: AsyncSession, *, scope: Scope, now: datetime) -> list[
         .outerjoin(Group, Group.id == Household.group_id)
         .where(*scope.where())
     )
-    found = {row[0]: Place(*row) for row in rows.tuples()}
+    found = {row[0]: Place(*row) for row in rows}
     if not found:
         return []
     opened = select(Alert.household_id, Alert.id).where(
@@ -116,7 +116,7 @@ async def places(session: AsyncSession, *, scope: Scope, now: datetime) -> list[
     )
     if not scope.staff:  # a duress alarm looks cancelled to residents
         opened = opened.where(Alert.masked.is_(False))
-    alarms = dict((await session.execute(opened.order_by(Alert.id))).tuples().all())
+    alarms = dict((await session.execute(opened.order_by(Alert.id))).all())
     coming = await session.execute(
         select(AlertResponse.household_id, Alert.id)
         .join(Alert, Alert.id == AlertResponse.alert_id)
@@ -128,7 +128,7 @@ async def places(session: AsyncSession, *, scope: Scope, now: datetime) -> list[
         )
         .order_by(Alert.id)
     )
-    comes = dict(coming.tuples().all())
+    comes = dict(coming.all())
     day = await today(session, community_id=scope.community_id, now=now)
     reach = await reachability.of_households(
         session, community_id=scope.community_id, households=found, now=now
@@ -197,7 +197,7 @@ async def card(
     )
     residents = [
         Person(name=n, phone=mask(p), roles=[r for r in (roles or "").split(",") if r])
-        for n, p, roles in people.tuples()
+        for n, p, roles in people
     ]
     shown = scope.admin or (scope.staff and "alarm" in place.states)
     has_context = bool(home.spare_key_holder or home.care_note)

@@ -117,7 +117,7 @@ async def sockets(
         .group_by(Resident.household_id)
     )
     rows = await session.execute(_of(query, households))
-    return {household: int(count or 0) for household, count in rows.tuples()}
+    return {household: int(count or 0) for household, count in rows}
 
 
 async def _push(
@@ -136,7 +136,7 @@ async def _push(
         .group_by(Resident.household_id)
     )
     rows = await session.execute(_of(query, households))
-    return {h: (int(n), int(f)) for h, n, f in rows.tuples()}
+    return {h: (int(n), int(f)) for h, n, f in rows}
 
 
 async def _phones(
@@ -149,7 +149,7 @@ async def _phones(
         .group_by(Resident.household_id)
     )
     rows = await session.execute(_of(query, households))
-    return {h: int(n) for h, n in rows.tuples()}
+    return {h: int(n) for h, n in rows}
 
 
 async def _last_texts(
@@ -161,7 +161,7 @@ async def _last_texts(
         .where(OutboxMessage.community_id == community_id, OutboxMessage.channel == "sms")
         .group_by(Resident.household_id)
     )
-    ids: dict[int, int] = dict((await session.execute(_of(newest, households))).tuples().all())
+    ids: dict[int, int] = dict((await session.execute(_of(newest, households))).all())
     if not ids:
         return {}
     rows = await session.execute(
@@ -174,7 +174,7 @@ async def _last_texts(
         ).where(OutboxMessage.id.in_(sorted(ids.values())))
     )
     by_id = {}
-    for job_id, at, status, delivery, error in rows.tuples():
+    for job_id, at, status, delivery, error in rows:
         failed = status == FAILED or (delivery or "") in UNDELIVERED
         shown = FAILED if status == FAILED else (delivery or status)
         by_id[job_id] = LastText(at=at, status=shown, error=error, failed=failed)

@@ -172,19 +172,17 @@ async def _push(
     body: str,
     now: datetime,
 ) -> int:
-    devices = (
-        await session.execute(
-            select(PushSubscription.id, PushSubscription.resident_id, Credential.device)
-            .join(Resident, Resident.id == PushSubscription.resident_id)
-            .join(Credential, Credential.id == PushSubscription.credential_id)
-            .where(
-                Resident.household_id == home.id,
-                Credential.revoked_at.is_(None),
-                or_(Credential.expires_at.is_(None), Credential.expires_at > now),
-            )
-            .order_by(PushSubscription.id)
+    devices = await session.execute(
+        select(PushSubscription.id, PushSubscription.resident_id, Credential.device)
+        .join(Resident, Resident.id == PushSubscription.resident_id)
+        .join(Credential, Credential.id == PushSubscription.credential_id)
+        .where(
+            Resident.household_id == home.id,
+            Credential.revoked_at.is_(None),
+            or_(Credential.expires_at.is_(None), Credential.expires_at > now),
         )
-    ).tuples()
+        .order_by(PushSubscription.id)
+    )
     payload = {
         "type": "test",
         "tag": f"test-{test.id}",
@@ -228,13 +226,11 @@ async def _push(
 async def _sms(
     session: AsyncSession, *, test: HouseholdTest, home: Household, text: str, now: datetime
 ) -> int:
-    people = (
-        await session.execute(
-            select(Resident.id, Resident.phone)
-            .where(Resident.household_id == home.id, Resident.phone.is_not(None))
-            .order_by(Resident.id)
-        )
-    ).tuples()
+    people = await session.execute(
+        select(Resident.id, Resident.phone)
+        .where(Resident.household_id == home.id, Resident.phone.is_not(None))
+        .order_by(Resident.id)
+    )
     queued = 0
     for resident_id, phone in people:
         if not phone:
