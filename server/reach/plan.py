@@ -170,6 +170,8 @@ class Card:
     care_note: str | None
     context_shown: bool
     """Whether the responder context was shown (and the look recorded)."""
+    context_withheld: bool
+    """The household has a responder context this principal may not read now."""
     tests: list[routine.TestView]
 
 
@@ -223,6 +225,7 @@ async def card(
         spare_key_holder=home.spare_key_holder if shown else None,
         care_note=home.care_note if shown else None,
         context_shown=shown and has_context,
+        context_withheld=has_context and not shown,
         tests=await routine.of_household(session, household_id=home.id, now=now, limit=5),
     )
 

@@ -219,6 +219,9 @@ class CardOut(BaseModel):
     )
     care_note: str | None = Field(description="A mobility or medical note (as above).")
     context_shown: bool
+    context_withheld: bool = Field(
+        description="It has a responder context you may not read now (no open alarm)."
+    )
     reach: ReachOut | None
     tests: list[TestOut]
 
@@ -241,6 +244,7 @@ async def household_card(
         spare_key_holder=found.spare_key_holder,
         care_note=found.care_note,
         context_shown=found.context_shown,
+        context_withheld=found.context_withheld,
         reach=ReachOut.of(place, place.reach) if place.reach is not None else None,
         tests=[TestOut.of(t) for t in found.tests],
     )

@@ -372,7 +372,9 @@ function renderCard(found) {
     ),
     found.context_shown
       ? h("dl", { class: "context", id: "card-context" }, field("spare_key", found.spare_key_holder), field("care_note", found.care_note))
-      : h("p", { class: "none" }, say("context_hidden")),
+      : found.context_withheld
+        ? h("p", { class: "none", id: "card-withheld" }, say("context_hidden"))
+        : null,
     h("h3", {}, say("reach")),
     h("ul", { id: "card-reach" }, reachLines(found.reach)),
     h("h3", {}, say("tests")),
