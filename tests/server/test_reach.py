@@ -15,6 +15,7 @@ from notifier.models import OutboxMessage
 from notifier.push.webpush import new_keys
 from server.alarms.models import Alert, AlertEvent
 from server.settings import Settings
+from storage.db import create_engine, create_sessionmaker
 from tests.fake_push import FakePush
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, call, poll_until, press, rows, running, stream
@@ -68,9 +69,6 @@ async def test_a_household_no_channel_reaches_is_listed_as_cant_be_reached(
     seeded: Seed, sqlite_url: str
 ) -> None:
     home = await household_id(sqlite_url, HOME)
-    await rows(sqlite_url, select(Resident.id))  # the database is there
-    from storage.db import create_engine, create_sessionmaker
-
     engine = create_engine(sqlite_url)
     async with create_sessionmaker(engine)() as session:
         await session.execute(
@@ -107,7 +105,7 @@ async def test_a_household_no_channel_reaches_is_listed_as_cant_be_reached(
                     "/api/community/reachability",
                     params={"unreachable": "true"},
                 )
-                return found.json() == []
+                return bool(found.json() == [])
 
             await poll_until(reached)  # the app open is a channel that works
 
@@ -237,8 +235,6 @@ async def test_the_admin_tests_a_household_and_a_channel_it_lacks_is_none(
 async def test_the_plan_lights_an_alarm_and_a_neighbour_coming_in_scope_only(
     seeded: Seed, sqlite_url: str
 ) -> None:
-    from storage.db import create_engine, create_sessionmaker
-
     engine = create_engine(sqlite_url)
     async with create_sessionmaker(engine)() as session:
         await session.execute(
