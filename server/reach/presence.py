@@ -52,7 +52,7 @@ def process_name() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def test_message(*, check_id: int, credentials: list[int], text: str) -> str:
+def app_check_message(*, check_id: int, credentials: list[int], text: str) -> str:
     """The bus message of a test's app check: which credentials' sockets hear what."""
     return json.dumps({"check": check_id, "credentials": credentials, "text": text})
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 
+from groups import audit
 from groups.models import Credential, Household, Resident
 from groups.register import mask
 from notifier.models import FAILED, SENT, UNDELIVERED, OutboxMessage
@@ -120,10 +121,17 @@ async def household(session: AsyncSession, *, community_id: int, household_id: i
     return found
 
 
-async def start(session: AsyncSession, *, home: Household, by: str, now: datetime) -> HouseholdTest:
+async def start(
+    session: AsyncSession,
+    *,
+    home: Household,
+    by: str,
+    now: datetime,
+    staff: audit.Actor | None = None,
+) -> HouseholdTest:
     """Start a test of every channel of a household (see the module); the caller commits,
-    which sends the app check to every process and wakes the outbox. TooMany when the
-    household was tested less than AGAIN_SECONDS ago."""
+    which sends the app check to every process and wakes the outbox. A staff member's test is
+    in the audit log. TooMany when the household was tested less than AGAIN_SECONDS ago."""
     last = await session.scalar(
         select(func.max(HouseholdTest.started_at)).where(HouseholdTest.household_id == home.id)
     )
@@ -142,6 +150,16 @@ async def start(session: AsyncSession, *, home: Household, by: str, now: datetim
     queued = await _push(session, test=test, home=home, title=title, body=body, now=now)
     queued += await _sms(session, test=test, home=home, text=text, now=now)
     texts_queued(session, queued)
+    if staff is not None:
+        audit.record(
+            session,
+            community_id=home.community_id,
+            actor=staff,
+            action="tested",
+            subject=f"household {home.address}",
+            note=f"routine test {test.id} of the app, push and texts",
+            at=now,
+        )
     return test
 
 
@@ -159,7 +177,9 @@ async def _app(
         announce_later(
             session,
             channel=presence.CHANNEL,
-            message=presence.test_message(check_id=check.id, credentials=credentials, text=message),
+            message=presence.app_check_message(
+                check_id=check.id, credentials=credentials, text=message
+            ),
         )
 
 

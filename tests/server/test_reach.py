@@ -230,6 +230,8 @@ async def test_the_admin_tests_a_household_and_a_channel_it_lacks_is_none(
         other = await call(base, seeded.households[HOME], "GET", f"/api/households/{home}/tests")
         assert other.status_code == 404  # a resident reads their own household's only
     assert await rows(sqlite_url, select(Alert.id)) == []
+    logged = await rows(sqlite_url, select(AuditEntry.action, AuditEntry.subject))
+    assert logged == [("tested", f"household {NEIGHBOUR}")]
 
 
 async def test_the_plan_lights_an_alarm_and_a_neighbour_coming_in_scope_only(

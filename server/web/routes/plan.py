@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from groups import audit
 from groups.models import Household
 from server.accounts import Principal
 from server.errors import Forbidden, NotFound
@@ -282,7 +283,12 @@ async def test_household(
 async def _start(
     session: Session, *, home: Household, principal: Principal, now: datetime
 ) -> TestOut:
-    test = await routine.start(session, home=home, by=_by(principal), now=now)
+    staff = (
+        audit.Actor(name=principal.name, kind="staff", id=principal.staff_id)
+        if principal.kind == "staff"
+        else None
+    )
+    test = await routine.start(session, home=home, by=_by(principal), now=now, staff=staff)
     test_id = test.id
     await session.commit()  # sends the app check to every process, wakes the outbox
     views = await routine.of_household(session, household_id=home.id, now=now, limit=1)
