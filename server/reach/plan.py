@@ -185,7 +185,7 @@ async def card(
         select(Household).where(Household.id == household_id, *scope.where())
     )
     if home is None:
-        raise NotFound(f"no household {household_id} in your scope")
+        raise NotFound("no household {household_id} in your scope", household_id=household_id)
     place = (await _one(session, scope=scope, home=home, now=now))[0]
     grid = (
         await session.scalar(select(Grid.name).where(Grid.id == home.grid_id))

@@ -27,6 +27,7 @@ from groups.models import Credential, Household, Resident
 from groups.register import mask
 from notifier.models import FAILED, SENT, UNDELIVERED, OutboxMessage
 from notifier.push.models import PushSubscription
+from server import words
 from server.errors import NotFound, TooMany
 from server.reach import presence
 from server.reach.models import HouseholdTest, HouseholdTestCheck
@@ -40,14 +41,6 @@ AGAIN_SECONDS = 60
 VALID_FOR = timedelta(minutes=10)
 """A test's push or text that could not go in this time is not sent at all."""
 
-TEXTS = {
-    "zh": ("十户联防 · 测试", "这是测试，无需回复。", "【十户联防】这是测试，无需回复。"),
-    "en": (
-        "TenWatch · test",
-        "This is a test; no need to reply.",
-        "[TenWatch] This is a test; no need to reply.",
-    ),
-}
 CHANNELS = ("app", "push", "sms")
 
 
@@ -117,7 +110,7 @@ async def household(session: AsyncSession, *, community_id: int, household_id: i
     """A household of the community, or NotFound."""
     found = await session.get(Household, household_id)
     if found is None or found.community_id != community_id:
-        raise NotFound(f"no household {household_id} in your community")
+        raise NotFound("no household {household_id} in your community", household_id=household_id)
     return found
 
 
@@ -138,14 +131,20 @@ async def start(
     if last is not None and now - last < timedelta(seconds=AGAIN_SECONDS):
         wait = AGAIN_SECONDS - int((now - last).total_seconds())
         raise TooMany(
-            f"{home.address} was tested moments ago: try again in {wait} s", retry_after=wait
+            "{address} was tested moments ago: try again in {wait} s",
+            retry_after=wait,
+            address=home.address,
+            wait=wait,
         )
     test = HouseholdTest(
         community_id=home.community_id, household_id=home.id, started_at=now, started_by=by
     )
     session.add(test)
     await session.flush()
-    title, body, text = TEXTS["en" if home.language == "en" else "zh"]
+    language = home.language
+    title = words.say("plan.test.title", language=language)
+    body = words.say("plan.test.body", language=language)
+    text = words.say("plan.test.sms", language=language)
     await _app(session, test=test, home=home, text=body, now=now)
     queued = await _push(session, test=test, home=home, title=title, body=body, now=now)
     queued += await _sms(session, test=test, home=home, text=text, now=now)

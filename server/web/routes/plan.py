@@ -309,9 +309,11 @@ async def household_tests(
         try:
             scope = plan.scope_of(principal)
         except Forbidden:
-            raise NotFound(f"no household {household_id} in your scope") from None
+            raise NotFound(
+                "no household {household_id} in your scope", household_id=household_id
+            ) from None
         if (scope.grid_id is not None and home.grid_id != scope.grid_id) or (
             scope.building is not None and home.building != scope.building
         ):
-            raise NotFound(f"no household {household_id} in your scope")
+            raise NotFound("no household {household_id} in your scope", household_id=household_id)
     return [TestOut.of(v) for v in await routine.of_household(reads, household_id=home.id, now=now)]

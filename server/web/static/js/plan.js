@@ -9,132 +9,14 @@ import { $, fill, h } from "./dom.js";
 import { Stream } from "./stream.js";
 import * as words from "./words.js";
 
-// This page's labels, in one object until they move to server/words/plan.json.
-const LABELS = {
-  zh: {
-    title: "十户联防 · 平面图",
-    lang: "English",
-    unit: "{unit} 单元",
-    floor: "{floor} 层",
-    "state.alarm": "求助中",
-    "state.coming": "正在赶去",
-    "state.unreachable": "无法联系",
-    "state.away": "外出",
-    "mark.alarm": "求助",
-    "mark.coming": "赶去",
-    "mark.unreachable": "失联",
-    "mark.away": "外出",
-    households: "共 {n} 户",
-    unreachable: "无法联系（{n} 户）",
-    unreachable_none: "每户都至少有一个能联系上的渠道。",
-    close: "关闭",
-    address: "地址",
-    group: "联防组",
-    grid: "网格",
-    floor_of: "楼层",
-    residents: "住户",
-    spare_key: "备用钥匙",
-    care_note: "行动 / 健康",
-    away_until: "外出至",
-    context_hidden: "备用钥匙和健康备注：有警情时才显示给巡逻队。",
-    reach: "联系渠道",
-    "reach.app": "App 在线",
-    "reach.app_off": "App 未打开",
-    "reach.push": "推送 {n} 台设备",
-    "reach.push_failing": "推送失败",
-    "reach.no_push": "未开推送",
-    "reach.phones": "{n} 个手机号",
-    "reach.no_phone": "没有手机号",
-    "reach.last_text": "最近短信：{status}",
-    tests: "例行测试",
-    tests_none: "还没有测试过。",
-    test_now: "测试这一户",
-    test_started: "测试已开始：不会报警，也不会通知邻居。",
-    "channel.app": "App",
-    "channel.push": "推送",
-    "channel.sms": "短信",
-    "result.ok": "正常",
-    "result.failed": "失败",
-    "result.pending": "等待中",
-    "result.none": "没有",
-    "live.connecting": "连接中",
-    "live.online": "实时",
-    "live.reconnecting": "重连中",
-    "live.refused": "已断开",
-    "why.no app open": "App 未打开",
-    "why.no push": "未开推送",
-    "why.push failing": "推送失败",
-    "why.no phone": "没有手机号",
-    "why.last text failed": "最近短信失败",
-    scope_grid: "本网格",
-    scope_building: "{building} 栋",
-  },
-  en: {
-    title: "TenWatch · Plan",
-    lang: "中文",
-    unit: "Unit {unit}",
-    floor: "Floor {floor}",
-    "state.alarm": "Alarm",
-    "state.coming": "Coming",
-    "state.unreachable": "Can't be reached",
-    "state.away": "Away",
-    "mark.alarm": "ALARM",
-    "mark.coming": "COMING",
-    "mark.unreachable": "NO REACH",
-    "mark.away": "AWAY",
-    households: "{n} households",
-    unreachable: "Can't be reached ({n})",
-    unreachable_none: "Every household has at least one channel that works.",
-    close: "Close",
-    address: "Address",
-    group: "Group",
-    grid: "Grid",
-    floor_of: "Floor",
-    residents: "Residents",
-    spare_key: "Spare key",
-    care_note: "Mobility / medical",
-    away_until: "Away until",
-    context_hidden: "Spare key and care note: shown to the patrol during an alarm.",
-    reach: "Channels",
-    "reach.app": "App open",
-    "reach.app_off": "App not open",
-    "reach.push": "Push to {n} devices",
-    "reach.push_failing": "Push failing",
-    "reach.no_push": "No push",
-    "reach.phones": "{n} phones",
-    "reach.no_phone": "No phone",
-    "reach.last_text": "Last text: {status}",
-    tests: "Routine tests",
-    tests_none: "Never tested.",
-    test_now: "Test this household",
-    test_started: "Test started: no alarm, no neighbour is told.",
-    "channel.app": "App",
-    "channel.push": "Push",
-    "channel.sms": "Text",
-    "result.ok": "ok",
-    "result.failed": "failed",
-    "result.pending": "pending",
-    "result.none": "none",
-    "live.connecting": "connecting",
-    "live.online": "live",
-    "live.reconnecting": "reconnecting",
-    "live.refused": "disconnected",
-    "why.no app open": "no app open",
-    "why.no push": "no push",
-    "why.push failing": "push failing",
-    "why.no phone": "no phone",
-    "why.last text failed": "last text failed",
-    scope_grid: "your grid",
-    scope_building: "building {building}",
-  },
-};
+// This page's labels are server/words/plan.json ("plan.*"), through words.js.
 const STATES = ["alarm", "coming", "unreachable", "away"];
 const RELOAD_MS = 400;
 const REFRESH_MS = 30000;
 
+/** A label of the plan ("plan." + key) in the person's language. */
 function say(key, values = {}) {
-  const text = LABELS[words.current()][key] ?? LABELS.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  return words.t("plan." + key.replace(/ /g, "_"), values);
 }
 
 const state = { me: null, plan: null, byAddress: new Map(), open: null, card: null, timer: null, stream: null };
@@ -432,7 +314,7 @@ function showTest(id, latest) {
 function frame() {
   document.title = say("title");
   $("#title").textContent = say("title");
-  $("#lang").textContent = say("lang");
+  $("#lang").textContent = words.t("lang.switch");
   $("#who").textContent = state.me ? state.me.name : "";
   onStatus({ state: state.stream ? state.stream.state : "connecting" });
 }
