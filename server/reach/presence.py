@@ -38,6 +38,8 @@ BEAT_SECONDS = 15.0
 STALE_BEATS = 3
 FLUSH_SECONDS = 0.1
 """How long changes gather before they are written together."""
+CHUNK = 500
+"""Credentials written per statement (a database takes only so many parameters at once)."""
 CONFIRM_SECONDS = 5.0
 """How long a test message may take to be sent to a socket before this process gives up."""
 
@@ -191,16 +193,18 @@ class Presence:
             for credential in sorted(dirty)
             if credential in self._local
         ]
+        changed = sorted(dirty)
         try:
             async with self._sessions() as session, session.begin():
-                await session.execute(
-                    delete(ReachPresence).where(
-                        ReachPresence.process == self.name,
-                        ReachPresence.credential_id.in_(sorted(dirty)),
+                for at in range(0, len(changed), CHUNK):  # a storm's reconnects: many at once
+                    await session.execute(
+                        delete(ReachPresence).where(
+                            ReachPresence.process == self.name,
+                            ReachPresence.credential_id.in_(changed[at : at + CHUNK]),
+                        )
                     )
-                )
-                if rows:
-                    await session.execute(insert(ReachPresence), rows)
+                for at in range(0, len(rows), CHUNK):
+                    await session.execute(insert(ReachPresence), rows[at : at + CHUNK])
         except BaseException:
             self._dirty |= dirty  # written next time
             raise

@@ -58,6 +58,17 @@ async def test_a_residents_open_socket_shows_connected_and_not_once_it_closes(
             assert shown["sockets"] == 1
             assert shown["reachable"] is True
             assert (await reach_of(base, admin, NEIGHBOUR))["connected"] is False
+            async with stream(base, seeded.households[HOME]):  # a second phone of the home
+
+                async def two() -> bool:
+                    return (await reach_of(base, admin, HOME))["sockets"] == 2
+
+                await poll_until(two)
+
+            async def one() -> bool:
+                return (await reach_of(base, admin, HOME))["sockets"] == 1
+
+            await poll_until(one)  # one socket left: still connected
 
         async def gone() -> bool:
             return (await reach_of(base, admin, HOME))["connected"] is False

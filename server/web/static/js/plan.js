@@ -71,7 +71,7 @@ function unitGrid(unit, floors) {
   grid.style.setProperty("--doors", String(doors));
   const order = [...floors.keys()].sort((a, b) => b - a); // the top floor first, as a building stands
   for (const floor of order) {
-    grid.append(h("span", { class: "floor-label" }, say("floor", { floor })));
+    grid.append(h("span", { class: "floor-label" }, say("floor_short", { floor })));
     const byDoor = new Map(floors.get(floor).map((r) => [r.room % 100, r]));
     for (let door = 1; door <= doors; door += 1) {
       const home = byDoor.get(door);
