@@ -1,9 +1,9 @@
 """Presence: which residents' credentials have an app socket open, on any process.
 
 The stream tells this process's `Presence` when a resident's socket joins and leaves (two
-calls that never wait). It writes only the changes that matter — a credential's first socket
-here, its last one gone — in one short transaction for whatever changed together (a thousand
-sockets reconnecting at once are one write), never per event. Every BEAT_SECONDS it marks the
+calls that never wait). It writes each credential's count of sockets here when it changes, in
+one short transaction for whatever changed together (a thousand sockets reconnecting at once
+are one write), never per event. Every BEAT_SECONDS it marks the
 process alive; a process not seen for STALE_BEATS beats no longer counts (it died without
 saying so), and the next live process clears its rows.
 
@@ -104,17 +104,16 @@ class Presence:
         self._confirming: set[asyncio.Task[None]] = set()
 
     def arrive(self, connection: Connection) -> None:
-        """A socket joined; its credential's first here is written soon."""
+        """A socket joined; its credential's count here is written soon."""
         if not _resident(connection):
             return
         held = self._local.setdefault(connection.credential, set())
         held.add(connection)
-        if len(held) == 1:
-            self._since[connection.credential] = self._clock()
-            self._changed(connection.credential)
+        self._since.setdefault(connection.credential, self._clock())
+        self._changed(connection.credential)  # its count; changes that come together: one write
 
     def depart(self, connection: Connection) -> None:
-        """A socket left; its credential's last here is written soon."""
+        """A socket left; its credential's count here (or its row's end) is written soon."""
         held = self._local.get(connection.credential)
         if held is None or connection not in held:
             return
@@ -122,7 +121,7 @@ class Presence:
         if not held:
             del self._local[connection.credential]
             self._since.pop(connection.credential, None)
-            self._changed(connection.credential)
+        self._changed(connection.credential)
 
     def connected(self, credential: int) -> int:
         """How many sockets of a credential this process holds."""
