@@ -61,12 +61,12 @@ async def test_a_residents_open_socket_shows_connected_and_not_once_it_closes(
             async with stream(base, seeded.households[HOME]):  # a second phone of the home
 
                 async def two() -> bool:
-                    return (await reach_of(base, admin, HOME))["sockets"] == 2
+                    return bool((await reach_of(base, admin, HOME))["sockets"] == 2)
 
                 await poll_until(two)
 
             async def one() -> bool:
-                return (await reach_of(base, admin, HOME))["sockets"] == 1
+                return bool((await reach_of(base, admin, HOME))["sockets"] == 1)
 
             await poll_until(one)  # one socket left: still connected
 
