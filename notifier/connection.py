@@ -140,6 +140,15 @@ class Connection:
                 finally:
                     self._waiter = None
 
+    def say(self, message: str) -> bool:
+        """Queue a message that is not an event (a household's routine test) behind what is
+        queued, if live; False if not (the store never has it, so a socket behind misses it)."""
+        if not self.live or self.closed:
+            return False
+        self.queue.append(message)
+        self._wake()
+        return True
+
     def close(self) -> None:
         """The socket is gone: run() returns."""
         self.closed = True

@@ -145,6 +145,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/manifest.webmanifest"): PUBLIC,
     ("GET", "/icon-192.png"): PUBLIC,
     ("GET", "/icon-512.png"): PUBLIC,
+    # the plan and reachability (server/reach): staff see their scope (a grid manager their
+    # grid), a building leader their building; the routine button test alarms no one
+    ("GET", "/api/community/plan"): STAFF | {Role.BUILDING_LEADER},
+    ("GET", "/api/community/reachability"): STAFF | {Role.BUILDING_LEADER},
+    ("GET", "/api/community/households/{household_id}"): STAFF | {Role.BUILDING_LEADER},
+    ("POST", "/api/me/test"): RESIDENTS,  # their own household
+    ("POST", "/api/households/{household_id}/test"): ADMIN,
+    ("GET", "/api/households/{household_id}/tests"): STAFF | RESIDENTS,  # a resident: their own
+    ("GET", "/plan"): PUBLIC,
     # health, and the phone's webhooks (signed by Twilio)
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,  # details only to staff

@@ -10,6 +10,7 @@ import groups.models  # noqa: F401
 import notifier.models
 import notifier.push.models  # noqa: F401
 import server.alarms.models
+import server.reach.models
 import server.signin.models  # noqa: F401
 from storage.db import Base, create_engine
 

@@ -27,6 +27,7 @@ from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
 from server.errors import Refusal, TooMany, Unavailable
 from server.phone import delivery, inbound
+from server.reach.presence import Presence
 from server.rollcall.scheduler import Scheduler as RollCallScheduler
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
@@ -41,6 +42,7 @@ from server.web.routes import (
     alerts,
     health,
     pages,
+    plan,
     push,
     register,
     rollcall,
@@ -73,6 +75,7 @@ class State(TypedDict):
     checkpointer: Checkpointer | None
     presses: Presses
     verifier: Verifier
+    presence: Presence
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -213,6 +216,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     presses = Presses(sessions, wait_seconds=settings.press_wait_seconds)
     principals = Principals(seconds=settings.principal_cache_seconds, reads=reads, now=clock)
     await _hear_revocations(hub, principals)
+    presence = Presence(sessions, clock=clock)  # who has the app open, for reachability
+    await presence.start(hub)
     verifier = _verifier(settings)
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
@@ -236,6 +241,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             checkpointer=checkpointer,
             presses=presses,
             verifier=verifier,
+            presence=presence,
         )
     finally:
         await presses.stop()
@@ -248,6 +254,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         await outbox.stop()
         await sender.close()
         await pusher.close()
+        await presence.stop()
         await hub.stop()
         await engine.dispose()
         if read_engine is not engine:
@@ -316,6 +323,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)
+    app.include_router(plan.router)
+    app.include_router(plan.page)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)

@@ -13,6 +13,7 @@ import groups.models  # noqa: F401  (every table in the metadata)
 import notifier.models
 import notifier.push.models  # noqa: F401
 import server.alarms.models
+import server.reach.models
 import server.signin.models  # noqa: F401
 from server.migrate import upgrade
 from storage.db import Base, create_engine

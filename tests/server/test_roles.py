@@ -33,6 +33,7 @@ PAGES = {
     "/board",
     "/static/tenwatch.js",
     "/register",
+    "/plan",
     "/static/js/{name}",
     "/rollcall",
     "/sw.js",

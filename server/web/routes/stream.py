@@ -208,6 +208,7 @@ async def stream(websocket: WebSocket) -> None:
     reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
+        state.presence.arrive(connection)  # reachability: written on change, not per event
         await _greet(state, connection, resume_from)
         reader = asyncio.create_task(_read(websocket, connection))
         await _write(websocket, connection, hub)
@@ -221,6 +222,7 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         if reader is not None:
             reader.cancel()
+        state.presence.depart(connection)
         await hub.leave(connection)
         if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
