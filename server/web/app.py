@@ -42,6 +42,7 @@ from server.web.routes import (
     pages,
     push,
     register,
+    reports,
     signin,
     steps,
     stream,
@@ -304,6 +305,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)
+    app.include_router(reports.router)  # the monthly report and its page
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)
