@@ -219,7 +219,7 @@ async def _names(session: AsyncSession, *, community_id: int) -> _Names:
     grids = await session.execute(
         select(Grid.id, Grid.name).where(Grid.community_id == community_id)
     )
-    return _Names(groups=dict(groups.tuples().all()), grids=dict(grids.tuples().all()))
+    return _Names(groups=dict(groups.all()), grids=dict(grids.all()))
 
 
 async def _events(
@@ -384,7 +384,7 @@ async def unreachable(
     query = select(Household.id, Household.address).where(Household.community_id == community_id)
     if grid_id is not None:
         query = query.where(Household.grid_id == grid_id)
-    households = dict((await session.execute(query)).tuples().all())
+    households = dict((await session.execute(query)).all())
     in_scope = query.with_only_columns(Household.id).scalar_subquery()
     people = await session.execute(
         select(Resident.id, Resident.household_id, Resident.phone).where(

@@ -82,7 +82,7 @@ def _table(box: "SubFigure", title: str, header: list[str], rows: list[list[str]
 
 def _tables(report: dict[str, Any], say: Say) -> "Figure":
     figures = report["figures"]
-    page, (top, middle, bottom, last) = _page(report, say, heights=[1.2, 1.3, 1.3, 1.6])
+    page, (top, middle, bottom, left, right) = _page(report, say, heights=[1.2, 1.2, 1.0, 1.0, 1.3])
     summary = export.summary_rows(figures, say)
     summary.append([say("figure.drills"), str(report["drills"]["total"])])
     _table(top, say("section.summary"), [say("csv.item"), say("figure.count")], summary)
@@ -98,7 +98,6 @@ def _tables(report: dict[str, Any], say: Say) -> "Figure":
         [say(k) for k in ("level.what", "level.events", "level.alarms")],
         export.escalation_rows(figures, say),
     )
-    left, right = last.subfigures(1, 2, width_ratios=[1.5, 1], squeeze=False)[0]
     _table(
         left,
         say("section.delivery"),
