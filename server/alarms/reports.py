@@ -195,6 +195,7 @@ async def monthly(
         "community": community.name,
         "timezone": community.timezone,
         "grid": {"id": grid.id, "name": grid.name} if grid is not None else None,
+        "grids": [{"id": k, "name": v} for k, v in sorted(names.grids.items(), key=lambda g: g[1])],
         "since": span.since,
         "until": span.until,
         "generated_at": now,

@@ -115,7 +115,15 @@ async def monthly(
     reach; drills apart. `labels` are the report's words in the reader's language."""
     report = await _report(session, principal, month=month, grid=grid, now=now)
     say = await _say(session, principal, lang)
-    return {**report, "language": say.lang, "labels": say.labels(), "charts": list(charts.CHARTS)}
+    if not roles.roles_of(principal) & WHOLE:  # a grid manager chooses among their own
+        report["grids"] = [g for g in report["grids"] if report["grid"] and g == report["grid"]]
+    return {
+        **report,
+        "whole": bool(roles.roles_of(principal) & WHOLE),
+        "language": say.lang,
+        "labels": say.labels(),
+        "charts": list(charts.CHARTS),
+    }
 
 
 @router.get("/api/reports/monthly.csv", response_class=Response)
