@@ -153,7 +153,7 @@ def _response(axes: "Axes", figures: dict[str, Any], say: Say) -> None:
         bars = axes.bar(positions, minutes, width=0.38, color=colour, label=name)
         axes.bar_label(bars, labels=[f"{m:.1f}" for m in minutes], padding=2, fontsize=9)
     axes.set_xticks(range(len(steps)), labels)
-    axes.set_ylabel("min")
+    axes.set_ylabel(say("figure.minutes"))
     axes.legend(frameon=False)
 
 

@@ -2,6 +2,7 @@
 page, and the tables beside them, in the reader's language."""
 
 import io
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from server.reports import charts, export
@@ -56,7 +57,7 @@ def _page(
     period = say(
         "report.period",
         since=say.day(report["since"], report["timezone"]),
-        until=say.day(report["until"], report["timezone"]),
+        until=say.day(report["until"] - timedelta(seconds=1), report["timezone"]),  # its last day
         timezone=report["timezone"],
     )
     generated = say("report.generated", at=say.moment(report["generated_at"], report["timezone"]))

@@ -113,7 +113,7 @@ function render(report) {
   $("#period").textContent =
     t("report.period", {
       since: moment(report.since, report.timezone, false),
-      until: moment(report.until, report.timezone, false),
+      until: moment(new Date(new Date(report.until).getTime() - 1000).toISOString(), report.timezone, false),
       timezone: report.timezone,
     }) +
     " · " +
@@ -199,7 +199,7 @@ function render(report) {
 }
 
 function chrome(report) {
-  $("#brand").textContent = t("report.title");
+  $("#brand").textContent = words.current() === "en" ? "TenWatch" : "十户联防";
   $("#month-label").textContent = t("report.month");
   $("#grid-label").textContent = t("report.grid");
   $("#show").textContent = t("report.show");
