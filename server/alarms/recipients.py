@@ -18,6 +18,7 @@ from groups import duty
 from groups.models import Credential, Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
 from notifier.push.models import PushAnswer, PushSubscription
+from server import words
 from server.alarms import texts
 from server.alarms.models import Alert
 from server.runtime.work import texts_queued
@@ -316,8 +317,6 @@ _DEVICES_OF_GROUPS = _DEVICES.where(
     Household.group_id.in_(bindparam("group_ids", expanding=True))
 ).order_by(PushSubscription.id)
 _ANSWERS = table_of(PushAnswer)
-_ANSWER_TITLES = {"zh": ("我来了", "去不了"), "en": ("I'm coming", "Can't come")}
-_ALL_CLEAR_TITLES = {"zh": "警情已解除", "en": "All clear"}
 
 
 def answer_digest(token: str) -> str:
@@ -394,8 +393,8 @@ async def push_alarm(
                     "expires_at": now + SMS_VALID_FOR,
                 }
             )
-        coming, cant = _ANSWER_TITLES[lang]
-        kind = texts.TYPE_NAMES[lang][alert.type]
+        coming, cant = (words.say(f"app.answer.{a}", language=lang) for a in ("coming", "cant"))
+        kind = texts.type_name(alert.type, language=lang)
         payload = {
             "type": "alert",
             "alert_id": alert.id,
@@ -405,6 +404,7 @@ async def push_alarm(
                 "alarm",
                 language=lang,
                 address=alert.address or "?",
+                name=raised_by or None,
                 alert_type=alert.type,
                 drill=alert.drill,
             ),
@@ -461,7 +461,7 @@ async def push_all_clear(
             "type": "all_clear",
             "alert_id": alert.id,
             "tag": f"alert-{alert.id}",
-            "title": f"{alert.address or '?'} · {_ALL_CLEAR_TITLES[lang]}",
+            "title": f"{alert.address or '?'} · {words.say('app.closed', language=lang)}",
             "body": texts.body(
                 "all_clear",
                 language=lang,
