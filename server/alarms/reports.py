@@ -108,7 +108,7 @@ class Month:
         year, _, month = text.partition("-")
         if not (len(year) == 4 and len(month) == 2 and year.isdigit() and month.isdigit()):
             raise Invalid(f"month {text[:20]!r} is not YYYY-MM (for example 2026-11)")
-        if not 1 <= int(month) <= 12 or int(year) < 2000:
+        if not 1 <= int(month) <= 12 or not 2000 <= int(year) <= 2999:
             raise Invalid(f"month {text[:20]!r} is not a month")
         return cls(int(year), int(month), ZoneInfo(timezone))
 

@@ -1,16 +1,14 @@
-"""The report's words (server/words/report.json, in Chinese and English) and the ways it says
-months, moments and durations in the reader's language."""
+"""The report's words (the catalogue's `report.…` entries, server/words/report.json, and the
+shared alarm types) and the ways it says months, moments and durations in the reader's
+language."""
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-WORDS = Path(__file__).resolve().parent.parent / "words" / "report.json"
-LANGUAGES = ("zh", "en")
+from server import words
+
 MONTHS = (
     "January",
     "February",
@@ -25,18 +23,14 @@ MONTHS = (
     "November",
     "December",
 )
-
-
-@cache
-def catalogue() -> dict[str, dict[str, str]]:
-    """Every label of the report: key → {"zh": …, "en": …}."""
-    found: dict[str, dict[str, str]] = json.loads(WORDS.read_text(encoding="utf-8"))
-    return found
+OWN = "report."
+"""The report's own entries are `report.…` in the catalogue; shared ones (`type.…`) are
+common.json's."""
 
 
 def language(value: str | None) -> str:
     """`en` or `zh` (anything else reads as Chinese)."""
-    return "en" if value == "en" else "zh"
+    return words.language_of(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +40,10 @@ class Say:
     lang: str
 
     def __call__(self, key: str, **values: Any) -> str:
-        """The label for key, with {name} filled from values (the key itself if unknown)."""
-        entry = catalogue().get(key)
-        text = (entry.get(self.lang) or entry.get("zh") or key) if entry else key
-        return text.format(**values) if values else text
-
-    def labels(self) -> dict[str, str]:
-        """Every label in this language (the page reads them from the report's answer)."""
-        return {key: self(key) for key in catalogue()}
+        """The report's entry for key (`report.` + key, else the shared key), {name} filled."""
+        known = words.catalogue()["en" if self.lang == "en" else "zh"]
+        found = OWN + key if OWN + key in known else key
+        return words.say(found, language=self.lang, **values)
 
     def month(self, month: str) -> str:
         """ "2026年11月" or "November 2026" for `2026-11`."""

@@ -5,7 +5,9 @@ Read by the admin, the police office and the patrol leader for the community or 
 grids; by a grid manager for their own grid only (another grid is 404)."""
 
 import asyncio
+import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -33,7 +35,7 @@ MonthQuery = Annotated[
 ]
 GridQuery = Annotated[
     int | None,
-    Query(ge=1, description="One grid's report (a grid manager's is always their own)."),
+    Query(ge=1, le=2**31, description="One grid's report (a grid manager's is always their own)."),
 ]
 LangQuery = Annotated[
     Literal["zh", "en"] | None,
@@ -46,6 +48,10 @@ WHOLE = frozenset({roles.Role.ADMIN, roles.Role.POLICE_OFFICE, roles.Role.PATROL
 
 _drawing = threading.Lock()
 """One chart or PDF at a time: matplotlib's settings are global to the process."""
+_drawn: OrderedDict[str, bytes] = OrderedDict()
+"""The last charts and PDFs drawn, by what they show: the page's six charts and a reload draw
+nothing twice (a report shows its generation time to the minute, so it is the same within it)."""
+KEEP = 32
 
 
 def _grid(principal: Principal, grid: int | None) -> int | None:
@@ -86,12 +92,21 @@ async def _report(
     )
 
 
-async def _draw(work: Callable[[], bytes]) -> bytes:
-    """Draw off the event loop (a chart takes a while; alarms must not wait for it)."""
+async def _draw(what: str, report: dict[str, Any], say: Say, work: Callable[[], bytes]) -> bytes:
+    """Draw off the event loop (a chart takes a while; alarms must not wait for it), or give
+    back the same drawing made a moment ago."""
+    shown = {**report, "generated_at": report["generated_at"].strftime("%Y-%m-%d %H:%M")}
+    key = json.dumps([what, say.lang, shown], sort_keys=True, default=str)
 
     def locked() -> bytes:
         with _drawing:
-            return work()
+            if key in _drawn:
+                _drawn.move_to_end(key)
+                return _drawn[key]
+            drawn = _drawn[key] = work()
+            while len(_drawn) > KEEP:
+                _drawn.popitem(last=False)
+            return drawn
 
     return await asyncio.to_thread(locked)
 
@@ -112,7 +127,7 @@ async def monthly(
 ) -> dict[str, Any]:
     """The monthly meeting's figures: alarms by type, group, grid and hour; false alarms and
     duress; response times (median, p90); escalations; delivery by channel; households out of
-    reach; drills apart. `labels` are the report's words in the reader's language."""
+    reach; drills apart (docs/report.md says how each is counted)."""
     report = await _report(session, principal, month=month, grid=grid, now=now)
     say = await _say(session, principal, lang)
     if not roles.roles_of(principal) & WHOLE:  # a grid manager chooses among their own
@@ -121,7 +136,6 @@ async def monthly(
         **report,
         "whole": bool(roles.roles_of(principal) & WHOLE),
         "language": say.lang,
-        "labels": say.labels(),
         "charts": list(charts.CHARTS),
     }
 
@@ -157,7 +171,7 @@ async def monthly_pdf(
     """The monthly report as a PDF of A4 pages: tables, the charts, the drills apart."""
     report = await _report(session, principal, month=month, grid=grid, now=now)
     say = await _say(session, principal, lang)
-    body = await _draw(lambda: pdf.render(report, say))
+    body = await _draw("pdf", report, say, lambda: pdf.render(report, say))
     return Response(
         body,
         media_type="application/pdf",
@@ -178,7 +192,7 @@ async def monthly_chart(
     """One chart of the monthly report as SVG, for the page (the PDF draws the same)."""
     report = await _report(session, principal, month=month, grid=grid, now=now)
     say = await _say(session, principal, lang)
-    body = await _draw(lambda: charts.svg(chart.value, report, say))
+    body = await _draw(chart.value, report, say, lambda: charts.svg(chart.value, report, say))
     return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 

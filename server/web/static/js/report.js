@@ -1,20 +1,13 @@
 // The monthly report page (每月治安形势分析): choose a month and a grid, read the figures with
 // their charts (SVG drawn by the service), print it (A4, see report.css) or download the PDF
-// and the CSV. Every label comes with the report (`labels`, server/words/report.json) in the
-// reader's language.
+// and the CSV. Labels: the catalogue's report.* entries (server/words/report.json).
 
 import { api } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import * as words from "./words.js";
 
 const state = { me: null, report: null, asked: 0 };
-let L = {};
-
-/** A label of the report, with {name} filled from values. */
-function t(key, values = {}) {
-  const text = L[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
-}
+const { t } = words;
 
 function say(text, kind = "ok") {
   const status = $("#status");
@@ -55,10 +48,10 @@ function monthName(month) {
 }
 
 function duration(seconds) {
-  if (seconds === null || seconds === undefined) return t("response.none");
+  if (seconds === null || seconds === undefined) return t("report.response.none");
   const whole = Math.round(seconds);
-  if (whole < 60) return t("response.seconds", { n: whole });
-  return t("response.minutes", { m: Math.floor(whole / 60), s: whole % 60 });
+  if (whole < 60) return t("report.response.seconds", { n: whole });
+  return t("report.response.minutes", { m: Math.floor(whole / 60), s: whole % 60 });
 }
 
 function percent(rate) {
@@ -87,14 +80,14 @@ function card(id, what, n) {
 }
 
 function named(row) {
-  return row.id === null ? t("figure.none") : row.name;
+  return row.id === null ? t("report.figure.none") : row.name;
 }
 
 function responseTable(figures) {
   return table(
-    [t("response.what"), t("response.count"), t("response.median"), t("response.p90")],
+    [t("report.response.what"), t("report.response.count"), t("report.response.median"), t("report.response.p90")],
     Object.entries(figures.response).map(([step, r]) => [
-      t(`response.${step}`),
+      t(`report.response.${step}`),
       r.count,
       duration(r.median_seconds),
       duration(r.p90_seconds),
@@ -122,7 +115,7 @@ function render(report) {
     h(
       "figure",
       { dataset: { chart: name } },
-      h("img", { src: `/api/reports/monthly.svg?${query({ chart: name })}`, alt: t(`section.${name}`), loading: "eager" }),
+      h("img", { src: `/api/reports/monthly.svg?${query({ chart: name })}`, alt: t(`report.section.${name}`), loading: "eager" }),
     ),
   );
   const unreachable = report.unreachable;
@@ -131,37 +124,37 @@ function render(report) {
     h(
       "div",
       { class: "cards" },
-      card("total", t("figure.total"), f.total),
-      card("false-alarms", t("figure.false_alarms"), f.false_alarms),
-      card("duress", t("figure.duress"), f.duress),
-      card("drills", t("figure.drills"), drills.total),
+      card("total", t("report.figure.total"), f.total),
+      card("false-alarms", t("report.figure.false_alarms"), f.false_alarms),
+      card("duress", t("report.figure.duress"), f.duress),
+      card("drills", t("report.figure.drills"), drills.total),
     ),
     f.total ? null : h("p", { class: "note" }, t("report.empty")),
     h("div", { class: "charts" }, charts),
-    block("response", t("section.response"), responseTable(f)),
+    block("response", t("report.section.response"), responseTable(f)),
     block(
       "by-type",
-      t("section.by_type"),
-      table([t("figure.name"), t("figure.count")], Object.entries(f.by_type).map(([k, n]) => [t(`type.${k}`), n]), [1]),
+      t("report.section.by_type"),
+      table([t("report.figure.name"), t("report.figure.count")], Object.entries(f.by_type).map(([k, n]) => [t(`type.${k}`), n]), [1]),
     ),
-    block("by-grid", t("section.by_grid"), table([t("figure.name"), t("figure.count")], f.by_grid.map((r) => [named(r), r.count]), [1])),
-    block("by-group", t("section.by_group"), table([t("figure.name"), t("figure.count")], f.by_group.map((r) => [named(r), r.count]), [1])),
+    block("by-grid", t("report.section.by_grid"), table([t("report.figure.name"), t("report.figure.count")], f.by_grid.map((r) => [named(r), r.count]), [1])),
+    block("by-group", t("report.section.by_group"), table([t("report.figure.name"), t("report.figure.count")], f.by_group.map((r) => [named(r), r.count]), [1])),
     block(
       "escalations",
-      t("section.escalations"),
+      t("report.section.escalations"),
       table(
-        [t("level.what"), t("level.events"), t("level.alarms")],
-        Object.entries(f.escalations).map(([level, c]) => [t(`level.${level}`), c.events, c.alarms]),
+        [t("report.level.what"), t("report.level.events"), t("report.level.alarms")],
+        Object.entries(f.escalations).map(([level, c]) => [t(`report.level.${level}`), c.events, c.alarms]),
         [1, 2],
       ),
     ),
     block(
       "delivery",
-      t("section.delivery"),
+      t("report.section.delivery"),
       table(
-        [t("channel.what"), ...["total", "delivered", "sent", "failed", "pending", "withdrawn", "rate"].map((p) => t(`delivery.${p}`))],
+        [t("report.channel.what"), ...["total", "delivered", "sent", "failed", "pending", "withdrawn", "rate"].map((p) => t(`report.delivery.${p}`))],
         Object.entries(f.delivery).map(([channel, c]) => [
-          t(`channel.${channel}`),
+          t(`report.channel.${channel}`),
           c.total,
           c.delivered,
           c.sent,
@@ -175,22 +168,22 @@ function render(report) {
     ),
     block(
       "unreachable",
-      t("section.unreachable"),
+      t("report.section.unreachable"),
       table(
-        [t("csv.item"), t("figure.count")],
-        ["households", "no_phone", "last_text_failed", "no_app", "unreachable"].map((k) => [t(`unreachable.${k}`), unreachable[k]]),
+        [t("report.csv.item"), t("report.figure.count")],
+        ["households", "no_phone", "last_text_failed", "no_app", "unreachable"].map((k) => [t(`report.unreachable.${k}`), unreachable[k]]),
         [1],
       ),
-      h("p", { class: "note" }, t("unreachable.how")),
+      h("p", { class: "note" }, t("report.unreachable.how")),
       unreachable.addresses.length ? h("p", { class: "addresses" }, unreachable.addresses.join("  ")) : null,
     ),
     block(
       "drills-apart",
-      t("section.drills"),
+      t("report.section.drills"),
       h("p", { class: "note" }, t("report.drills_apart")),
       table(
-        [t("figure.name"), t("figure.count")],
-        [[t("figure.drills"), drills.total], ...Object.entries(drills.by_type).filter(([, n]) => n).map(([k, n]) => [t(`type.${k}`), n])],
+        [t("report.figure.name"), t("report.figure.count")],
+        [[t("report.figure.drills"), drills.total], ...Object.entries(drills.by_type).filter(([, n]) => n).map(([k, n]) => [t(`type.${k}`), n])],
         [1],
       ),
       responseTable(drills),
@@ -206,7 +199,7 @@ function chrome(report) {
   $("#print").textContent = t("report.print");
   $("#pdf").textContent = t("report.pdf");
   $("#csv").textContent = t("report.csv");
-  $("#lang").textContent = words.current() === "en" ? "中文" : "English";
+  $("#lang").textContent = t("lang.switch");
   $("#who").textContent = state.me ? state.me.name : "";
   const chosen = report.grid ? String(report.grid.id) : "";
   const options = report.whole ? [h("option", { value: "" }, t("report.whole"))] : [];
@@ -218,13 +211,12 @@ function chrome(report) {
 
 async function show() {
   const asked = ++state.asked; // a later choice wins over an answer still on its way
-  say(L["report.loading"] || "…");
+  say(t("report.loading"));
   delete document.body.dataset.ready;
   try {
     const report = await api("GET", `/api/reports/monthly?${query()}`);
     if (asked !== state.asked) return;
     state.report = report;
-    L = report.labels;
     $("#month").value = report.month;
     chrome(report);
     render(report);
