@@ -48,7 +48,8 @@ class Say:
     def month(self, month: str) -> str:
         """ "2026年11月" or "November 2026" for `2026-11`."""
         year, number = (int(part) for part in month.split("-"))
-        return self("report.month_label", year=year, month=number, month_name=MONTHS[number - 1])
+        said = MONTHS[number - 1] if self.lang == "en" else number
+        return self("month_label", year=year, month=said)
 
     def moment(self, at: datetime, timezone: str) -> str:
         """A moment in the community's time: "2026-11-30 21:05"."""
