@@ -271,9 +271,10 @@ async def tell(
     channel: str = "sms",
     cycle: int = 1,
     outcome: str = "handled",
+    name: str | None = None,
 ) -> int:
     """Queue one text (or call) of a kind about the alarm for each recipient, in their
-    language; returns how many."""
+    language (naming the raiser if given); returns how many."""
     return await queue(
         session,
         alert=alert,
@@ -285,6 +286,7 @@ async def tell(
             kind,
             language=r.language,
             address=alert.address or "?",
+            name=name,
             alert_type=alert.type,
             drill=alert.drill,
             cycle=cycle,
@@ -371,14 +373,18 @@ async def push_alarm(
     event_id: int | None,
     raised_by: str,
     now: datetime,
+    group_ids: Sequence[int] | None = None,
+    kind: texts.Kind = "alarm",
 ) -> int:
-    """Queue one push of the alarm to each device of its group's other households, each with
-    its own answer token (kept hashed, for this alarm, as long as the alarm's text is valid);
-    returns how many."""
-    if alert.group_id is None:
-        return 0
+    """Queue one push of the alarm to each device of its group's other households (or of the
+    groups it is widened to, with the `widened` text), each with its own answer token (kept
+    hashed, for this alarm, as long as the alarm's text is valid); returns how many."""
+    if group_ids is None:
+        if alert.group_id is None:
+            return 0
+        group_ids = [alert.group_id]
     found = await devices(
-        session, group_ids=[alert.group_id], exclude_household=alert.household_id, now=now
+        session, group_ids=group_ids, exclude_household=alert.household_id, now=now
     )
     rows, answers = [], []
     for subscription_id, credential_id, _household, language, resident_id in found:
@@ -394,14 +400,14 @@ async def push_alarm(
                 }
             )
         coming, cant = (words.say(f"app.answer.{a}", language=lang) for a in ("coming", "cant"))
-        kind = texts.type_name(alert.type, language=lang)
+        type_name = texts.type_name(alert.type, language=lang)
         payload = {
             "type": "alert",
             "alert_id": alert.id,
             "tag": f"alert-{alert.id}",
-            "title": f"{alert.address or '?'} {raised_by} · {kind}",
+            "title": f"{alert.address or '?'} {raised_by} · {type_name}",
             "body": texts.body(
-                "alarm",
+                kind,
                 language=lang,
                 address=alert.address or "?",
                 name=raised_by or None,

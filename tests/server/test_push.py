@@ -15,6 +15,7 @@ from notifier.push.models import PushSubscription
 from notifier.push.webpush import new_keys
 from server import words
 from server.alarms import texts
+from server.runtime.clock import ManualClock
 from server.settings import Settings
 from tests.fake_push import FakePush, Received
 from tests.harness import Seed, call, poll_until, press, rows, running
@@ -349,3 +350,27 @@ async def test_a_household_that_reads_english_is_pushed_in_english(
         {"action": "coming", "title": "I'm coming"},
         {"action": "cant", "title": "I can't"},
     ]
+
+
+async def test_a_widened_alarm_wakes_the_wider_groups_phones_too(
+    seeded: Seed, sqlite_url: str, fake_push: FakePush
+) -> None:
+    clock = ManualClock()
+    wider = "B11-2-101"  # another group of the raiser's building
+    far = "B12-1-101"
+    async with running(push_settings(sqlite_url, scheduler_poll_seconds=0.05), clock=clock) as base:
+        near = await subscribe(base, seeded.households[group_of(seeded, RAISER)[0]], fake_push)
+        widened = await subscribe(base, seeded.households[wider], fake_push)
+        await subscribe(base, seeded.households[far], fake_push)
+        assert (await press(base, seeded.households[RAISER])).status_code == 201
+        (first,) = await until_received(fake_push, 1)
+        assert first.endpoint == near["endpoint"]
+        clock.advance(46)  # nobody is coming: the quorum deadline widens it to the building
+        _, second = await until_received(fake_push, 2)
+    assert second.endpoint == widened["endpoint"]  # and not the other building's phone
+    assert len(fake_push.received) == 2
+    name = first.payload["title"][len(RAISER) + 1 : -len(" · 求助")]
+    assert second.payload["title"] == first.payload["title"]
+    assert second.payload["body"] == texts.body("widened", language="zh", address=RAISER, name=name)
+    assert second.payload["answer_token"] != first.payload["answer_token"]
+    assert name in second.payload["body"]
