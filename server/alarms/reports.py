@@ -107,9 +107,9 @@ class Month:
         """`YYYY-MM`; Invalid for anything else."""
         year, _, month = text.partition("-")
         if not (len(year) == 4 and len(month) == 2 and year.isdigit() and month.isdigit()):
-            raise Invalid(f"month {text[:20]!r} is not YYYY-MM (for example 2026-11)")
+            raise Invalid("month {month} is not YYYY-MM (for example 2026-11)", month=text[:20])
         if not 1 <= int(month) <= 12 or not 2000 <= int(year) <= 2999:
-            raise Invalid(f"month {text[:20]!r} is not a month")
+            raise Invalid("month {month} is not a month", month=text[:20])
         return cls(int(year), int(month), ZoneInfo(timezone))
 
     @classmethod
@@ -176,7 +176,7 @@ async def monthly(
             select(Grid).where(Grid.id == grid_id, Grid.community_id == community_id)
         )
         if grid is None:
-            raise NotFound(f"no grid {grid_id} in this community")
+            raise NotFound("no grid {grid} in this community", grid=grid_id)
     scope = [
         Alert.community_id == community_id,
         Alert.created_at >= span.since,

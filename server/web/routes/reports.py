@@ -63,7 +63,7 @@ def _grid(principal: Principal, grid: int | None) -> int | None:
     if own is None:
         return grid
     if grid is not None and grid != own:
-        raise NotFound(f"no grid {grid} in your scope")
+        raise NotFound("no grid {grid} in your scope", grid=grid)
     return own
 
 
