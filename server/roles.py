@@ -54,6 +54,8 @@ ROSTER_KEEPERS = frozenset({Role.ADMIN, Role.PATROL_LEADER})
 ADMIN = frozenset({Role.ADMIN})
 ROLLCALLERS = frozenset({Role.PATROL_LEADER, Role.POLICE_OFFICE, Role.ADMIN, Role.GRID_MANAGER})
 """Staff who start and close a roll call (a grid manager: of their grid)."""
+REPORT_READERS = frozenset({Role.ADMIN, Role.POLICE_OFFICE, Role.PATROL_LEADER, Role.GRID_MANAGER})
+"""Who reads the monthly report (a grid manager: of their grid)."""
 
 Rule = frozenset[Role] | None
 
@@ -100,7 +102,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/duty"): STAFF,
     ("POST", "/api/duty/shifts"): ROSTER_KEEPERS,
     ("POST", "/api/duty/overrides"): ROSTER_KEEPERS,
-    ("GET", "/api/reports"): STAFF,
+    ("GET", "/api/reports"): STAFF,  # a grid manager: their grid's
     # the register (登记造册): the admin keeps it; a group leader reads their group's
     ("GET", "/api/register/households"): ADMIN | {Role.GROUP_LEADER},
     ("POST", "/api/register/households"): ADMIN,
@@ -139,6 +141,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/me/consent"): EVERYONE,
     ("GET", "/api/me/language"): EVERYONE,
     ("PUT", "/api/me/language"): EVERYONE,
+    # the monthly report (每月治安形势分析): a grid manager reads their grid's only
+    ("GET", "/api/reports/monthly"): REPORT_READERS,
+    ("GET", "/api/reports/monthly.csv"): REPORT_READERS,
+    ("GET", "/api/reports/monthly.pdf"): REPORT_READERS,
+    ("GET", "/api/reports/monthly.svg"): REPORT_READERS,
+    ("GET", "/report"): PUBLIC,  # the page; its data asks for the session cookie
     # the resident app
     ("GET", "/api/me/numbers"): EVERYONE,  # a resident: their group's alarm number
     ("GET", "/sw.js"): PUBLIC,

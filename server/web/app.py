@@ -45,6 +45,7 @@ from server.web.routes import (
     plan,
     push,
     register,
+    reports,
     rollcall,
     signin,
     steps,
@@ -325,6 +326,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(signin.pages)
     app.include_router(plan.router)
     app.include_router(plan.page)
+    app.include_router(reports.router)  # the monthly report and its page
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)

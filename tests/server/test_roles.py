@@ -40,6 +40,7 @@ PAGES = {
     "/manifest.webmanifest",
     "/icon-192.png",
     "/icon-512.png",
+    "/report",
 }
 """Routes outside the OpenAPI document (pages): held to the table by their own rows."""
 

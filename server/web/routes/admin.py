@@ -322,11 +322,13 @@ async def report(
     now: Now,
     days: int = Query(30, ge=1, le=366, description="The period: this many days up to now."),
 ) -> dict[str, Any]:
-    """How the community's alarms went: real alarms and drills counted apart."""
+    """How the community's alarms went (a grid manager's: their grid's): real alarms and
+    drills counted apart. The monthly meeting's report is `GET /api/reports/monthly`."""
     _staff(principal)
     return await reports.summary(
         session,
         community_id=principal.community_id,
+        grid_id=principal.grid_scope,
         since=now - timedelta(days=days),
         until=now + timedelta(seconds=1),
     )
