@@ -1,10 +1,14 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# The monthly report's charts and PDF need a CJK font (server/reports finds Noto Sans CJK).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY groups ./groups
 COPY notifier ./notifier
+COPY storage ./storage
 RUN pip install --no-cache-dir .
 EXPOSE 8000
 # X-Forwarded-For/-Proto are believed only from these proxies (uvicorn reads the variable; a
