@@ -81,6 +81,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/drills"): ADMIN | {Role.GROUP_LEADER, Role.PATROL_LEADER},
     ("PUT", "/api/household/pin"): RESIDENTS,
     ("GET", "/api/household/pin-lockouts"): STAFF,  # the board: who is locked out of PINs
+    # every recipient of an alarm, and "seen" (a grid manager: their grid's alarms; not the
+    # group leader: a duress alarm's table would show the group it is still going on)
+    ("GET", "/api/alerts/{alert_id}/recipients"): STAFF,
+    ("POST", "/api/alerts/{alert_id}/seen"): RESIDENTS,  # an alarm the resident may read
+    ("POST", "/api/push/seen"): PUBLIC,  # the push's answer token authenticates it
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,

@@ -48,6 +48,7 @@ from server.web.routes import (
     twilio,
 )
 from server.web.routes import app as resident_app
+from server.web.routes import recipients as recipient_table
 from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -304,6 +305,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)
+    app.include_router(recipient_table.router)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)
