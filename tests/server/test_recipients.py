@@ -5,12 +5,21 @@ that matters, and "seen" from the residents' devices."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import pytest
+from sqlalchemy import select
+
 from notifier.models import FAILED, SENT
+from notifier.push.webpush import new_keys
+from server.alarms.models import AlertSeen
+from server.settings import Settings
 from tests.actors import Person, resident
+from tests.fake_push import FakePush
 from tests.fake_twilio import FakeTwilio
-from tests.harness import Seed, poll_until, seed, stream
+from tests.harness import Seed, call, poll_until, rows, running, seed, stream
 from tests.server.phone_support import outbox_of, phone_settings, serving
 
 RAISER = "B11-1-301"
@@ -71,7 +80,8 @@ async def test_one_press_lists_every_neighbour_and_staff_member_and_their_texts_
         await poll_until(all_sent)
         jobs = {job.id: job for job in await outbox_of(db_url)}
         failed = [job for job in jobs.values() if job.status == FAILED]
-        assert len(failed) == 1 and failed[0].error_code == "21211"
+        assert len(failed) == 1
+        assert failed[0].error_code == "21211"
 
         failure = await board.events_until(
             lambda got: any(e["type"] == "alert.delivery" for e in got)
@@ -132,3 +142,134 @@ async def test_one_press_lists_every_neighbour_and_staff_member_and_their_texts_
         member = next(r for r in table if r["kind"] == "staff")
         assert member["deliveries"][0]["to"] == "+86139****0002"
     assert all(e["type"] != "alert.delivery" for e in neighbour.events)
+
+
+@pytest.fixture
+def fake_push() -> Iterator[FakePush]:
+    with FakePush() as fake:
+        yield fake
+
+
+def _push_settings(url: str) -> Settings:
+    private, _ = new_keys()
+    return Settings(
+        database_url=url,
+        vapid_private_key=private,
+        vapid_subject="mailto:office@example.org",
+        push_allow_http=True,
+        outbox_poll_seconds=0.05,
+    )
+
+
+async def test_a_neighbours_devices_say_once_per_way_that_they_showed_the_alarm_and_the_table_shows_seen_then_answered(  # noqa: E501
+    sqlite_url: str, fake_push: FakePush
+) -> None:
+    seeded = await seed(sqlite_url)
+    looker, pushed = "B11-1-302", "B11-1-401"
+    async with (
+        running(_push_settings(sqlite_url)) as base,
+        stream(base, seeded.staff["patrol_leader"]) as board,
+        stream(base, seeded.households[looker]) as group,
+    ):
+        browser = fake_push.subscribe()
+        subscribed = await call(
+            base, seeded.households[pushed], "POST", "/api/push/subscriptions", json=browser
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        alert_id = await resident(base, seeded, RAISER).raise_alarm()
+
+        async def arrived() -> bool:
+            return len(fake_push.received) >= 1
+
+        await poll_until(arrived)
+        token = fake_push.received[0].payload["answer_token"]
+
+        me = Person(base, seeded.households[looker])
+        path = f"/api/alerts/{alert_id}/seen"
+        first = await me.call("POST", path, json={"via": "app"})
+        assert first.status_code == 201, first.text
+        assert (first.json()["household"], first.json()["via"]) == (looker, "app")
+        assert (await me.call("POST", path, json={"via": "app"})).status_code == 204
+        assert (await me.call("POST", path, json={"via": "push"})).status_code == 201
+        own = Person(base, seeded.households[RAISER])
+        assert (await own.call("POST", path, json={"via": "app"})).status_code == 204
+
+        # The service worker has no CSRF cookie to echo: the push's answer token says whose.
+        async with httpx.AsyncClient(base_url=base) as worker:
+            shown = {"token": token, "alert_id": alert_id}
+            assert (await worker.post("/api/push/seen", json=shown)).status_code == 201
+            assert (await worker.post("/api/push/seen", json=shown)).status_code == 204
+            other = {"token": token, "alert_id": alert_id + 1}
+            assert (await worker.post("/api/push/seen", json=other)).status_code == 403
+            wrong = {"token": "x" * 43, "alert_id": alert_id}
+            assert (await worker.post("/api/push/seen", json=wrong)).status_code == 403
+
+        heard = await board.events_until(
+            lambda got: sum(e["type"] == "alert.seen" for e in got) >= 3
+        )
+        seen = [
+            (e["data"]["seen_by"], e["data"]["via"]) for e in heard if e["type"] == "alert.seen"
+        ]
+        assert seen == [(looker, "app"), (looker, "push"), (pushed, "push")]
+        assert await board.silent(0.3)
+
+        table = {
+            r["household"]: r for r in await _table(Person(base, seeded.staff["admin"]), alert_id)
+        }
+        assert table[looker]["state"] == "seen"
+        assert set(table[looker]["seen"]) == {"app", "push"}
+        assert table[pushed]["state"] == "seen"
+        assert [d["channel"] for d in table[pushed]["deliveries"]] == ["sms", "push"]
+        assert table[pushed]["deliveries"][1]["state"] == "sent"
+        assert RAISER not in table
+
+        assert (await me.answer(alert_id, "coming")).status_code == 200
+        async with httpx.AsyncClient(base_url=base) as worker:  # the token still answers
+            answered = await worker.post(
+                "/api/push/answer", json={"token": token, "answer": "cant", "alert_id": alert_id}
+            )
+            assert answered.status_code == 200, answered.text
+        table = {
+            r["household"]: r for r in await _table(Person(base, seeded.staff["admin"]), alert_id)
+        }
+        assert (table[looker]["state"], table[looker]["answer"]) == ("answered", "coming")
+        assert (table[pushed]["state"], table[pushed]["answer"]) == ("answered", "cant")
+        assert table[looker]["answered_at"] is not None
+    assert all(e["type"] != "alert.seen" for e in group.events)  # the staff's alone
+    assert len(await rows(sqlite_url, select(AlertSeen))) == 3
+
+
+async def test_the_table_is_for_staff_of_the_alarms_scope_and_seen_for_an_alarm_one_may_read(
+    sqlite_url: str,
+) -> None:
+    seeded = await seed(sqlite_url)
+    other = await seed(sqlite_url, community="另一个社区")
+    async with running(Settings(database_url=sqlite_url)) as base:
+        in_grid = await resident(base, seeded, "B11-1-101").raise_alarm()  # 网格1
+        out_of_grid = await resident(base, seeded, "B12-1-101").raise_alarm()  # 网格2
+
+        def table_of(token: str, alert_id: int) -> Any:
+            return Person(base, token).call("GET", f"/api/alerts/{alert_id}/recipients")
+
+        assert (await table_of(seeded.staff["police_office"], in_grid)).status_code == 200
+        assert (await table_of(seeded.staff["grid_manager"], in_grid)).status_code == 200
+        refused = await table_of(seeded.staff["grid_manager"], out_of_grid)
+        assert refused.status_code == 404
+        assert "in your scope" in refused.json()["detail"]
+        assert (await table_of(other.staff["admin"], in_grid)).status_code == 404
+        assert (await table_of(seeded.households["B11-1-102"], in_grid)).status_code == 403
+
+        def seen_by(token: str, alert_id: int, via: str = "app") -> Any:
+            return Person(base, token).call(
+                "POST", f"/api/alerts/{alert_id}/seen", json={"via": via}
+            )
+
+        stranger = await seen_by(seeded.households["B12-2-101"], in_grid)
+        assert stranger.status_code == 404
+        assert "in your scope" in stranger.json()["detail"]
+        assert (await seen_by(other.households["B11-1-102"], in_grid)).status_code == 404
+        assert (await seen_by(seeded.staff["patrol_leader"], in_grid)).status_code == 403
+        assert (await seen_by(seeded.households["B11-1-102"], in_grid, "sms")).status_code == 422
+        assert (await seen_by(seeded.households["B11-1-102"], 2**63)).status_code == 422
+        assert (await seen_by(seeded.households["B11-1-102"], in_grid)).status_code == 201
+    assert len(await rows(sqlite_url, select(AlertSeen))) == 1
