@@ -1,0 +1,367 @@
+// The recipient table of one alarm (docs/protocol.md, "Recipients and delivery"): everyone it
+// alerted, one row per household and staff member, each text, call and push as a chip whose
+// state is a word (queued → sent → delivered / failed, a failure in red with the provider's
+// code and reason), then seen and answered. It reads GET /api/alerts/{id}/recipients once and
+// then folds the board's live events into it (alert.delivery, alert.seen, alert.response,
+// alert.acknowledged), so it stays exact without reading again.
+//
+//   import { renderRecipients, deliveryLines } from "/static/js/recipients.js";
+//   const table = await renderRecipients(document.getElementById("recipients"), alertId);
+//   stream: onEvent(event) { table.apply(event); for (const line of deliveryLines(event)) log(line); }
+//
+// or pass {subscribe: (listener) => unsubscribe} and the table listens by itself. The event log
+// shows an alert.delivery only through deliveryLines: a failure, and the step that settles the
+// last text ("全部 9 条已送达"); every other receipt only moves the table.
+
+import { api } from "./api.js";
+import { h, fill } from "./dom.js";
+import { current, t } from "./words.js";
+
+// The labels, until server/words/recipients.json reaches the pages through words.js (it holds
+// the same entries): then this object goes and say() is t().
+const LABELS = {
+  "zh": {
+    "recipients.title": "接收人",
+    "recipients.loading": "正在读取接收人…",
+    "recipients.empty": "还没有接收人。",
+    "recipients.error": "接收人表读取失败：{reason}",
+    "recipients.summary": "{rows} 户/人 · {delivered} 已送达 · {failed} 失败 · {seen} 已查看 · {answered} 已回应",
+    "recipients.col.who": "接收人",
+    "recipients.col.channels": "渠道",
+    "recipients.col.state": "状态",
+    "recipients.col.at": "时间",
+    "recipients.role.neighbour": "邻居",
+    "recipients.role.building_leader": "楼栋长",
+    "recipients.role.grid_manager": "网格员",
+    "recipients.role.resident": "住户",
+    "recipients.role.patrol_member": "巡逻队员",
+    "recipients.role.patrol_leader": "巡逻队长",
+    "recipients.role.police_office": "警务室",
+    "recipients.role.admin": "社区办公室",
+    "recipients.role.phone": "电话",
+    "recipients.channel.app": "应用",
+    "recipients.channel.push": "推送",
+    "recipients.channel.sms": "短信",
+    "recipients.channel.voice": "电话",
+    "recipients.state.none": "仅应用",
+    "recipients.state.queued": "排队中",
+    "recipients.state.sent": "已发出",
+    "recipients.state.delivered": "已送达",
+    "recipients.state.failed": "失败",
+    "recipients.state.withdrawn": "已撤回",
+    "recipients.state.seen": "已查看",
+    "recipients.state.answered": "已回应",
+    "recipients.seen.app": "应用已显示",
+    "recipients.seen.push": "通知已显示",
+    "recipients.answer.coming": "我来了",
+    "recipients.answer.cant": "去不了",
+    "recipients.answer.called_110": "已报警 110",
+    "recipients.answer.taken": "已接警",
+    "recipients.reason.invalid_number": "号码无效",
+    "recipients.reason.unsubscribed": "对方已退订短信",
+    "recipients.reason.not_mobile": "不是手机号码",
+    "recipients.reason.unreachable": "手机无法接通（关机或无信号）",
+    "recipients.reason.blocked": "被运营商拦截",
+    "recipients.reason.unknown_handset": "号码不存在",
+    "recipients.reason.landline": "固定电话，或无法接收短信",
+    "recipients.reason.filtered": "被运营商过滤",
+    "recipients.reason.unknown": "运营商未说明原因",
+    "recipients.reason.region": "未开通向该地区发送",
+    "recipients.reason.no_route": "无法送达该号码",
+    "recipients.reason.busy": "占线",
+    "recipients.reason.no_answer": "无人接听",
+    "recipients.reason.canceled": "呼叫已取消",
+    "recipients.reason.expired": "过期未发出",
+    "recipients.reason.push_gone": "设备已关闭推送",
+    "recipients.reason.push_off": "推送未开启",
+    "recipients.reason.provider": "服务商拒绝发送",
+    "recipients.log.failed": "{channel}未送达 · {who} · {code} {reason}",
+    "recipients.log.all": "全部 {total} 条已送达",
+    "recipients.log.some": "{total} 条中 {delivered} 条已送达，{failed} 条失败"
+  },
+  "en": {
+    "recipients.title": "Recipients",
+    "recipients.loading": "Reading the recipients…",
+    "recipients.empty": "Nobody alerted yet.",
+    "recipients.error": "Could not read the recipients: {reason}",
+    "recipients.summary": "{rows} alerted · {delivered} delivered · {failed} failed · {seen} seen · {answered} answered",
+    "recipients.col.who": "Who",
+    "recipients.col.channels": "Channels",
+    "recipients.col.state": "State",
+    "recipients.col.at": "When",
+    "recipients.role.neighbour": "neighbour",
+    "recipients.role.building_leader": "building leader",
+    "recipients.role.grid_manager": "grid manager",
+    "recipients.role.resident": "resident",
+    "recipients.role.patrol_member": "patrol member",
+    "recipients.role.patrol_leader": "patrol leader",
+    "recipients.role.police_office": "police office",
+    "recipients.role.admin": "community office",
+    "recipients.role.phone": "phone",
+    "recipients.channel.app": "App",
+    "recipients.channel.push": "Push",
+    "recipients.channel.sms": "Text",
+    "recipients.channel.voice": "Call",
+    "recipients.state.none": "app only",
+    "recipients.state.queued": "queued",
+    "recipients.state.sent": "sent",
+    "recipients.state.delivered": "delivered",
+    "recipients.state.failed": "failed",
+    "recipients.state.withdrawn": "withdrawn",
+    "recipients.state.seen": "seen",
+    "recipients.state.answered": "answered",
+    "recipients.seen.app": "shown in the app",
+    "recipients.seen.push": "notification shown",
+    "recipients.answer.coming": "coming",
+    "recipients.answer.cant": "can't come",
+    "recipients.answer.called_110": "called 110",
+    "recipients.answer.taken": "took it",
+    "recipients.reason.invalid_number": "invalid number",
+    "recipients.reason.unsubscribed": "the number unsubscribed",
+    "recipients.reason.not_mobile": "not a mobile number",
+    "recipients.reason.unreachable": "the phone is unreachable (off or no signal)",
+    "recipients.reason.blocked": "blocked by the carrier",
+    "recipients.reason.unknown_handset": "no such number",
+    "recipients.reason.landline": "a landline, or it cannot take texts",
+    "recipients.reason.filtered": "filtered by the carrier",
+    "recipients.reason.unknown": "the carrier gave no reason",
+    "recipients.reason.region": "sending to this region is not enabled",
+    "recipients.reason.no_route": "no route to this number",
+    "recipients.reason.busy": "busy",
+    "recipients.reason.no_answer": "no answer",
+    "recipients.reason.canceled": "the call was cancelled",
+    "recipients.reason.expired": "expired before it could be sent",
+    "recipients.reason.push_gone": "the device no longer takes pushes",
+    "recipients.reason.push_off": "push is off",
+    "recipients.reason.provider": "the provider refused it",
+    "recipients.log.failed": "{channel} not delivered · {who} · {code} {reason}",
+    "recipients.log.all": "All {total} delivered",
+    "recipients.log.some": "{delivered} of {total} delivered, {failed} failed"
+  }
+};
+
+/** A label in the page's language, {name}s filled; words.js's catalogue when it has the key. */
+export function say(key, values = {}) {
+  const text = LABELS[current()]?.[key] ?? LABELS.zh[key];
+  if (text === undefined) return t(key, values);
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+const RANK = { none: -1, withdrawn: -1, failed: 0, queued: 1, sent: 2, delivered: 3, seen: 4, answered: 5 };
+
+/** The furthest a row got: answered, seen, else the best of its deliveries. */
+export function rowState(row) {
+  if (row.answer) return "answered";
+  if (row.seen && Object.keys(row.seen).length) return "seen";
+  let best = "none";
+  for (const d of row.deliveries) {
+    if (d.state !== "withdrawn" && RANK[d.state] > RANK[best]) best = d.state;
+  }
+  return best;
+}
+
+function clock(at) {
+  if (!at) return "";
+  const when = new Date(at);
+  return Number.isNaN(when.getTime()) ? "" : when.toLocaleTimeString(current() === "en" ? "en-GB" : "zh-CN", { hour12: false });
+}
+
+function latest(row) {
+  const times = [row.answered_at, ...Object.values(row.seen || {})];
+  for (const d of row.deliveries) times.push(d.settled_at, d.sent_at, d.queued_at);
+  return times.filter(Boolean).sort().pop() || null;
+}
+
+function reasonOf(d) {
+  if (d.state !== "failed") return "";
+  const reason = d.reason ? say("recipients.reason." + d.reason) : "";
+  return [d.error_code, reason].filter(Boolean).join(" ");
+}
+
+function chip(d) {
+  const failed = d.state === "failed";
+  const words = [say("recipients.channel." + d.channel), say("recipients.state." + d.state)];
+  const reason = reasonOf(d);
+  return h(
+    "span",
+    { class: "tw-chip" + (failed ? " tw-failed" : ""), dataset: { job: d.job_id, state: d.state, channel: d.channel }, title: d.detail || d.to || "" },
+    words.join(" "),
+    reason ? h("span", { class: "tw-reason" }, " · " + reason) : null,
+  );
+}
+
+function seenChips(row) {
+  return Object.keys(row.seen || {}).map((via) =>
+    h("span", { class: "tw-chip tw-seen", dataset: { seen: via } }, say("recipients.seen." + via)),
+  );
+}
+
+function whoCell(row) {
+  const title = row.household || row.name || row.key;
+  const role = say("recipients.role." + row.role);
+  const sub = row.household && row.name ? `${row.name} · ${role}` : role;
+  return h("td", { class: "tw-who" }, h("strong", {}, title), h("span", { class: "tw-role" }, sub));
+}
+
+function stateCell(row) {
+  const state = rowState(row);
+  const answer = row.answer ? " · " + say("recipients.answer." + row.answer) : "";
+  return h("td", { class: "tw-state", dataset: { state } }, say("recipients.state." + state) + answer);
+}
+
+function summary(rows) {
+  const count = (f) => rows.filter(f).length;
+  const deliveries = rows.flatMap((r) => r.deliveries);
+  return say("recipients.summary", {
+    rows: rows.length,
+    delivered: deliveries.filter((d) => d.state === "delivered").length,
+    failed: deliveries.filter((d) => d.state === "failed").length,
+    seen: count((r) => r.seen && Object.keys(r.seen).length),
+    answered: count((r) => r.answer),
+  });
+}
+
+function stylesheet() {
+  if (document.querySelector('link[data-tw="recipients"]')) return;
+  document.head.append(h("link", { rel: "stylesheet", href: "/static/js/recipients.css", dataset: { tw: "recipients" } }));
+}
+
+/** Fold one live event of the board into rows (in place); true if it changed them. */
+export function fold(rows, event, alertId) {
+  if (!event || event.alert_id !== alertId) return false;
+  const data = event.data || {};
+  if (event.type === "alert.delivery" && data.job_id) {
+    let row = rows.find((r) => r.key === data.recipient_key);
+    if (!row) {
+      const household = data.recipient_kind === "household" ? data.recipient : null;
+      row = { key: data.recipient_key, kind: data.recipient_kind, household, name: data.recipient_name, role: data.role, deliveries: [], seen: {}, answer: null, answered_at: null };
+      rows.push(row);
+    }
+    let cell = row.deliveries.find((d) => d.job_id === data.job_id);
+    if (!cell) {
+      if (row.deliveries.some((d) => d.cell === data.cell)) return false; // a later job of that phone
+      cell = { job_id: data.job_id, cell: data.cell, channel: data.channel, to: data.to, queued_at: event.at };
+      row.deliveries.push(cell);
+    }
+    Object.assign(cell, {
+      state: data.state,
+      status: data.delivery,
+      error_code: data.error_code,
+      reason: data.reason,
+      sent_at: data.sent_at ?? cell.sent_at ?? null,
+      settled_at: data.settled_at ?? cell.settled_at ?? null,
+    });
+    return true;
+  }
+  if (event.type === "alert.seen") {
+    const row = rows.find((r) => r.key === data.recipient_key);
+    if (!row || (row.seen && row.seen[data.via])) return false;
+    row.seen = { ...(row.seen || {}), [data.via]: event.at };
+    return true;
+  }
+  if (event.type === "alert.response") {
+    const row = rows.find((r) => r.kind === "household" && r.household === data.responder);
+    if (!row) return false;
+    Object.assign(row, { answer: data.answer, answer_channel: event.channel, answered_at: event.at });
+    return true;
+  }
+  if (event.type === "alert.acknowledged") {
+    const row = rows.find((r) => r.kind === "staff" && r.name === data.taken_by);
+    if (!row) return false;
+    Object.assign(row, { answer: "taken", answered_at: event.at });
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Draw the recipient table of alarm alertId into container and keep it live. Options:
+ *  subscribe(listener) → unsubscribe: hands the table the board's stream events (else call apply)
+ * Resolves to {apply(event), refresh(), rows(), destroy()}.
+ */
+export async function renderRecipients(container, alertId, { subscribe } = {}) {
+  stylesheet();
+  let rows = [];
+  const heading = h("h2", {}, say("recipients.title"));
+  const note = h("p", { class: "tw-summary" }, say("recipients.loading"));
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "tw-recipients" },
+    h("thead", {}, h("tr", {}, ...["who", "channels", "state", "at"].map((c) => h("th", { scope: "col" }, say("recipients.col." + c))))),
+    body,
+  );
+  fill(container, heading, note, table);
+  container.classList.add("tw-recipients-box");
+
+  function draw() {
+    note.textContent = rows.length ? summary(rows) : say("recipients.empty");
+    fill(
+      body,
+      rows.map((row) =>
+        h(
+          "tr",
+          { dataset: { key: row.key, state: rowState(row) }, class: row.deliveries.length && row.deliveries.every((d) => d.state === "failed") ? "tw-failed" : "" },
+          whoCell(row),
+          h("td", { class: "tw-channels" }, row.deliveries.map(chip), seenChips(row)),
+          stateCell(row),
+          h("td", { class: "tw-at" }, clock(latest(row))),
+        ),
+      ),
+    );
+  }
+
+  async function refresh() {
+    try {
+      rows = (await api("GET", `/api/alerts/${alertId}/recipients`)).recipients;
+      draw();
+    } catch (error) {
+      note.textContent = say("recipients.error", { reason: error.message });
+      note.classList.add("tw-failed");
+    }
+  }
+
+  const pending = [];
+  let loaded = false;
+  const apply = (event) => {
+    if (!loaded) return void pending.push(event); // folded once the table is read
+    if (fold(rows, event, alertId)) draw();
+  };
+  const unsubscribe = subscribe ? subscribe(apply) : null;
+  await refresh();
+  loaded = true;
+  for (const event of pending.splice(0)) fold(rows, event, alertId);
+  draw();
+  return {
+    apply,
+    refresh,
+    rows: () => rows,
+    destroy() {
+      if (typeof unsubscribe === "function") unsubscribe();
+      container.replaceChildren();
+    },
+  };
+}
+
+/** The event log's lines for one event: an alert.delivery only when it matters (a failure, the
+ *  step that settles the alarm's last text); [] for every other receipt. */
+export function deliveryLines(event) {
+  if (!event || event.type !== "alert.delivery" || !event.data?.log) return [];
+  const data = event.data;
+  const lines = [];
+  if (data.state === "failed") {
+    lines.push(
+      say("recipients.log.failed", {
+        channel: say("recipients.channel." + data.channel),
+        who: data.recipient,
+        code: data.error_code || "",
+        reason: data.reason ? say("recipients.reason." + data.reason) : "",
+      }).replace(/\s+$/, ""),
+    );
+  }
+  if (data.settled && data.tally) {
+    const tally = data.tally;
+    lines.push(say(tally.failed ? "recipients.log.some" : "recipients.log.all", tally));
+  }
+  return lines;
+}
