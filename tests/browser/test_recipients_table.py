@@ -118,6 +118,10 @@ async def test_a_failed_text_shows_red_with_its_reason_and_the_others_turn_deliv
         assert await row.get_attribute("data-state") == "seen"
         assert (await row.locator(".tw-state").inner_text()).strip() == "已查看"
 
+        assert (await looker.answer(alert_id, "coming")).status_code == 200
+        await row.locator(".tw-state[data-state='answered']").wait_for()
+        assert (await row.locator(".tw-state").inner_text()).strip() == "已回应 · 我来了"
+
         # Live, the log got one line for the nine receipts: the step that settled the last.
         assert await page.evaluate("window.logLines") == ["9 条中 8 条已送达，1 条失败"]
         # The failure came before the page opened: its stored event is the log's other line.

@@ -226,6 +226,10 @@ function stylesheet() {
   document.head.append(h("link", { rel: "stylesheet", href: "/static/js/recipients.css", dataset: { tw: "recipients" } }));
 }
 
+// A delivery only moves forward (the service's receipts do): an event read before the table
+// was, and folded after it, must not take a cell back.
+const STEP = { queued: 1, sent: 2, delivered: 3, failed: 3, withdrawn: 3 };
+
 /** Fold one live event of the board into rows (in place); true if it changed them. */
 export function fold(rows, event, alertId) {
   if (!event || event.alert_id !== alertId) return false;
@@ -243,6 +247,7 @@ export function fold(rows, event, alertId) {
       cell = { job_id: data.job_id, cell: data.cell, channel: data.channel, to: data.to, queued_at: event.at };
       row.deliveries.push(cell);
     }
+    if (STEP[data.state] < (STEP[cell.state] ?? 0)) return false; // older than what was read
     Object.assign(cell, {
       state: data.state,
       status: data.delivery,
@@ -261,7 +266,7 @@ export function fold(rows, event, alertId) {
   }
   if (event.type === "alert.response") {
     const row = rows.find((r) => r.kind === "household" && r.household === data.responder);
-    if (!row) return false;
+    if (!row || (row.answered_at && Date.parse(event.at) < Date.parse(row.answered_at))) return false;
     Object.assign(row, { answer: data.answer, answer_channel: event.channel, answered_at: event.at });
     return true;
   }
