@@ -17,136 +17,6 @@ import { api } from "./api.js";
 import { h, fill } from "./dom.js";
 import { current, t } from "./words.js";
 
-// The labels, until server/words/recipients.json reaches the pages through words.js (it holds
-// the same entries): then this object goes and say() is t().
-const LABELS = {
-  "zh": {
-    "recipients.title": "接收人",
-    "recipients.loading": "正在读取接收人…",
-    "recipients.empty": "还没有接收人。",
-    "recipients.error": "接收人表读取失败：{reason}",
-    "recipients.summary": "{rows} 户/人 · {delivered} 已送达 · {failed} 失败 · {seen} 已查看 · {answered} 已回应",
-    "recipients.col.who": "接收人",
-    "recipients.col.channels": "渠道",
-    "recipients.col.state": "状态",
-    "recipients.col.at": "时间",
-    "recipients.role.neighbour": "邻居",
-    "recipients.role.building_leader": "楼栋长",
-    "recipients.role.grid_manager": "网格员",
-    "recipients.role.resident": "住户",
-    "recipients.role.patrol_member": "巡逻队员",
-    "recipients.role.patrol_leader": "巡逻队长",
-    "recipients.role.police_office": "警务室",
-    "recipients.role.admin": "社区办公室",
-    "recipients.role.phone": "电话",
-    "recipients.channel.app": "应用",
-    "recipients.channel.push": "推送",
-    "recipients.channel.sms": "短信",
-    "recipients.channel.voice": "电话",
-    "recipients.state.none": "仅应用",
-    "recipients.state.queued": "排队中",
-    "recipients.state.sent": "已发出",
-    "recipients.state.delivered": "已送达",
-    "recipients.state.failed": "失败",
-    "recipients.state.withdrawn": "已撤回",
-    "recipients.state.seen": "已查看",
-    "recipients.state.answered": "已回应",
-    "recipients.seen.app": "应用已显示",
-    "recipients.seen.push": "通知已显示",
-    "recipients.answer.coming": "我来了",
-    "recipients.answer.cant": "去不了",
-    "recipients.answer.called_110": "已报警 110",
-    "recipients.answer.taken": "已接警",
-    "recipients.reason.invalid_number": "号码无效",
-    "recipients.reason.unsubscribed": "对方已退订短信",
-    "recipients.reason.not_mobile": "不是手机号码",
-    "recipients.reason.unreachable": "手机无法接通（关机或无信号）",
-    "recipients.reason.blocked": "被运营商拦截",
-    "recipients.reason.unknown_handset": "号码不存在",
-    "recipients.reason.landline": "固定电话，或无法接收短信",
-    "recipients.reason.filtered": "被运营商过滤",
-    "recipients.reason.unknown": "运营商未说明原因",
-    "recipients.reason.region": "未开通向该地区发送",
-    "recipients.reason.no_route": "无法送达该号码",
-    "recipients.reason.busy": "占线",
-    "recipients.reason.no_answer": "无人接听",
-    "recipients.reason.canceled": "呼叫已取消",
-    "recipients.reason.expired": "过期未发出",
-    "recipients.reason.push_gone": "设备已关闭推送",
-    "recipients.reason.push_off": "推送未开启",
-    "recipients.reason.provider": "服务商拒绝发送",
-    "recipients.log.failed": "{channel}未送达 · {who} · {code} {reason}",
-    "recipients.log.all": "全部 {total} 条已送达",
-    "recipients.log.some": "{total} 条中 {delivered} 条已送达，{failed} 条失败"
-  },
-  "en": {
-    "recipients.title": "Recipients",
-    "recipients.loading": "Reading the recipients…",
-    "recipients.empty": "Nobody alerted yet.",
-    "recipients.error": "Could not read the recipients: {reason}",
-    "recipients.summary": "{rows} alerted · {delivered} delivered · {failed} failed · {seen} seen · {answered} answered",
-    "recipients.col.who": "Who",
-    "recipients.col.channels": "Channels",
-    "recipients.col.state": "State",
-    "recipients.col.at": "When",
-    "recipients.role.neighbour": "neighbour",
-    "recipients.role.building_leader": "building leader",
-    "recipients.role.grid_manager": "grid manager",
-    "recipients.role.resident": "resident",
-    "recipients.role.patrol_member": "patrol member",
-    "recipients.role.patrol_leader": "patrol leader",
-    "recipients.role.police_office": "police office",
-    "recipients.role.admin": "community office",
-    "recipients.role.phone": "phone",
-    "recipients.channel.app": "App",
-    "recipients.channel.push": "Push",
-    "recipients.channel.sms": "Text",
-    "recipients.channel.voice": "Call",
-    "recipients.state.none": "app only",
-    "recipients.state.queued": "queued",
-    "recipients.state.sent": "sent",
-    "recipients.state.delivered": "delivered",
-    "recipients.state.failed": "failed",
-    "recipients.state.withdrawn": "withdrawn",
-    "recipients.state.seen": "seen",
-    "recipients.state.answered": "answered",
-    "recipients.seen.app": "shown in the app",
-    "recipients.seen.push": "notification shown",
-    "recipients.answer.coming": "coming",
-    "recipients.answer.cant": "can't come",
-    "recipients.answer.called_110": "called 110",
-    "recipients.answer.taken": "took it",
-    "recipients.reason.invalid_number": "invalid number",
-    "recipients.reason.unsubscribed": "the number unsubscribed",
-    "recipients.reason.not_mobile": "not a mobile number",
-    "recipients.reason.unreachable": "the phone is unreachable (off or no signal)",
-    "recipients.reason.blocked": "blocked by the carrier",
-    "recipients.reason.unknown_handset": "no such number",
-    "recipients.reason.landline": "a landline, or it cannot take texts",
-    "recipients.reason.filtered": "filtered by the carrier",
-    "recipients.reason.unknown": "the carrier gave no reason",
-    "recipients.reason.region": "sending to this region is not enabled",
-    "recipients.reason.no_route": "no route to this number",
-    "recipients.reason.busy": "busy",
-    "recipients.reason.no_answer": "no answer",
-    "recipients.reason.canceled": "the call was cancelled",
-    "recipients.reason.expired": "expired before it could be sent",
-    "recipients.reason.push_gone": "the device no longer takes pushes",
-    "recipients.reason.push_off": "push is off",
-    "recipients.reason.provider": "the provider refused it",
-    "recipients.log.failed": "{channel} not delivered · {who} · {code} {reason}",
-    "recipients.log.all": "All {total} delivered",
-    "recipients.log.some": "{delivered} of {total} delivered, {failed} failed"
-  }
-};
-
-/** A label in the page's language, {name}s filled; words.js's catalogue when it has the key. */
-export function say(key, values = {}) {
-  const text = LABELS[current()]?.[key] ?? LABELS.zh[key];
-  if (text === undefined) return t(key, values);
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
-
 const RANK = { none: -1, withdrawn: -1, failed: 0, queued: 1, sent: 2, delivered: 3, seen: 4, answered: 5 };
 
 /** The furthest a row got: answered, seen, else the best of its deliveries. */
@@ -174,13 +44,13 @@ function latest(row) {
 
 function reasonOf(d) {
   if (d.state !== "failed") return "";
-  const reason = d.reason ? say("recipients.reason." + d.reason) : "";
+  const reason = d.reason ? t("recipients.reason." + d.reason) : "";
   return [d.error_code, reason].filter(Boolean).join(" ");
 }
 
 function chip(d) {
   const failed = d.state === "failed";
-  const words = [say("recipients.channel." + d.channel), say("recipients.state." + d.state)];
+  const words = [t("recipients.channel." + d.channel), t("recipients.state." + d.state)];
   const reason = reasonOf(d);
   return h(
     "span",
@@ -192,27 +62,27 @@ function chip(d) {
 
 function seenChips(row) {
   return Object.keys(row.seen || {}).map((via) =>
-    h("span", { class: "tw-chip tw-seen", dataset: { seen: via } }, say("recipients.seen." + via)),
+    h("span", { class: "tw-chip tw-seen", dataset: { seen: via } }, t("recipients.seen." + via)),
   );
 }
 
 function whoCell(row) {
   const title = row.household || row.name || row.key;
-  const role = say("recipients.role." + row.role);
+  const role = t("recipients.role." + row.role);
   const sub = row.household && row.name ? `${row.name} · ${role}` : role;
   return h("td", { class: "tw-who" }, h("strong", {}, title), h("span", { class: "tw-role" }, sub));
 }
 
 function stateCell(row) {
   const state = rowState(row);
-  const answer = row.answer ? " · " + say("recipients.answer." + row.answer) : "";
-  return h("td", { class: "tw-state", dataset: { state } }, say("recipients.state." + state) + answer);
+  const answer = row.answer ? " · " + t("recipients.answer." + row.answer) : "";
+  return h("td", { class: "tw-state", dataset: { state } }, t("recipients.state." + state) + answer);
 }
 
 function summary(rows) {
   const count = (f) => rows.filter(f).length;
   const deliveries = rows.flatMap((r) => r.deliveries);
-  return say("recipients.summary", {
+  return t("recipients.summary", {
     rows: rows.length,
     delivered: deliveries.filter((d) => d.state === "delivered").length,
     failed: deliveries.filter((d) => d.state === "failed").length,
@@ -287,20 +157,20 @@ export function fold(rows, event, alertId) {
 export async function renderRecipients(container, alertId, { subscribe } = {}) {
   stylesheet();
   let rows = [];
-  const heading = h("h2", {}, say("recipients.title"));
-  const note = h("p", { class: "tw-summary" }, say("recipients.loading"));
+  const heading = h("h2", {}, t("recipients.title"));
+  const note = h("p", { class: "tw-summary" }, t("recipients.loading"));
   const body = h("tbody");
   const table = h(
     "table",
     { class: "tw-recipients" },
-    h("thead", {}, h("tr", {}, ...["who", "channels", "state", "at"].map((c) => h("th", { scope: "col" }, say("recipients.col." + c))))),
+    h("thead", {}, h("tr", {}, ...["who", "channels", "state", "at"].map((c) => h("th", { scope: "col" }, t("recipients.col." + c))))),
     body,
   );
   fill(container, heading, note, table);
   container.classList.add("tw-recipients-box");
 
   function draw() {
-    note.textContent = rows.length ? summary(rows) : say("recipients.empty");
+    note.textContent = rows.length ? summary(rows) : t("recipients.empty");
     fill(
       body,
       rows.map((row) =>
@@ -321,7 +191,7 @@ export async function renderRecipients(container, alertId, { subscribe } = {}) {
       rows = (await api("GET", `/api/alerts/${alertId}/recipients`)).recipients;
       draw();
     } catch (error) {
-      note.textContent = say("recipients.error", { reason: error.message });
+      note.textContent = t("recipients.error", { reason: error.message });
       note.classList.add("tw-failed");
     }
   }
@@ -356,17 +226,17 @@ export function deliveryLines(event) {
   const lines = [];
   if (data.state === "failed") {
     lines.push(
-      say("recipients.log.failed", {
-        channel: say("recipients.channel." + data.channel),
+      t("recipients.log.failed", {
+        channel: t("recipients.channel." + data.channel),
         who: data.recipient,
         code: data.error_code || "",
-        reason: data.reason ? say("recipients.reason." + data.reason) : "",
+        reason: data.reason ? t("recipients.reason." + data.reason) : "",
       }).replace(/\s+$/, ""),
     );
   }
   if (data.settled && data.tally) {
     const tally = data.tally;
-    lines.push(say(tally.failed ? "recipients.log.some" : "recipients.log.all", tally));
+    lines.push(t(tally.failed ? "recipients.log.some" : "recipients.log.all", tally));
   }
   return lines;
 }
