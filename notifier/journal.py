@@ -265,6 +265,7 @@ async def record(
             job.next_attempt_at = now + backoff(attempts=job.attempts, base=policy.backoff_seconds)
         else:
             job.status = FAILED
+            job.settled_at = now
             failed.append(job)
             log.warning("%s %s to %s failed: %s", job.channel, job.id, job.to, outcome)
     return failed

@@ -81,6 +81,9 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the job's last word came: the provider's final receipt (delivered, undelivered,
+    failed, a call's end) or the send's failure for good; the recipient table's time of it."""
     maybe_sent: Mapped[bool] = mapped_column(default=False, server_default=false())
     """An attempt got no answer (a crash mid-send, a timeout): the provider may have taken it.
     The worker looks it up before sending again."""

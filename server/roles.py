@@ -96,6 +96,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/me/rollcalls"): EVERYONE,  # a resident: the open ones asking their household
     ("POST", "/twilio/voice/rollcall"): PUBLIC,  # signed by Twilio
     ("GET", "/rollcall"): PUBLIC,  # the page; its data asks with the session cookie
+    # every recipient of an alarm, and "seen" (a grid manager: their grid's alarms; not the
+    # group leader: a duress alarm's table would show the group it is still going on)
+    ("GET", "/api/alerts/{alert_id}/recipients"): STAFF,
+    ("POST", "/api/alerts/{alert_id}/seen"): RESIDENTS,  # an alarm the resident may read
+    ("POST", "/api/push/seen"): PUBLIC,  # the push's answer token authenticates it
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,

@@ -90,6 +90,9 @@ class EventType(StrEnum):
     PIN_FAILED = "alert.pin_failed"
     DURESS = "alert.duress"
     DELIVERY = "alert.delivery"
+    SEEN = "alert.seen"
+    """A neighbour household's device showed the alarm (the app, or its notification): the
+    board's alone."""
     CALLER = "alert.caller"
     """An unidentified caller's number, whole, to call back: the board's alone (residents are
     shown it masked)."""
@@ -279,3 +282,25 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SeenVia(StrEnum):
+    """Where a resident's device showed an alarm: the app's screen, or its push notification."""
+
+    APP = "app"
+    PUSH = "push"
+
+
+class AlertSeen(Base):
+    """A household's device showed an alarm (the app displayed it, or the service worker showed
+    its notification): the first time per household and way is kept, later ones change nothing."""
+
+    __tablename__ = "alert_seen"
+    __table_args__ = (UniqueConstraint("alert_id", "household_id", "via"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(BigId, ForeignKey("alerts.id", ondelete="CASCADE"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id", ondelete="SET NULL"))
+    via: Mapped[SeenVia] = mapped_column(EnumText(SeenVia, 5))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

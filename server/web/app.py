@@ -53,6 +53,7 @@ from server.web.routes import (
     twilio,
 )
 from server.web.routes import app as resident_app
+from server.web.routes import recipients as recipient_table
 from server.web.security import SecurityHeaders
 from storage.db import AsyncSession, create_engine, create_sessionmaker, is_sqlite
 
@@ -327,6 +328,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(plan.router)
     app.include_router(plan.page)
     app.include_router(reports.router)  # the monthly report and its page
+    app.include_router(recipient_table.router)
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)

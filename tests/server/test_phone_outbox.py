@@ -69,7 +69,8 @@ async def test_an_outage_is_retried_and_a_bad_number_is_given_up_and_shown_on_th
     [shown] = [e for e in events if e["type"] == "alert.delivery"]
     assert shown["data"]["delivery"] == "failed"
     assert shown["data"]["error_code"] == "21211"
-    assert shown["data"]["text"].endswith(": failed")
+    assert shown["data"]["text"].endswith(": failed (21211)")
+    assert (shown["data"]["state"], shown["data"]["reason"]) == ("failed", "invalid_number")
 
 
 async def test_texts_are_paced_by_the_rate_limit_and_live_only_a_short_while(
@@ -229,10 +230,12 @@ async def test_a_neighbour_called_out_hears_the_alarm_and_presses_1_for_coming(
         assert "如果您马上就来，请按1" in placed["twiml"]
         action = gather_action(placed["twiml"])
         assert action == f"{PUBLIC}/twilio/voice/answer?job={job_id}"
+        # Ringing is "sent", picked up "delivered"; the call's end changes nothing shown.
         shown = await board.events_until(
-            lambda got: any(e["data"].get("delivery") == "completed" for e in got)
+            lambda got: any(e["data"].get("state") == "delivered" for e in got)
         )
-        assert f"{neighbour}: completed" in [e["data"].get("text") for e in shown]
+        steps = [e["data"]["text"] for e in shown if e["type"] == "alert.delivery"]
+        assert steps == [f"{neighbour}: ringing", f"{neighbour}: in-progress"]
 
         said = await fake_twilio.webhook(
             action, {"CallSid": placed["sid"], "From": FROM, "To": placed["to"], "Digits": "1"}

@@ -55,8 +55,11 @@ async def test_receipts_out_of_order_only_move_a_text_forward_and_the_board_sees
         await post(fake_twilio.post_status, other.provider_sid, "undelivered", error_code=30003)
         sent, undelivered = await board.next_event(), await board.next_event()
         assert sent["data"]["text"] == f"{unreached}: sent"
-        assert undelivered["data"]["text"] == f"{unreached}: undelivered"
+        assert undelivered["data"]["text"] == f"{unreached}: undelivered (30003)"
         assert undelivered["data"]["error_code"] == "30003"
+        assert (sent["data"]["state"], sent["data"]["log"]) == ("sent", False)
+        assert undelivered["data"]["state"] == "failed"
+        assert (undelivered["data"]["reason"], undelivered["data"]["log"]) == ("unreachable", True)
         assert await neighbour.silent(0.2)  # receipts are the board's, not the neighbours'
     after = {j.id: j for j in await outbox_of(sqlite_url)}
     assert after[job.id].delivery_status == "delivered"

@@ -142,14 +142,19 @@ async def incoming_text(form: Form, session: Session, now: Now) -> Response:
 @router.post("/status", status_code=204)
 async def delivery_receipt(job: int, form: Form, session: Session, now: Now) -> Response:
     """A delivery receipt for one outbox job's text or call: recorded forward-only, on the
-    board when it says something (sent, delivered, undelivered, failed, answered …)."""
+    board when it changes what a person reads of it (sent, delivered, failed …)."""
     sid = form.get("MessageSid") or _field(form, "CallSid")
     status = form.get("MessageStatus") or _field(form, "CallStatus")
-    changed = await receipts.apply_receipt(
-        session, job_id=job, sid=sid, status=status, error_code=form.get("ErrorCode") or None
+    applied = await receipts.apply_receipt(
+        session,
+        job_id=job,
+        sid=sid,
+        status=status,
+        error_code=form.get("ErrorCode") or None,
+        now=now,
     )
-    if changed is not None and status in delivery.BOARD_STATUSES:
-        await delivery.delivery_events(session, jobs=[changed], now=now)
+    if applied is not None and delivery.changed(applied.job, before=applied.before):
+        await delivery.delivery_events(session, jobs=[applied.job], now=now)
     await session.commit()
     return Response(status_code=204)
 
