@@ -86,6 +86,15 @@ async def test_a_pushed_alarm_shows_a_notification_whose_action_posts_the_answer
             await route.fulfill(status=200, json={"answered": True})
 
         await context.route("**/api/push/answer", answer)
+        seen: list[dict[str, Any]] = []
+        told = asyncio.Event()
+
+        async def saw(route: Route, request: Request) -> None:
+            seen.append(json.loads(request.post_data or "{}"))
+            told.set()
+            await route.fulfill(status=201, json={})
+
+        await context.route("**/api/push/seen", saw)
         page = await context.new_page()
         cdp = await context.new_cdp_session(page)
         registrations: list[str] = []
@@ -121,6 +130,8 @@ async def test_a_pushed_alarm_shows_a_notification_whose_action_posts_the_answer
         assert shown["tag"] == "alert-7"
         assert shown["requireInteraction"] is True
         assert shown["actions"] == ["coming", "cant"]
+        await asyncio.wait_for(told.wait(), 5)  # the board hears the device showed it
+        assert seen == [{"token": "a-token", "alert_id": 7}]
         [worker] = context.service_workers
         await worker.evaluate(
             """async () => {

@@ -200,6 +200,14 @@ async def test_a_neighbours_alarm_arrives_first_with_the_answers_and_answering_r
         alert_id = int(listed[0]["id"])
         found = await alert_of(base, seeded.households[neighbour], alert_id)
         assert found["coming"] == 1
+        # the page told the board it showed the alarm: "seen" on the neighbour's row
+        async with httpx.AsyncClient(base_url=base) as client:
+            table = await client.get(
+                f"/api/alerts/{alert_id}/recipients", headers=bearer(seeded.staff["patrol_leader"])
+            )
+        (row,) = [r for r in table.json()["recipients"] if r["household"] == neighbour]
+        assert set(row["seen"]) == {"app"}
+        assert row["answer"] == "coming"
 
 
 async def test_an_intruder_alarm_only_vibrates_and_asks_neighbours_to_go_quietly(

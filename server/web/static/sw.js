@@ -2,7 +2,7 @@
 // offline shell (the page, its modules, the numbers to call) and shows pushed alarms as
 // notifications whose buttons answer them.
 
-const SHELL = "tenwatch-shell-v4";
+const SHELL = "tenwatch-shell-v5";
 const SHELL_FILES = [
   "/app",
   "/static/js/app.js",
@@ -83,7 +83,19 @@ self.addEventListener("push", (event) => {
     options.vibrate = [400, 150, 400, 150, 400];
     options.actions = (message.actions || []).map((a) => ({ action: a.action, title: a.title }));
   }
-  event.waitUntil(self.registration.showNotification(message.title || "十户联防", options));
+  const shown = self.registration.showNotification(message.title || "十户联防", options);
+  // The board shows "seen" per household: the push's token says whose device showed it.
+  const told =
+    message.type === "alert" && message.answer_token
+      ? shown.then(() =>
+          fetch("/api/push/seen", {
+            method: "POST",
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify({ token: message.answer_token, alert_id: message.alert_id }),
+          }).catch(() => null),
+        )
+      : shown;
+  event.waitUntil(told);
 });
 
 // A click's work outlives the event only through waitUntil (which a synthetic event refuses).

@@ -25,6 +25,7 @@ const state = {
   numbers: null,
   alerts: new Map(), // id → what this page knows of each open alarm of the group
   answers: new Map(), // id → my household's answer
+  seen: new Set(), // ids of neighbours' alarms this page told the board it showed
   type: "help",
   pin: "",
   offline: false,
@@ -226,6 +227,7 @@ function render() {
     $("alarm-mine").textContent = answer ? t("app.answered", { answer: t(`app.answer.${answer}`) }) : "";
     $("alarm-more").textContent = others.length > 1 ? t("app.more", { n: others.length - 1 }) : "";
     $("silence").hidden = ringer.id !== first.id;
+    markSeen(first.id);
   }
   const mine = own();
   $("mine").hidden = !mine;
@@ -258,6 +260,15 @@ function render() {
   const shown = state.offline ? "offline" : state.stream;
   pill.className = `status ${shown}`;
   pill.textContent = t(`app.${shown}`);
+}
+
+/** Tell the board this household saw the alarm (once per page; again if it didn't get it). */
+function markSeen(id) {
+  if (state.seen.has(id)) return;
+  state.seen.add(id);
+  api("POST", `/api/alerts/${id}/seen`, { json: { via: "app" } }).catch((error) => {
+    if (unreachable(error)) state.seen.delete(id);
+  });
 }
 
 // -- acts ------------------------------------------------------------------------------------
