@@ -71,6 +71,7 @@ class Channel(StrEnum):
     VOICE = "voice"
     DRILL = "drill"
     SYSTEM = "system"
+    BUTTON = "button"  # a paired panic button, over the device link
 
 
 class EventType(StrEnum):
