@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from groups.models import Household
+from groups.models import Group, Household
 from storage.db import Base, UTCDateTime, utcnow
 
 
@@ -116,7 +116,12 @@ async def pair(
         building, group_id = None, None
     else:
         household_id = None
-        command_topic = command_topic or f"{topic}/set"
+        command_topic = (command_topic or f"{topic}/set").strip().strip("/")
+        if any(c in command_topic for c in "#+"):
+            raise ValueError("a command topic is a plain MQTT topic, without wildcards (# or +)")
+        group = await session.get(Group, group_id) if group_id is not None else None
+        if group_id is not None and (group is None or group.community_id != community_id):
+            raise LookupError(f"no group {group_id} in this community")
     known = await session.scalar(select(Device.id).where(Device.topic == topic))
     if known is not None:
         raise ValueError(f"the topic {topic} is already paired (device {known})")
