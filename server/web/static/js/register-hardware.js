@@ -36,7 +36,7 @@ function row(d) {
   const where = d.household || (d.kind === "button" ? "" : d.building || "—");
   return h(
     "tr",
-    {},
+    { dataset: { device: d.name } },
     h("td", {}, t("hardware.kind." + d.kind)),
     h("td", {}, d.name),
     h("td", {}, where, d.label ? ` · ${d.label}` : ""),
@@ -51,13 +51,13 @@ function row(d) {
 /** Show the section in #main. */
 export async function hardware() {
   const [devices, unknown] = await Promise.all([api("GET", "/api/hardware"), api("GET", "/api/hardware/unknown")]);
-  const kind = h("select", {}, KINDS.map((k) => h("option", { value: k }, t("hardware.kind." + k))));
-  const type = h("select", {}, TYPES.map((k) => h("option", { value: k }, t("type." + k))));
-  const name = h("input", { maxlength: 100 });
-  const topic = h("input", { maxlength: 200, placeholder: "zigbee2mqtt/…" });
-  const household = h("input", { maxlength: 40, placeholder: "B11-1-301" });
-  const label = h("input", { maxlength: 100 });
-  const building = h("input", { maxlength: 20, placeholder: "B11" });
+  const kind = h("select", { id: "hw-kind" }, KINDS.map((k) => h("option", { value: k }, t("hardware.kind." + k))));
+  const type = h("select", { id: "hw-type" }, TYPES.map((k) => h("option", { value: k }, t("type." + k))));
+  const name = h("input", { id: "hw-name", maxlength: 100 });
+  const topic = h("input", { id: "hw-topic", maxlength: 200, placeholder: "zigbee2mqtt/…" });
+  const household = h("input", { id: "hw-household", maxlength: 40, placeholder: "B11-1-301" });
+  const label = h("input", { id: "hw-label", maxlength: 100 });
+  const building = h("input", { id: "hw-building", maxlength: 20, placeholder: "B11" });
   const pair = () =>
     act(() => {
       const button = kind.value === "button";
@@ -96,7 +96,7 @@ export async function hardware() {
         labelled(t("hardware.label"), label),
         labelled(t("hardware.alert_type"), type),
         labelled(t("hardware.building"), building),
-        h("button", { class: "primary", type: "button", onclick: pair }, t("hardware.pair")),
+        h("button", { class: "primary", type: "button", id: "hw-pair", onclick: pair }, t("hardware.pair")),
       ),
     ),
     h(
