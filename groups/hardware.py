@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from groups.address import parse_address
 from groups.models import Group, Household
 from storage.db import Base, UTCDateTime, utcnow
 
@@ -82,6 +83,20 @@ def z2m_topic(friendly_name: str, *, base: str = "zigbee2mqtt") -> str:
 
 
 # -- pairing -----------------------------------------------------------------------------------
+
+
+async def household_at(session: AsyncSession, *, community_id: int, address: str) -> int:
+    """The id of the community's household at an address (like B11-1-301). ValueError for an
+    address that is not one, LookupError for no such household."""
+    shown = str(parse_address(address))
+    found = await session.scalar(
+        select(Household.id).where(
+            Household.community_id == community_id, Household.address == shown
+        )
+    )
+    if found is None:
+        raise LookupError(f"no household {shown} in this community")
+    return found
 
 
 async def pair(

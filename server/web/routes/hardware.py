@@ -7,11 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from groups import hardware
 from groups.address import parse_address
-from groups.models import Household
 from server.accounts import Principal
 from server.errors import Forbidden, Invalid, NotFound
 from server.settings import Settings
@@ -70,7 +68,7 @@ class UnknownOut(BaseModel):
 
 def _admin(principal: Principal) -> None:
     if principal.kind != "staff" or principal.role != "admin":
-        raise Forbidden("only the community admin pairs buttons and sirens")
+        raise Forbidden("only the community admin keeps the register")  # pairing is keeping it
 
 
 def thresholds(settings: Settings) -> tuple[timedelta, int]:
@@ -123,20 +121,14 @@ async def pair(
 ) -> DeviceOut:
     """Pair a button with a household, or a siren, strobe or loudspeaker with a building."""
     _admin(principal)
-    address = household_id = None
-    if body.household is not None:
-        try:
-            address = str(parse_address(body.household))
-        except ValueError as exc:
-            raise Invalid(str(exc)) from exc
-        household_id = await session.scalar(
-            select(Household.id).where(
-                Household.community_id == principal.community_id, Household.address == address
-            )
-        )
-        if household_id is None:
-            raise NotFound(f"no household {address} in this community")
     try:
+        household_id = (
+            await hardware.household_at(
+                session, community_id=principal.community_id, address=body.household
+            )
+            if body.household is not None
+            else None
+        )
         device = await hardware.pair(
             session,
             community_id=principal.community_id,
@@ -151,10 +143,11 @@ async def pair(
             command_topic=body.command_topic,
         )
     except LookupError as exc:
-        raise NotFound(str(exc.args[0])) from exc
+        raise NotFound(str(exc)) from exc
     except ValueError as exc:
         raise Invalid(str(exc)) from exc
     await session.commit()
+    address = str(parse_address(body.household)) if body.household is not None else None
     return _out(device, address, now=now, settings=request.state.settings)
 
 
@@ -165,7 +158,7 @@ async def unpair(device_id: DeviceId, principal: CurrentPrincipal, session: Sess
     try:
         await hardware.unpair(session, community_id=principal.community_id, device_id=device_id)
     except LookupError as exc:
-        raise NotFound(str(exc.args[0])) from exc
+        raise NotFound(str(exc)) from exc
     await session.commit()
 
 
