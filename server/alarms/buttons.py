@@ -14,7 +14,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from groups import hardware
@@ -164,3 +164,9 @@ def create_link(settings: Settings) -> DeviceLink:
         topics=topics,
         min_backoff=settings.mqtt_min_backoff_seconds,
     )
+
+
+def thresholds(settings: Settings) -> tuple[timedelta, int]:
+    """When a button is quiet, and below what battery it is low (for
+    `groups.hardware.reachability` and `state_of`)."""
+    return timedelta(hours=settings.button_quiet_hours), settings.button_low_battery

@@ -2,7 +2,7 @@
 strobes and loudspeakers paired with a building or the yard, how each button stands (ok, low,
 quiet), and the topics heard that no device owns. Not the signed-in phones (`/devices`)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from groups import hardware
 from groups.address import parse_address
 from server.accounts import Principal
+from server.alarms.buttons import thresholds
 from server.errors import Forbidden, Invalid, NotFound
 from server.settings import Settings
 from server.web.deps import CurrentPrincipal, Now, Session
@@ -69,11 +70,6 @@ class UnknownOut(BaseModel):
 def _admin(principal: Principal) -> None:
     if principal.kind != "staff" or principal.role != "admin":
         raise Forbidden("only the community admin keeps the register")  # pairing is keeping it
-
-
-def thresholds(settings: Settings) -> tuple[timedelta, int]:
-    """When a button is quiet, and below what battery it is low."""
-    return timedelta(hours=settings.button_quiet_hours), settings.button_low_battery
 
 
 def _out(
