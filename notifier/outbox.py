@@ -9,6 +9,7 @@ with a start but no id may have been taken, and is looked up at the provider fir
 """
 
 import asyncio
+import json
 import os
 import socket
 import time
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.devices.base import DeviceLink
 from notifier.journal import Journal
 from notifier.lookup import taken_before
 from notifier.models import PENDING, SENDING, OutboxMessage
@@ -60,6 +62,7 @@ class OutboxWorker(Worker):
         on_failed: Changed | None = None,
         render_call: RenderCall | None = None,
         push: PushSender | None = None,
+        devices: DeviceLink | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._policy = policy or OutboxPolicy()
@@ -69,6 +72,7 @@ class OutboxWorker(Worker):
         self._on_failed = on_failed
         self._render_call = render_call
         self._push = push
+        self._devices = devices
         self._clock = clock
         self._limiter = RateLimiter(
             rate=self._policy.rate_per_second, burst=self._policy.rate_burst
@@ -95,12 +99,13 @@ class OutboxWorker(Worker):
         )
         async with asyncio.TaskGroup() as group:
             group.create_task(journal.run())
-            # A push cannot be looked up at its service: one that may have gone goes again (its
-            # notification's tag replaces the first on the phone).
+            # A push or a device command cannot be looked up at its service: one that may have
+            # gone goes again (its notification's tag replaces the first on the phone; a siren
+            # told "on" twice is on).
             maybe = [
                 job
                 for job in jobs
-                if job.maybe_sent and job.provider_sid is None and job.channel != "push"
+                if job.maybe_sent and job.provider_sid is None and job.channel in ("sms", "voice")
             ]
             batch = {job.id for job in jobs}
             taken = await taken_before(self._sessions, self._sender, maybe, batch=batch)
@@ -110,7 +115,7 @@ class OutboxWorker(Worker):
                 for _ in range(self._policy.concurrency):
                     senders.create_task(self._send_from(pending, journal, taken, subscriptions))
             journal.close()
-        failed = [job for job in journal.failed if job.channel != "push"]
+        failed = [job for job in journal.failed if job.channel in ("sms", "voice")]
         if self._on_failed is not None and failed:
             await self._on_failed(failed)
         return len(jobs)
@@ -179,6 +184,8 @@ class OutboxWorker(Worker):
             try:
                 if job.channel == "push":
                     outcome: Outcome | None = await self._push_one(job, journal, subscriptions)
+                elif job.channel == "device":
+                    outcome = await self._command_one(job, journal)
                 else:
                     outcome = await self._send_one(job, journal, taken)
             except SendError as exc:
@@ -241,6 +248,22 @@ class OutboxWorker(Worker):
         except SendError as exc:
             await self._note_failure(subscription.id, exc, now=now)
             raise
+
+    async def _command_one(self, job: OutboxMessage, journal: Journal) -> SendResult | None:
+        """Publish one device command (its body's payload to its topic) through the device
+        link, QoS 1; None if the claim was lost. Raises SendError while the broker is away."""
+        if job.provider_sid is not None:
+            return SendResult(sid=job.provider_sid, status="sent")
+        if self._devices is None:
+            raise SendError("this worker has no device link", transient=False, code="device")
+        if job.expires_at is not None and job.expires_at < self._clock():
+            raise SendError("expired before it could be sent", transient=False)
+        command = json.loads(job.body)
+        if not await journal.start(job.id):
+            return None
+        payload = json.dumps(command["payload"], ensure_ascii=False, separators=(",", ":"))
+        await self._devices.publish(command["topic"], payload)
+        return SendResult(sid=f"device-{job.id}", status="sent", fresh=True)
 
     async def _note_failure(self, subscription_id: int, exc: SendError, *, now: datetime) -> None:
         async with self._sessions() as session, session.begin():

@@ -141,6 +141,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/push/subscriptions"): RESIDENTS,
     ("DELETE", "/api/push/subscriptions"): RESIDENTS,
     ("POST", "/api/push/answer"): PUBLIC,  # the answer token authenticates it
+    # hardware: the admin pairs panic buttons and sirens (docs/devices.md)
+    ("GET", "/api/hardware"): ADMIN,
+    ("POST", "/api/hardware"): ADMIN,
+    ("DELETE", "/api/hardware/{device_id}"): ADMIN,
+    ("GET", "/api/hardware/unknown"): ADMIN,
     # what is kept about me, and my language
     ("GET", "/api/me/consent"): EVERYONE,
     ("POST", "/api/me/consent"): EVERYONE,

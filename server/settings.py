@@ -175,6 +175,27 @@ class Settings(BaseSettings):
         origin as the board): in development unless TENWATCH_DOCS says otherwise."""
         return self.environment == "development" if self.docs is None else self.docs
 
+    # -- devices: panic buttons, sirens and loudspeakers over MQTT (docs/devices.md) --
+    mqtt_url: Url | None = None
+    """The MQTT broker of the device link (mqtt://[user:password@]127.0.0.1:1883); unset, the
+    device link stays in this process (no buttons are heard from outside)."""
+    mqtt_client_id: str | None = None
+    """The link's fixed client id, whose persistent session keeps presses while we are away
+    (default: tenwatch-<hostname>; each replica needs its own)."""
+    mqtt_topics: str = "zigbee2mqtt/+,zigbee2mqtt/+/availability,tenwatch/buttons/+"
+    """The topic filters heard, comma-separated."""
+    mqtt_min_backoff_seconds: float = 0.5
+    """The first wait before reconnecting to a lost broker (doubling up to 30 s)."""
+    button_quiet_hours: float = 26.0
+    """A button not heard for this long is quiet (Zigbee buttons check in every few hours)."""
+    button_low_battery: int = 20
+    """A button whose battery (percent) is below this is low."""
+
+    @property
+    def device_url(self) -> str:
+        """The device link backend, chosen by URL: mqtt when configured, else in-process."""
+        return self.mqtt_url or "memory://"
+
     @property
     def bus_url(self) -> str:
         """The event bus backend, chosen by URL: redis when configured, else in-process."""
@@ -185,7 +206,7 @@ class Settings(BaseSettings):
         """The SMS sender backend, chosen by URL: twilio when an account is set, else console."""
         return "twilio://" if self.twilio_account_sid else "console://"
 
-    @field_serializer("database_url", "redis_url")
+    @field_serializer("database_url", "redis_url", "mqtt_url")
     def _hide_password(self, url: str | None) -> str | None:
         """A dump of the settings shows no password (the process reads the URL itself)."""
         return None if url is None else hidden(url)

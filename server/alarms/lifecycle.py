@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from groups import pins
 from server.accounts import Principal
-from server.alarms import escalation, recipients, store, transitions
+from server.alarms import escalation, recipients, sounders, store, transitions
 from server.alarms.change import Cancelled, Change, Escalated
 from server.alarms.models import (
     Alert,
@@ -462,6 +462,7 @@ async def all_clear(
         await recipients.push_all_clear(
             session, alert=alert, event_id=event_id, outcome=outcome, now=now
         )
+    await sounders.silence(session, alert=alert, event_id=event_id, now=now)  # sirens off
     return await recipients.tell(
         session,
         alert=alert,

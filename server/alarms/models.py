@@ -72,6 +72,7 @@ class Channel(StrEnum):
     DRILL = "drill"
     SYSTEM = "system"
     ROLLCALL = "rollcall"  # a household's "need help" to a roll call (server/rollcall)
+    BUTTON = "button"  # a paired panic button, over the device link
 
 
 class EventType(StrEnum):

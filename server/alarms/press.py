@@ -4,7 +4,7 @@ event, its SMS jobs and its deadlines — all in one transaction the caller comm
 from datetime import datetime, timedelta
 
 from server.accounts import Principal
-from server.alarms import escalation, recipients, store, texts
+from server.alarms import escalation, recipients, sounders, store, texts
 from server.alarms.change import Change, Pressed
 from server.alarms.models import Alert, AlertType, Audience, Channel, EventType
 from server.alarms.policy import Locked
@@ -168,6 +168,14 @@ async def _raise(
         await recipients.push_alarm(
             session, alert=alert, event_id=event_id, raised_by=principal.name, now=now
         )
+    await sounders.sound(  # the building's sirens: due when the cancel window ends
+        session,
+        alert=alert,
+        building=principal.building,
+        event_id=event_id,
+        now=now,
+        cancel_seconds=locked.policy.cancel_seconds,
+    )
     await store.schedule(session, alert=alert, due=escalation.first_deadlines(alert, locked, now))
     return change, patrol
 

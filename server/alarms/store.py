@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
 from groups.models import Community, Group, Household, Resident, Staff
 from server.accounts import board_channel, grid_channel, group_channel
-from server.alarms import recipients
+from server.alarms import recipients, sounders
 from server.alarms.change import Change
 from server.alarms.models import (
     OPEN,
@@ -214,6 +214,7 @@ async def prefetch(
         timezone=locked.timezone,
         police=len(pressing) > 1,
     )
+    await sounders.prefetch(session, community_id=community_id)  # the sirens: once a batch
     await _prefetch_cancels(
         session,
         households=sorted({p.household_id for p in pressing}),

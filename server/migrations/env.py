@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 # Importing the models registers every table on the metadata.
+import groups.hardware
 import groups.models  # noqa: F401
 import notifier.models
 import notifier.push.models  # noqa: F401

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from notifier.bus import create_bus
+from notifier.devices import DeviceLink
 from notifier.hub import Hub
 from notifier.outbox import OutboxWorker
 from notifier.policy import OutboxPolicy
@@ -22,7 +23,7 @@ from notifier.sms import SmsSender, create_sender
 from notifier.verify import Verifier, create_verifier
 from server import errors
 from server.accounts import Principals
-from server.alarms import events
+from server.alarms import buttons, events
 from server.alarms.batch import Presses
 from server.alarms.escalation import Scheduler
 from server.errors import Refusal, TooMany, Unavailable
@@ -40,6 +41,7 @@ from server.web import deps, invalid
 from server.web.routes import (
     admin,
     alerts,
+    hardware,
     health,
     pages,
     plan,
@@ -78,6 +80,7 @@ class State(TypedDict):
     presses: Presses
     verifier: Verifier
     presence: Presence
+    devices: DeviceLink
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -179,6 +182,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     sender = _sender(settings)
     pusher = _push(settings)
     clock: Clock = app.state.clock
+    devices = buttons.create_link(settings)  # buttons, sirens and loudspeakers (docs/devices.md)
     outbox = OutboxWorker(
         sessions,
         sender,
@@ -200,6 +204,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             job, public_base_url=settings.public_base_url
         ),
         push=pusher,
+        devices=devices,
         clock=clock,
     )
     outbox.start()
@@ -216,6 +221,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     if checkpointer is not None:
         checkpointer.start()
     presses = Presses(sessions, wait_seconds=settings.press_wait_seconds)
+    await devices.start(buttons.Buttons(sessions, presses=presses, link=devices, clock=clock).hear)
     principals = Principals(seconds=settings.principal_cache_seconds, reads=reads, now=clock)
     await _hear_revocations(hub, principals)
     presence = Presence(sessions, clock=clock)  # who has the app open, for reachability
@@ -244,8 +250,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             presses=presses,
             verifier=verifier,
             presence=presence,
+            devices=devices,
         )
     finally:
+        await devices.close()
         await presses.stop()
         await verifier.close()
         if checkpointer is not None:
@@ -322,6 +330,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.state.clock = clock
     routers = (health, alerts, steps, admin, pages, twilio, signin, register, push, resident_app)
     app.include_router(rollcall.router)
+    app.include_router(hardware.router)  # buttons and sirens (docs/devices.md)
     for module in routers:
         app.include_router(module.router)
     app.include_router(signin.pages)

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+import groups.hardware
 import groups.models  # noqa: F401  (every table in the metadata)
 import notifier.models
 import notifier.push.models  # noqa: F401

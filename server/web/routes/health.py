@@ -58,6 +58,11 @@ async def readyz(request: Request) -> JSONResponse:
         body[name] = "ok" if worker.error is None else f"degraded: {worker.error}"
         if worker.error is not None and body["status"] == "ok":
             body["status"] = "degraded"
+    link_error = request.state.devices.check()  # the device link: a lost broker degrades
+    if link_error is not None:
+        body["devices"] = f"degraded: {link_error}"
+        if body["status"] == "ok":
+            body["status"] = "degraded"
     body["sockets"] = hub.connections
     code = 503 if body["status"] == "unavailable" else 200
     if not await _staff(request):

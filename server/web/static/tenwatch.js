@@ -544,7 +544,8 @@
     manual: { zh: '巡逻队请求', en: 'called in by the patrol' }
   };
   var SOURCES = { app: { zh: '手机', en: 'app' }, sms: { zh: '短信', en: 'SMS' },
-                  voice: { zh: '电话', en: 'call' }, call: { zh: '电话', en: 'call' } };
+                  voice: { zh: '电话', en: 'call' }, call: { zh: '电话', en: 'call' },
+                  button: { zh: '紧急按钮', en: 'panic button' } };
   function word(table, key) {
     return table[key] || { zh: String(key == null ? '—' : key), en: '' };
   }

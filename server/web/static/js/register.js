@@ -5,9 +5,10 @@ import { api, upload } from "./api.js";
 import { showConsent } from "./consent.js";
 import { $, fill, h } from "./dom.js";
 import * as words from "./words.js";
+import { hardware } from "./register-hardware.js";
 
 const { t } = words;
-const SECTIONS = ["households", "staff", "roster", "policy", "numbers", "import", "audit"];
+const SECTIONS = ["households", "staff", "roster", "policy", "numbers", "hardware", "import", "audit"];
 const STAFF_ROLES = ["patrol_member", "patrol_leader", "grid_manager", "police_office", "admin"];
 const state = { me: null, admin: false, section: "households", q: "", offset: 0, groups: [] };
 const main = () => $("#main");
@@ -385,7 +386,7 @@ async function auditLog() {
 
 // -- the frame -------------------------------------------------------------------------------
 
-const SHOW = { households, staff, roster, policy, numbers, import: importer, audit: auditLog };
+const SHOW = { households, staff, roster, policy, numbers, hardware, import: importer, audit: auditLog };
 
 async function go(section) {
   state.section = section;
