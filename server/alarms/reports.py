@@ -235,7 +235,8 @@ async def _events(
     )
     found: dict[int, list[AlertEvent]] = defaultdict(list)
     for event in rows:
-        found[event.alert_id].append(event)
+        if event.alert_id is not None:  # the join keeps alarms' events only (not roll calls')
+            found[event.alert_id].append(event)
     return found
 
 
