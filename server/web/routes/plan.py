@@ -5,13 +5,14 @@ button test of a household's channels (server/reach)."""
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from groups import audit
+from groups import audit, hardware
 from groups.models import Household
 from server.accounts import Principal
+from server.alarms.buttons import thresholds
 from server.errors import Forbidden, NotFound
 from server.reach import plan, routine
 from server.reach.plan import Place
@@ -150,6 +151,19 @@ class PlaceOut(BaseModel):
         )
 
 
+class ButtonOut(BaseModel):
+    """A panic button that has gone quiet or runs low: a household that may not be able to
+    call when it matters."""
+
+    household_id: int | None
+    address: str | None
+    name: str
+    label: str | None
+    state: str = Field(description="quiet (not heard for long, or offline) or low (battery).")
+    last_seen_at: datetime | None
+    battery: int | None
+
+
 class PlanOut(BaseModel):
     """The plan of your scope."""
 
@@ -158,10 +172,13 @@ class PlanOut(BaseModel):
     households: list[PlaceOut]
     counts: dict[str, int] = Field(description="Households per state, and in all.")
     unreachable: list[ReachOut] = Field(description="The households no channel reaches.")
+    buttons: list[ButtonOut] = Field(description="Its panic buttons that are quiet or low.")
 
 
 @router.get("/community/plan", response_model=PlanOut)
-async def community_plan(principal: CurrentPrincipal, reads: Reads, now: Now) -> PlanOut:
+async def community_plan(
+    request: Request, principal: CurrentPrincipal, reads: Reads, now: Now
+) -> PlanOut:
     """Every household of your scope (a grid manager: their grid; a building leader: their
     building), in address order, lit: alarm, coming, unreachable, away; and the list of those
     that can't be reached."""
@@ -169,6 +186,20 @@ async def community_plan(principal: CurrentPrincipal, reads: Reads, now: Now) ->
     found = await plan.places(reads, scope=scope, now=now)
     counts = {state: sum(state in p.states for p in found) for state in plan.STATES}
     counts["households"] = len(found)
+    quiet_after, low_below = thresholds(request.state.settings)
+    shown = {p.id for p in found}
+    troubled = [
+        ButtonOut(**vars(b))
+        for b in await hardware.reachability(
+            reads,
+            community_id=principal.community_id,
+            now=now,
+            quiet_after=quiet_after,
+            low_below=low_below,
+        )
+        if b.state != "ok" and b.household_id in shown
+    ]
+    counts["buttons"] = len(troubled)
     return PlanOut(
         grid_id=scope.grid_id,
         building=scope.building,
@@ -177,6 +208,7 @@ async def community_plan(principal: CurrentPrincipal, reads: Reads, now: Now) ->
         unreachable=[
             ReachOut.of(p, p.reach) for p in found if p.reach is not None and not p.reach.reachable
         ],
+        buttons=troubled,
     )
 
 

@@ -144,6 +144,27 @@ function renderUnreachable() {
           ),
         )
       : h("p", {}, say("unreachable_none")),
+    state.plan.buttons?.length
+      ? [
+          h("h2", {}, say("buttons", { n: state.plan.buttons.length })),
+          h(
+            "ul",
+            { id: "button-list" },
+            state.plan.buttons.map((b) =>
+              h(
+                "li",
+                {},
+                h(
+                  "button",
+                  { type: "button", dataset: { address: b.address || "" }, onclick: () => b.household_id && openCard(b.household_id) },
+                  `${b.address || ""} · ${b.label || b.name}`,
+                  h("span", { class: "why" }, say("button." + b.state, { battery: b.battery ?? "?" })),
+                ),
+              ),
+            ),
+          ),
+        ]
+      : null,
   );
 }
 
