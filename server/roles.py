@@ -81,6 +81,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/drills"): ADMIN | {Role.GROUP_LEADER, Role.PATROL_LEADER},
     ("PUT", "/api/household/pin"): RESIDENTS,
     ("GET", "/api/household/pin-lockouts"): STAFF,  # the board: who is locked out of PINs
+    # the board a patrol leader runs a shift on (issue 17)
+    ("GET", "/api/alerts/history"): EVERYONE,  # a resident: their group's; staff: their scope's
+    ("GET", "/api/patrol"): STAFF,
+    ("POST", "/api/alerts/{alert_id}/notes"): RESPONDERS,
+    ("POST", "/api/alerts/{alert_id}/reassign"): RESPONDERS,
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,
@@ -148,7 +153,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/devices"): PUBLIC,
     ("GET", "/app"): PUBLIC,
     ("GET", "/board"): PUBLIC,
-    ("GET", "/static/tenwatch.js"): PUBLIC,
     ("GET", "/register"): PUBLIC,
     ("GET", "/static/js/{name}"): PUBLIC,
 }
