@@ -135,7 +135,7 @@ function actions(alert, { patrol, act }) {
 
 /** The pane's content for an alarm: {alert, detail (GET one), events, patrol}; act(step, body). */
 export function render({ alert, detail, events, patrol, act }) {
-  const a = { ...alert, ...(detail || {}), police: alert.police, next_escalation_at: alert.next_escalation_at };
+  const a = { ...(detail || {}), ...alert }; // the list's is the fresher (the stream reloads it)
   const calls = [];
   if (a.caller) calls.push(tel(a.caller, w("call.caller")));
   if (a.raiser_phone) calls.push(tel(a.raiser_phone, w("call.raiser")));

@@ -13,6 +13,7 @@ import { arrange, header, OPEN_STATES, OUTCOMES, passes, row, SORTS, tick, TYPES
 import { render } from "./board-detail.js";
 
 const HISTORY_PAGE = 50;
+const DRAFTS = ["note-text", "resolve-note", "resolve-outcome", "reassign-to"];
 const state = {
   me: null,
   tab: "open",
@@ -119,11 +120,23 @@ function drawDetail() {
   const recipients = $("#recipients");
   if (!alert) {
     fill(pane, h("p", { class: "pick" }, w("pick")));
+    delete pane.dataset.alertId;
     recipients.hidden = true;
     delete recipients.dataset.alertId;
     return;
   }
+  // What a person was typing or choosing outlives a redraw (an event of the alarm arriving).
+  const same = pane.dataset.alertId === String(alert.id);
+  const kept = same ? DRAFTS.map((id) => [id, pane.querySelector("#" + id)?.value]) : [];
+  const focused = same && pane.contains(document.activeElement) ? document.activeElement.id : null;
   fill(pane, render({ alert, detail: state.detail, events: state.events, patrol: state.patrol, act }));
+  pane.dataset.alertId = String(alert.id);
+  for (const [id, value] of kept) {
+    const el = pane.querySelector("#" + id);
+    if (el && value !== undefined && [...(el.options || [{ value }])].some((o) => o.value === value)) el.value = value;
+  }
+  if (focused) pane.querySelector("#" + focused)?.focus();
+  document.body.dataset.shown = state.detail && state.detail.id === alert.id ? String(alert.id) : "";
   recipients.hidden = false;
   recipients.dataset.alertId = String(alert.id);
 }
@@ -136,10 +149,11 @@ async function loadDetail(id, { full = true } = {}) {
   if (state.selected !== id) return;
   state.detail = detail;
   state.events = events;
-  if (state.open.has(id)) {
+  if (full && state.open.has(id)) {
     if (OPEN_STATES.includes(detail.status)) state.open.set(id, { ...state.open.get(id), ...pick(detail) });
     else state.open.delete(id);
   }
+  if (full) drawList();
   drawDetail();
 }
 
@@ -177,6 +191,7 @@ async function act(step, body) {
       if (i >= 0) state.history[i] = alert;
     }
     say(w("act.done"));
+    for (const el of document.querySelectorAll("#detail textarea, #detail input")) el.value = ""; // sent
     await refreshOpen();
     await loadDetail(id, { full: step !== "notes" });
   } catch (error) {
