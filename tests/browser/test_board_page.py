@@ -122,7 +122,7 @@ async def test_a_busy_shift_of_thirty_alarms_keeps_every_one_reachable_and_shown
                 tenth = await page.locator("#list li.item").nth(9).bounding_box()
                 assert tenth is not None
                 assert tenth["y"] + tenth["height"] <= viewport["height"]
-            for alert_id, (address, kind) in made.items():
+            for alert_id, (address, _kind) in made.items():
                 await pick(page, alert_id, viewport)
                 await expect(page.locator("#detail-title")).to_contain_text(address)
                 await expect(page.locator("#timeline li").first).to_be_visible()
@@ -350,15 +350,36 @@ async def test_the_wall_screen_has_larger_type_and_chinese_fonts_first(
     sqlite_url: str, browser: Browser
 ) -> None:
     seeded = await seed(sqlite_url)
-    async with running(Settings(database_url=sqlite_url), router=strict_pages) as base:
-        async with board(
+    async with (
+        running(Settings(database_url=sqlite_url), router=strict_pages) as base,
+        board(
             browser,
             base,
             seeded.staff["patrol_leader"],
             {"width": 1920, "height": 1080},
             path="/board-strict?kiosk=1",
-        ) as page:
-            size = await page.evaluate("getComputedStyle(document.body).fontSize")
-            assert float(size.removesuffix("px")) >= 24
-            family = await page.evaluate("getComputedStyle(document.body).fontFamily")
-            assert family.startswith('"Noto Sans CJK SC"')
+        ) as page,
+    ):
+        size = await page.evaluate("getComputedStyle(document.body).fontSize")
+        assert float(size.removesuffix("px")) >= 24
+        family = await page.evaluate("getComputedStyle(document.body).fontFamily")
+        assert family.startswith('"Noto Sans CJK SC"')
+
+
+async def test_the_admin_starts_a_drill_from_the_board(
+    sqlite_url: str, browser: Browser
+) -> None:
+    seeded = await seed(sqlite_url)
+    async with running(Settings(database_url=sqlite_url), router=strict_pages) as base:
+        async with board(browser, base, seeded.staff["admin"], DESK) as page:
+            await page.locator("#drill-open").click()
+            await page.fill("#drill-household", "B11-1-301")
+            await page.fill("#drill-label", "十一月消防演练")
+            await page.locator("#drill-start").click()
+            await expect(page.locator("#status")).to_have_text("演练已开始")
+            row = page.locator("#list li.item")
+            await expect(row).to_have_count(1)
+            await expect(row.locator(".badge.drill")).to_be_visible()
+            await expect(row).to_contain_text("B11-1-301")
+        async with board(browser, base, seeded.staff["patrol_leader"], DESK) as page:
+            await expect(page.locator("#drill-open")).to_be_hidden()

@@ -139,6 +139,11 @@ export const BOARD_WORDS = {
     scope: "{name} · {role}",
     "scope.grid": "仅本网格",
     saved: "已保存",
+    "drill.open": "演练",
+    "drill.household": "住户",
+    "drill.label": "演练名称",
+    "drill.start": "开始演练",
+    "drill.started": "演练已开始",
   },
   en: {
     title: "TenWatch · Duty board",
@@ -275,6 +280,11 @@ export const BOARD_WORDS = {
     scope: "{name} · {role}",
     "scope.grid": "This grid only",
     saved: "Saved",
+    "drill.open": "Drill",
+    "drill.household": "Household",
+    "drill.label": "Drill name",
+    "drill.start": "Start the drill",
+    "drill.started": "The drill has started",
   },
 };
 

@@ -284,6 +284,7 @@ function label() {
   $("#f-q").placeholder = w("filter.search");
   options($("#f-type"), TYPES.map((t) => [t]), (t) => w("type." + t), { selected: state.filters.type });
   options($("#f-state"), OPEN_STATES.map((s) => [s]), (s) => w("status." + s), { selected: state.filters.state });
+  options($("#drill-type"), TYPES.map((t) => [t]), (t) => w("type." + t), { all: false, selected: $("#drill-type").value || "help" });
   options($("#f-outcome"), OUTCOMES.map((o) => [o]), (o) => w("outcome." + o), { selected: $("#f-outcome").value });
   options($("#f-sort"), SORTS.map((s) => [s]), (s) => w("sort." + (s === "oldest" ? "age" : s)) + (s === "oldest" ? " ↑" : s === "age" ? " ↓" : ""), { all: false, selected: state.sort });
   const me = state.me;
@@ -344,6 +345,23 @@ function wire() {
     drawDetail();
   });
   document.addEventListener("click", () => (state.beep = true), { once: true });
+  $("#drill-open").addEventListener("click", () => {
+    const form = $("#drill");
+    form.hidden = !form.hidden;
+    $("#drill-open").setAttribute("aria-expanded", String(!form.hidden));
+  });
+  $("#drill").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const json = { household: $("#drill-household").value.trim(), type: $("#drill-type").value, label: $("#drill-label").value.trim() };
+      await api("POST", "/api/drills", { json });
+      say(w("drill.started"));
+      $("#drill").hidden = true;
+      await refreshOpen();
+    } catch (error) {
+      say(error.message, "error");
+    }
+  });
 }
 
 async function main() {
@@ -358,6 +376,7 @@ async function main() {
     return;
   }
   if (state.me.role === "police_office") state.sort = "police";
+  $("#drill-open").hidden = state.me.role !== "admin"; // the service lets the admin drill any household
   label();
   document.body.dataset.sort = state.sort;
   showConsent($("#consent")).catch(() => null); // the notice over the board, which loads meanwhile
