@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.models import FAILED, PENDING, SENDING, SENT, OutboxMessage, moves_forward
 from notifier.policy import OutboxPolicy, backoff
+from notifier.push.base import without_secrets
 from notifier.sms.base import Outcome, SendResult
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Journal:
         self._clock = clock
         self._open = {job.id for job in jobs}
         self._order = [job.id for job in jobs]
+        self._secrets = {job.id: job.body for job in jobs if job.channel == "push"}
+        """Pushes whose stored payload may hold an answer token, to drop once they are done."""
         self._position = {job_id: at for at, job_id in enumerate(self._order)}
         self._marked = dict.fromkeys(self._order[: policy.concurrency], marked_at)
         """Jobs marked started, with when (monotonic) their lease was last renewed."""
@@ -135,6 +138,30 @@ class Journal:
         ahead = self._order[last + 1 : last + 1 + self._policy.concurrency]
         return starts.keys() | set(ahead)
 
+    async def _forget_secrets(
+        self,
+        session: AsyncSession,
+        outcomes: dict[int, Outcome],
+        failed: list[OutboxMessage],
+    ) -> None:
+        """Drop the answer token from each push that has gone or failed for good: the stored
+        job keeps what was shown, not what answers for someone (one statement)."""
+        done = {i for i, o in outcomes.items() if isinstance(o, SendResult)}
+        done |= {job.id for job in failed}
+        kept = [
+            {"job_id": i, "body": body}
+            for i in done & self._secrets.keys()
+            if (body := without_secrets(self._secrets.pop(i))) is not None
+        ]
+        if kept:
+            table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("job_id"), table.c.claimed_by == self._claim)
+                .values(body=bindparam("body")),
+                kept,
+            )
+
     async def _write(self) -> None:
         starts, self._starts = self._starts, {}
         outcomes, self._outcomes = self._outcomes, {}
@@ -159,9 +186,11 @@ class Journal:
                         )
                     )
                 if outcomes:
-                    self.failed += await record(
+                    failed = await record(
                         session, outcomes, claim=self._claim, policy=self._policy, now=now
                     )
+                    self.failed += failed
+                    await self._forget_secrets(session, outcomes, failed)
                 self._open -= outcomes.keys() | (starts.keys() - granted)
                 if began - self._renewed >= self._policy.lease_seconds / 3:
                     await self._renew(session, lease_until=lease_until)

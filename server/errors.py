@@ -7,15 +7,27 @@ tells the one from the other, for the web's handler and for readiness."""
 
 from sqlalchemy import exc as sa_exc
 
+from server import words
+
 
 class Refusal(Exception):
-    """A request that can't be done as asked; `str()` is the sentence the person reads."""
+    """A request that can't be done as asked; `str()` is the sentence the person reads.
+
+    The sentence is an English template with `{name}`s filled from values; the wording
+    catalogue (server/words/errors.json) holds it in Chinese too, and `say` gives it in the
+    person's language."""
 
     status = 400
 
-    def __init__(self, sentence: str) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
+    def __init__(self, sentence: str, **values: object) -> None:
+        self.template = sentence
+        self.values = values
+        self.sentence = sentence.format(**values) if values else sentence
+        super().__init__(self.sentence)
+
+    def say(self, language: str) -> str:
+        """The sentence in `language` (the English when the catalogue lacks it)."""
+        return words.refusal(self.template, language=language, **self.values)
 
 
 class Malformed(Refusal):
@@ -60,8 +72,8 @@ class TooMany(Refusal):
 
     status = 429
 
-    def __init__(self, sentence: str, *, retry_after: int = 60) -> None:
-        super().__init__(sentence)
+    def __init__(self, sentence: str, *, retry_after: int = 60, **values: object) -> None:
+        super().__init__(sentence, **values)
         self.retry_after = retry_after
 
 

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass
 
 from notifier.sms.base import Sender, SendError, SendResult
 
 GONE = frozenset({404, 410})
 """What a push service answers for a subscription that no longer exists."""
+
+
+SECRETS = ("answer_token",)
+"""Fields of a push's payload that answer for someone (a notification's action answers the
+alarm with it): needed until the push has gone, then dropped from the stored job."""
+
+
+def without_secrets(payload: str) -> str | None:
+    """The payload with its SECRETS removed, or None when it holds none (or isn't JSON)."""
+    try:
+        shown = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(shown, dict) or not any(shown.get(key) for key in SECRETS):
+        return None
+    for key in SECRETS:
+        shown.pop(key, None)
+    return json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,8 +146,25 @@ async def widen(
             "notified": len({p.to for p in people}),
         },
     )
+    name = await store.raiser_name(session, alert=alert)
     change.texts += await recipients.tell(
-        session, alert=alert, kind="widened", event_id=event_id, recipients=people, now=now
+        session,
+        alert=alert,
+        kind="widened",
+        event_id=event_id,
+        recipients=people,
+        now=now,
+        name=name,
+    )
+    # The widened groups' phones are woken as the group's were (their own answer tokens).
+    await recipients.push_alarm(
+        session,
+        alert=alert,
+        event_id=event_id,
+        raised_by=name or "",
+        now=now,
+        group_ids=group_ids,
+        kind="widened",
     )
 
 

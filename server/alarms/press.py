@@ -146,6 +146,7 @@ async def _raise(
             kind,
             language=r.language,
             address=alert.address or "?",
+            name=principal.name if kind == "alarm" else None,  # neighbours know who it is
             alert_type=alert_type,
             drill=alert.drill,
         )

@@ -18,6 +18,7 @@ from groups import duty
 from groups.models import Credential, Household, Resident, Staff
 from notifier.models import PENDING, SENDING, SENT, WITHDRAWN, OutboxMessage
 from notifier.push.models import PushAnswer, PushSubscription
+from server import words
 from server.alarms import texts
 from server.alarms.models import Alert
 from server.runtime.work import texts_queued
@@ -270,9 +271,10 @@ async def tell(
     channel: str = "sms",
     cycle: int = 1,
     outcome: str = "handled",
+    name: str | None = None,
 ) -> int:
     """Queue one text (or call) of a kind about the alarm for each recipient, in their
-    language; returns how many."""
+    language (naming the raiser if given); returns how many."""
     return await queue(
         session,
         alert=alert,
@@ -284,6 +286,7 @@ async def tell(
             kind,
             language=r.language,
             address=alert.address or "?",
+            name=name,
             alert_type=alert.type,
             drill=alert.drill,
             cycle=cycle,
@@ -316,8 +319,6 @@ _DEVICES_OF_GROUPS = _DEVICES.where(
     Household.group_id.in_(bindparam("group_ids", expanding=True))
 ).order_by(PushSubscription.id)
 _ANSWERS = table_of(PushAnswer)
-_ANSWER_TITLES = {"zh": ("我来了", "去不了"), "en": ("I'm coming", "Can't come")}
-_ALL_CLEAR_TITLES = {"zh": "警情已解除", "en": "All clear"}
 
 
 def answer_digest(token: str) -> str:
@@ -372,14 +373,18 @@ async def push_alarm(
     event_id: int | None,
     raised_by: str,
     now: datetime,
+    group_ids: Sequence[int] | None = None,
+    kind: texts.Kind = "alarm",
 ) -> int:
-    """Queue one push of the alarm to each device of its group's other households, each with
-    its own answer token (kept hashed, for this alarm, as long as the alarm's text is valid);
-    returns how many."""
-    if alert.group_id is None:
-        return 0
+    """Queue one push of the alarm to each device of its group's other households (or of the
+    groups it is widened to, with the `widened` text), each with its own answer token (kept
+    hashed, for this alarm, as long as the alarm's text is valid); returns how many."""
+    if group_ids is None:
+        if alert.group_id is None:
+            return 0
+        group_ids = [alert.group_id]
     found = await devices(
-        session, group_ids=[alert.group_id], exclude_household=alert.household_id, now=now
+        session, group_ids=group_ids, exclude_household=alert.household_id, now=now
     )
     rows, answers = [], []
     for subscription_id, credential_id, _household, language, resident_id in found:
@@ -394,17 +399,18 @@ async def push_alarm(
                     "expires_at": now + SMS_VALID_FOR,
                 }
             )
-        coming, cant = _ANSWER_TITLES[lang]
-        kind = texts.TYPE_NAMES[lang][alert.type]
+        coming, cant = (words.say(f"app.answer.{a}", language=lang) for a in ("coming", "cant"))
+        type_name = texts.type_name(alert.type, language=lang)
         payload = {
             "type": "alert",
             "alert_id": alert.id,
             "tag": f"alert-{alert.id}",
-            "title": f"{alert.address or '?'} {raised_by} · {kind}",
+            "title": f"{alert.address or '?'} {raised_by} · {type_name}",
             "body": texts.body(
-                "alarm",
+                kind,
                 language=lang,
                 address=alert.address or "?",
+                name=raised_by or None,
                 alert_type=alert.type,
                 drill=alert.drill,
             ),
@@ -461,7 +467,7 @@ async def push_all_clear(
             "type": "all_clear",
             "alert_id": alert.id,
             "tag": f"alert-{alert.id}",
-            "title": f"{alert.address or '?'} · {_ALL_CLEAR_TITLES[lang]}",
+            "title": f"{alert.address or '?'} · {words.say('app.closed', language=lang)}",
             "body": texts.body(
                 "all_clear",
                 language=lang,

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
-from groups.models import Community, Group, Household, Staff
+from groups.models import Community, Group, Household, Resident, Staff
 from server.accounts import board_channel, grid_channel, group_channel
 from server.alarms import recipients
 from server.alarms.change import Change
@@ -356,6 +356,15 @@ async def alarm(session: AsyncSession, *, alert_id: int) -> Alert | None:
 async def widened_to(session: AsyncSession, *, alert_id: int, group_id: int | None) -> bool:
     """Whether an alarm was widened to a group."""
     return await session.get(AlertGroup, (alert_id, group_id or 0)) is not None
+
+
+async def raiser_name(session: AsyncSession, *, alert: Alert) -> str | None:
+    """The name of the resident who raised the alarm (None for a caller or a device)."""
+    if alert.raised_by_resident_id is None:
+        return None
+    return await session.scalar(
+        select(Resident.name).where(Resident.id == alert.raised_by_resident_id)
+    )
 
 
 async def group_name(session: AsyncSession, *, group_id: int | None) -> str | None:

@@ -3,6 +3,8 @@
 import functools
 from typing import Literal
 
+from server import words
+
 Kind = Literal[
     "alarm",
     "patrol",
@@ -15,65 +17,10 @@ Kind = Literal[
     "callout",
 ]
 
-TYPE_NAMES = {
-    "zh": {
-        "help": "求助",
-        "medical": "急病",
-        "fire": "火情",
-        "intrusion": "入室",
-        "dispute": "纠纷",
-        "other": "其他",
-    },
-    "en": {
-        "help": "help",
-        "medical": "medical",
-        "fire": "fire",
-        "intrusion": "intrusion",
-        "dispute": "dispute",
-        "other": "other",
-    },
-}
-OUTCOME_NAMES = {
-    "zh": {
-        "handled": "已处置",
-        "false_alarm": "误报",
-        "police": "已移交警方",
-        "medical": "已送医",
-        "other": "已处理",
-        "cancelled": "已撤销",
-    },
-    "en": {
-        "handled": "handled",
-        "false_alarm": "false alarm",
-        "police": "handed to police",
-        "medical": "medical transfer",
-        "other": "closed",
-        "cancelled": "cancelled",
-    },
-}
 
-_ZH = {
-    "alarm": "{address} 求助{kind}，请邻居速往支援。回复 1 = 我来了。",
-    "patrol": "新警情：{address} {kind_plain}，请接警。",
-    "widened": "{address} 求助{kind}，本组邻居响应不足，请附近邻居速往支援。回复 1 = 我来了。",
-    "escalated": "警情无人接警（第{cycle}轮）：{address} {kind_plain}，请立即处置。",
-    "police": "巡逻队请求警务室支援：{address} {kind_plain}，请立即出警。",
-    "confirmed": "确认警情：{address} 与同组邻居相继求助，请立即出警。",
-    "duress": "胁迫警报：{address} 被迫撤销了报警，请立即出警，勿联系该户。",
-    "all_clear": "{address} 的警情已解除（{outcome}）。谢谢邻居们。",
-    "callout": "紧急求助：{address} 需要帮助{kind}，还没有人接应。",
-}
-_EN = {
-    "alarm": "{address} needs help{kind}. Your neighbour needs you now. Reply 1 = I'm coming.",
-    "patrol": "New alarm: {address} ({kind_plain}). Please take it.",
-    "widened": "{address} needs help{kind}; too few neighbours answered. Go, or reply 1 = coming.",
-    "escalated": "Alarm not taken (round {cycle}): {address} ({kind_plain}). Act now.",
-    "police": "The patrol asks the police office for help at {address} ({kind_plain}). Go now.",
-    "confirmed": "Confirmed incident: {address} and a neighbour both pressed for help. Go now.",
-    "duress": "DURESS: {address} was forced to cancel its alarm. Send help; do not call them.",
-    "all_clear": "All clear at {address} ({outcome}). Thank you, neighbours.",
-    "callout": "Emergency: {address} needs help{kind}, and too few have answered.",
-}
+def type_name(alert_type: str, *, language: str) -> str:
+    """The alarm type's name as the pages show it ("急病" / "medical")."""
+    return words.say(f"type.{alert_type}", language=language)
 
 
 @functools.lru_cache(maxsize=1024)  # an alarm texts each neighbour the same words
@@ -82,28 +29,27 @@ def body(
     *,
     language: str,
     address: str,
+    name: str | None = None,
     alert_type: str = "help",
     drill: bool = False,
     cycle: int = 1,
     outcome: str = "handled",
 ) -> str:
-    """One text of the given kind, in the recipient's language (Chinese unless English)."""
-    lang = "en" if language == "en" else "zh"
-    names = TYPE_NAMES[lang]
-    if lang == "en":
-        kind_text = "" if alert_type == "help" else f" ({names[alert_type]})"
-        prefix = "[TenWatch DRILL] " if drill else "[TenWatch] "
-        template = _EN[kind]
-    else:
-        kind_text = "" if alert_type == "help" else f"（{names[alert_type]}）"
-        prefix = "【十户联防·演练 DRILL】" if drill else "【十户联防】"
-        template = _ZH[kind]
-    return prefix + template.format(
+    """One text of the given kind, in the recipient's language (Chinese unless English), from
+    the wording catalogue (server/words/sms.json); a neighbour's alarm names the raiser."""
+    lang = words.language_of(language)
+    plain = type_name(alert_type, language=lang)
+    kind_text = "" if alert_type == "help" else words.say("sms.kind", language=lang, type=plain)
+    prefix = words.say("sms.prefix_drill" if drill else "sms.prefix", language=lang)
+    return prefix + words.say(
+        f"sms.{kind}",
+        language=lang,
         address=address,
+        name=words.say("sms.name", language=lang, name=name) if name else "",
         kind=kind_text,
-        kind_plain=names[alert_type],
+        kind_plain=plain,
         cycle=cycle,
-        outcome=OUTCOME_NAMES[lang].get(outcome, outcome),
+        outcome=words.say(f"outcome.{outcome}", language=lang),
     )
 
 

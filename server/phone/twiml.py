@@ -1,4 +1,5 @@
-"""What the phone says and texts back: TwiML and reply texts, in Chinese and English."""
+"""What the phone says and texts back: TwiML and reply texts, in Chinese and English (the
+wording catalogue's `phone.*`, server/words/phone.json)."""
 
 import re
 from collections.abc import Sequence
@@ -7,6 +8,8 @@ from typing import Literal
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from server import words
+
 Language = Literal["zh", "en"]
 
 VOICES: dict[Language, tuple[str, str]] = {
@@ -14,53 +17,6 @@ VOICES: dict[Language, tuple[str, str]] = {
     "en": ("Polly.Joanna", "en-US"),
 }
 
-TEXTS: dict[str, dict[Language, str]] = {
-    "menu": {
-        "zh": "十户联防报警。请按键：1 求助，2 急病，3 火情，4 入室。不按键即为求助。",
-        "en": "TenWatch alarm. Press 1 for help, 2 medical, 3 fire, 4 intrusion. "
-        "Or wait, and we raise a help alarm.",
-    },
-    "raised": {
-        "zh": "已通知您的邻居和巡逻队，请保持电话畅通。",
-        "en": "Your neighbours and the patrol have been alerted. Please keep your phone free.",
-    },
-    "raised_unknown": {
-        "zh": "已通知巡逻队。您的号码没有登记，请同时拨打110。",
-        "en": "The patrol has been alerted. Your number is not registered: please also call 110.",
-    },
-    "no_number": {
-        "zh": "这个号码没有开通十户联防报警。请拨打110。",
-        "en": "This number is not a TenWatch alarm number. Please call 110.",
-    },
-    "commands": {
-        "zh": "回复：救命/SOS 求助；有警情时回复 1或来=马上到，2或不能=无法前往，3或110=已报警。",
-        "en": "Reply HELP or SOS for help. During an alarm reply 1 = coming, 2 = can't come, "
-        "3 = called 110.",
-    },
-    "nothing_to_answer": {
-        "zh": "现在没有需要您回应的警情。",
-        "en": "There is no open alarm for you to answer.",
-    },
-    "coming": {
-        "zh": "已告知大家您马上赶到 {address}。",
-        "en": "Thank you: everyone sees you are coming to {address}.",
-    },
-    "cant": {"zh": "已记录：您无法前往 {address}。", "en": "Noted: you can't come to {address}."},
-    "called_110": {
-        "zh": "已记录：您已为 {address} 报警110。",
-        "en": "Noted: you called 110 for {address}.",
-    },
-    "callout_prompt": {
-        "zh": "如果您马上就来，请按1。",
-        "en": "If you are coming, press 1.",
-    },
-    "callout_thanks": {
-        "zh": "谢谢，已告知大家您马上就到。",
-        "en": "Thank you. Everyone sees you are coming.",
-    },
-    "callout_bye": {"zh": "好的，再见。", "en": "Thank you. Goodbye."},
-}
-SMS_PREFIX: dict[Language, str] = {"zh": "【十户联防】", "en": "[TenWatch] "}
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -76,7 +32,7 @@ def voice_menu(*, languages: Sequence[Language], action: str, seconds: int) -> s
         num_digits=1, timeout=seconds, action=action, method="POST", action_on_empty_result=True
     )
     for language in languages:
-        _say(gather, TEXTS["menu"][language], language)
+        _say(gather, words.say("phone.menu", language=language), language)
     response.redirect(action, method="POST")
     return str(response)
 
@@ -87,7 +43,7 @@ def voice_raised(*, languages: Sequence[Language], known: bool) -> str:
     key = "raised" if known else "raised_unknown"
     for _ in range(2):
         for language in languages:
-            _say(response, TEXTS[key][language], language)
+            _say(response, words.say(f"phone.{key}", language=language), language)
     response.hangup()
     return str(response)
 
@@ -96,7 +52,7 @@ def voice_no_number() -> str:
     """A call to a number that is not an alarm number, from an unknown phone: call 110."""
     response = VoiceResponse()
     for language in ("zh", "en"):
-        _say(response, TEXTS["no_number"][language], language)
+        _say(response, words.say("phone.no_number", language=language), language)
     response.hangup()
     return str(response)
 
@@ -113,8 +69,8 @@ def voice_callout(*, body: str, action: str) -> str:
     gather = response.gather(num_digits=1, timeout=8, action=action, method="POST")
     for _ in range(2):
         _say(gather, body, language)
-        _say(gather, TEXTS["callout_prompt"][language], language)
-    _say(response, TEXTS["callout_bye"][language], language)
+        _say(gather, words.say("phone.callout_prompt", language=language), language)
+    _say(response, words.say("phone.callout_bye", language=language), language)
     response.hangup()
     return str(response)
 
@@ -122,14 +78,21 @@ def voice_callout(*, body: str, action: str) -> str:
 def voice_answered(*, coming: bool, language: Language) -> str:
     """The end of a call-out: thanks for coming, or goodbye."""
     response = VoiceResponse()
-    _say(response, TEXTS["callout_thanks" if coming else "callout_bye"][language], language)
+    _say(
+        response,
+        words.say("phone.callout_thanks" if coming else "phone.callout_bye", language=language),
+        language,
+    )
     response.hangup()
     return str(response)
 
 
 def sms_text(key: str, *, languages: Sequence[Language], **values: str) -> str:
     """One reply text in the given languages (both for an unknown phone), with our prefix."""
-    return "\n".join(SMS_PREFIX[lang] + TEXTS[key][lang].format(**values) for lang in languages)
+    return "\n".join(
+        words.say("sms.prefix", language=lang) + words.say(f"phone.{key}", language=lang, **values)
+        for lang in languages
+    )
 
 
 def sms_reply(text: str | None) -> str:

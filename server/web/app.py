@@ -253,7 +253,11 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, TooMany):
         headers = {"Retry-After": str(exc.retry_after)}
-    return JSONResponse({"detail": exc.sentence}, status_code=exc.status, headers=headers)
+    # The pages name their language (Accept-Language: zh / en); a client that names none
+    # reads the sentence as raised.
+    wanted = request.headers.get("accept-language")
+    sentence = exc.say(wanted) if wanted else exc.sentence
+    return JSONResponse({"detail": sentence}, status_code=exc.status, headers=headers)
 
 
 async def database_away(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@ the outbox, to a local push-service stand-in that checks VAPID and decrypts what
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,9 @@ from sqlalchemy import func, select
 from notifier.models import FAILED, SENT, OutboxMessage
 from notifier.push.models import PushSubscription
 from notifier.push.webpush import new_keys
+from server import words
 from server.alarms import texts
+from server.runtime.clock import ManualClock
 from server.settings import Settings
 from tests.fake_push import FakePush, Received
 from tests.harness import Seed, call, poll_until, press, rows, running
@@ -109,8 +112,10 @@ async def test_a_press_pushes_once_to_each_neighbours_device_and_not_the_raisers
         assert payload["url"] == "/app"
         assert payload["title"].startswith(f"{RAISER} ")
         assert payload["title"].endswith(" · 急病")
+        name = payload["title"][len(RAISER) + 1 : -len(" · 急病")]
+        assert name  # the raiser, named in the title and the text
         assert payload["body"] == texts.body(
-            "alarm", language="zh", address=RAISER, alert_type="medical"
+            "alarm", language="zh", address=RAISER, name=name, alert_type="medical"
         )
         assert payload["actions"] == [
             {"action": "coming", "title": "我来了"},
@@ -126,6 +131,11 @@ async def test_a_press_pushes_once_to_each_neighbours_device_and_not_the_raisers
     assert len(jobs) == 2
     assert {job.to for job in jobs} == {str(n["id"]) for n in near}
     assert all(job.delivery_status == "201" and job.provider_sid for job in jobs)
+    # once pushed, the stored job keeps what was shown but not the token that answers with it
+    for job in jobs:
+        assert "answer_token" not in job.body
+        assert not any(token in job.body for token in tokens)
+        assert json.loads(job.body)["title"] == got[0].payload["title"]
 
 
 async def test_a_device_signed_out_is_pushed_nothing(
@@ -185,7 +195,7 @@ async def test_the_all_clear_replaces_the_alarms_notification(
         "type": "all_clear",
         "alert_id": alarm,
         "tag": alarm_push.payload["tag"],
-        "title": f"{RAISER} · 警情已解除",
+        "title": f"{RAISER} · {words.say('app.closed', language='zh')}",
         "body": texts.body(
             "all_clear", language="zh", address=RAISER, alert_type="fire", outcome="handled"
         ),
@@ -316,8 +326,8 @@ async def test_without_vapid_keys_push_is_off_and_what_would_go_is_printed_witho
     (job,) = await push_jobs(sqlite_url)
     printed = capsys.readouterr().out
     assert f"PUSH → subscription {made.json()['id']}: alert " in printed
-    token = job.body.split('"answer_token":"')[1].split('"')[0]
-    assert token not in printed
+    assert "answer_token" not in printed
+    assert "answer_token" not in job.body  # dropped once it went
 
 
 async def test_a_household_that_reads_english_is_pushed_in_english(
@@ -332,10 +342,35 @@ async def test_a_household_that_reads_english_is_pushed_in_english(
         assert (await press(base, seeded.households[RAISER], "medical")).status_code == 201
         (got,) = await until_received(fake_push, 1)
     assert got.payload["title"].endswith(" · medical")
+    name = got.payload["title"][len(RAISER) + 1 : -len(" · medical")]
     assert got.payload["body"] == texts.body(
-        "alarm", language="en", address=RAISER, alert_type="medical"
+        "alarm", language="en", address=RAISER, name=name, alert_type="medical"
     )
     assert got.payload["actions"] == [
         {"action": "coming", "title": "I'm coming"},
-        {"action": "cant", "title": "Can't come"},
+        {"action": "cant", "title": "I can't"},
     ]
+
+
+async def test_a_widened_alarm_wakes_the_wider_groups_phones_too(
+    seeded: Seed, sqlite_url: str, fake_push: FakePush
+) -> None:
+    clock = ManualClock()
+    wider = "B11-2-101"  # another group of the raiser's building
+    far = "B12-1-101"
+    async with running(push_settings(sqlite_url, scheduler_poll_seconds=0.05), clock=clock) as base:
+        near = await subscribe(base, seeded.households[group_of(seeded, RAISER)[0]], fake_push)
+        widened = await subscribe(base, seeded.households[wider], fake_push)
+        await subscribe(base, seeded.households[far], fake_push)
+        assert (await press(base, seeded.households[RAISER])).status_code == 201
+        (first,) = await until_received(fake_push, 1)
+        assert first.endpoint == near["endpoint"]
+        clock.advance(46)  # nobody is coming: the quorum deadline widens it to the building
+        _, second = await until_received(fake_push, 2)
+    assert second.endpoint == widened["endpoint"]  # and not the other building's phone
+    assert len(fake_push.received) == 2
+    name = first.payload["title"][len(RAISER) + 1 : -len(" · 求助")]
+    assert second.payload["title"] == first.payload["title"]
+    assert second.payload["body"] == texts.body("widened", language="zh", address=RAISER, name=name)
+    assert second.payload["answer_token"] != first.payload["answer_token"]
+    assert name in second.payload["body"]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.alarms import events, views
+from server.alarms import events, policy, views
 from server.alarms.batch import Press, Presses
 from server.alarms.models import AlertType, Audience, Outcome
 from server.errors import Forbidden
@@ -233,11 +233,15 @@ class Me(BaseModel):
     group_leader: bool = Field(description="Leads its ten-household group (may start drills).")
     role: str | None
     channel: str
+    cancel_seconds: int = Field(
+        description="How long after a press its raiser may cancel it with the PIN."
+    )
 
 
 @router.get("/me", response_model=Me)
-async def me(principal: CurrentPrincipal) -> Me:
-    """Who you are to TenWatch."""
+async def me(principal: CurrentPrincipal, reads: Reads) -> Me:
+    """Who you are to TenWatch, and your community's cancel window (the app's countdown)."""
+    community_policy = await policy.get(reads, community_id=principal.community_id)
     return Me(
         kind=principal.kind,
         name=principal.name,
@@ -248,4 +252,5 @@ async def me(principal: CurrentPrincipal) -> Me:
         group_leader=principal.group_leader,
         role=principal.role,
         channel=principal.channel,
+        cancel_seconds=community_policy.cancel_seconds,
     )

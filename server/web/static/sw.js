@@ -2,16 +2,18 @@
 // offline shell (the page, its modules, the numbers to call) and shows pushed alarms as
 // notifications whose buttons answer them.
 
-const SHELL = "tenwatch-shell-v1";
+const SHELL = "tenwatch-shell-v3";
 const SHELL_FILES = [
   "/app",
   "/static/js/app.js",
   "/static/js/app-ring.js",
+  "/static/js/app-more.js",
   "/static/js/app.css",
   "/static/js/stream.js",
   "/static/js/api.js",
   "/static/js/dom.js",
   "/static/js/words.js",
+  "/static/js/catalogue.js",
   "/manifest.webmanifest",
   "/icon-192.png",
   "/icon-512.png",

@@ -3,8 +3,9 @@
 import re
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
+from server import words
 from server.errors import NotFound
 from server.web.routes.pages import STATIC
 
@@ -23,9 +24,14 @@ async def register_page() -> FileResponse:
     return FileResponse(STATIC / "register.html", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/static/js/{name}")
-async def module(name: str) -> FileResponse:
-    """A page's ES module (or style sheet) from static/js/."""
+@router.get("/static/js/{name}", response_model=None)
+async def module(name: str) -> FileResponse | Response:
+    """A page's ES module (or style sheet) from static/js/; `catalogue.js` is the wording
+    catalogue (server/words), made here so the pages and the texts read one source."""
+    if name == "catalogue.js":
+        return Response(
+            words.script(), media_type=_TYPES["js"], headers={"Cache-Control": "no-cache"}
+        )
     match = _MODULE.fullmatch(name)
     path = STATIC / "js" / name
     if match is None or not path.is_file():

@@ -19,7 +19,9 @@ export class Refused extends Error {
 }
 
 function headersFor(method, extra) {
-  const headers = { Accept: "application/json", ...extra };
+  // The page's language, so a refusal's sentence comes in it (not the browser's locale).
+  const language = document.documentElement.lang.startsWith("en") ? "en" : "zh";
+  const headers = { Accept: "application/json", "Accept-Language": language, ...extra };
   if (CHANGES.has(method)) headers["X-CSRF-Token"] = cookie("tw_csrf");
   return headers;
 }

@@ -7,10 +7,10 @@ import { h, fill } from "./dom.js";
 import { load, t, toggle } from "./words.js";
 import { Stream } from "./stream.js";
 import { Ringer } from "./app-ring.js";
+import { ago, showRecent, wireMore } from "./app-more.js";
 
 const HOLD_MS = 1000;
-// Residents can't read the policy (GET /api/policy is the staff's): the countdown uses the
-// policy's default cancel window; the server's refusal after it says the real one.
+// The community's cancel window comes with GET /api/me; before it is known, the default.
 const CANCEL_SECONDS = 120;
 const OFFLINE_AFTER_MS = 10000;
 const CLOSED = new Set(["resolved", "cancelled"]);
@@ -61,14 +61,6 @@ function setOffline(offline) {
 // -- the alarms ----------------------------------------------------------------------------
 
 const isOwn = (a) => state.me && a.household && a.household === state.me.household;
-
-function ago(iso) {
-  const seconds = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
-  if (!Number.isFinite(seconds) || seconds < 60) return t("app.ago.now");
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return t("app.ago.minutes", { n: minutes });
-  return t("app.ago.hours", { n: Math.floor(minutes / 60) });
-}
 
 function merge(summary) {
   const known = state.alerts.get(summary.id) || {};
@@ -149,6 +141,7 @@ function onEvent(event, { replayed }) {
   if (closed) {
     if (ringer.id === a.id) ringer.stop();
     if (isOwn(a) || known) say(t("app.closed") + " · " + (a.household || ""));
+    if ($("more").open) showRecent();
   } else if (!isOwn(a)) {
     const fresh = !replayed || Date.now() - Date.parse(event.at) < RECENT_MS;
     if (!known) detail(a.id);
@@ -217,7 +210,7 @@ function render() {
   $("alarm").hidden = !first;
   if (first) {
     const who = [first.household, first.raised_by].filter(Boolean).join(" ");
-    const kind = t(`app.type.${first.type || "help"}`);
+    const kind = t(`type.${first.type || "help"}`);
     $("alarm-title").textContent = `${who} · ${kind}${first.drill ? ` (${t("app.drill")})` : ""}`;
     $("alarm-ago").textContent = ago(first.created_at);
     $("alarm-quiet").hidden = first.type !== "intrusion";
@@ -234,10 +227,13 @@ function render() {
   $("mine").hidden = !mine;
   if (mine) {
     $("mine-status").textContent = statusLine(mine);
-    const left = Math.ceil((Date.parse(mine.created_at) + CANCEL_SECONDS * 1000 - Date.now()) / 1000);
+    const cancelSeconds = state.me?.cancel_seconds ?? CANCEL_SECONDS;
+    const left = Math.ceil((Date.parse(mine.created_at) + cancelSeconds * 1000 - Date.now()) / 1000);
     $("mine-countdown").textContent = left > 0 ? t("app.cancel_in", { s: left }) : t("app.cancel_closed");
     $("pin-shown").textContent = "•".repeat(state.pin.length);
   }
+  // The second screen is for quiet times: while an alarm shows, nothing is below the action.
+  $("more").hidden = state.me?.kind !== "resident" || Boolean(mine || first);
   const help = $("help");
   help.hidden = Boolean(mine) && !state.offline;
   help.classList.toggle("stepped-back", Boolean(first));
@@ -488,6 +484,7 @@ async function start() {
     if (unreachable(error)) setOffline(true);
   }
   $("home").textContent = state.me?.household || t("app.page_title");
+  wireMore(state.me);
   if (state.me && state.me.kind !== "resident") {
     $("hold").disabled = true;
     say(t("app.staff"));

@@ -400,8 +400,8 @@ async function go(section) {
 }
 
 function frame() {
-  document.title = t("app.title");
-  $("#title").textContent = t("app.title");
+  document.title = t("register.title");
+  $("#title").textContent = t("register.title");
   $("#lang").textContent = t("lang.switch");
   $("#who").textContent = state.me ? state.me.name : "";
   const nav = $("#nav");
