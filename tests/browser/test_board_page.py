@@ -366,9 +366,7 @@ async def test_the_wall_screen_has_larger_type_and_chinese_fonts_first(
         assert family.startswith('"Noto Sans CJK SC"')
 
 
-async def test_the_admin_starts_a_drill_from_the_board(
-    sqlite_url: str, browser: Browser
-) -> None:
+async def test_the_admin_starts_a_drill_from_the_board(sqlite_url: str, browser: Browser) -> None:
     seeded = await seed(sqlite_url)
     async with running(Settings(database_url=sqlite_url), router=strict_pages) as base:
         async with board(browser, base, seeded.staff["admin"], DESK) as page:

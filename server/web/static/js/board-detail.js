@@ -49,6 +49,9 @@ function said(event) {
   }
 }
 
+/** A label, or the fallback when the catalogue has none (an event type it does not know). */
+const known = (label, fallback) => (label.startsWith("board.") ? fallback : label);
+
 function timeline(events) {
   return h(
     "ol",
@@ -58,7 +61,7 @@ function timeline(events) {
         "li",
         { class: "ev", dataset: { type: e.type, id: String(e.id) } },
         h("time", { datetime: e.at }, clock(e.at)),
-        h("span", { class: "ev-what" }, w("ev." + e.type)),
+        h("span", { class: "ev-what" }, known(w("ev." + e.type), e.type)),
         h("span", { class: "ev-who" }, who(e)),
         said(e) ? h("span", { class: e.type === "alert.note" ? "ev-note" : "ev-said" }, said(e)) : null,
       ),

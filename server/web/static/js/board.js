@@ -278,7 +278,7 @@ function live(status) {
 function label() {
   document.title = w("title");
   $("#title").textContent = w("title");
-  for (const el of document.querySelectorAll("[data-word]")) el.textContent = w(el.dataset.word);
+  for (const el of document.querySelectorAll("[data-word]")) el.textContent = words.t(el.dataset.word);
   $("#lang").textContent = w("lang");
   $("#tab-history").textContent = w("tab.history");
   $("#f-q").placeholder = w("filter.search");
