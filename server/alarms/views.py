@@ -298,9 +298,10 @@ _PHONE = select(Resident.phone).where(Resident.id == bindparam("resident_id"))
 async def raiser_phone(
     session: AsyncSession, *, principal: Principal, view: AlertView
 ) -> str | None:
-    """The raiser's phone, to call back: for staff alone, and each look is in the audit log."""
+    """The raiser's phone, to call back: for staff alone, while the alarm is open, and each look
+    is in the audit log."""
     alert = view.alert
-    if principal.kind != "staff" or alert.raised_by_resident_id is None:
+    if principal.kind != "staff" or alert.raised_by_resident_id is None or alert.status not in OPEN:
         return None
     row = (await read(session, _PHONE, {"resident_id": alert.raised_by_resident_id})).one_or_none()
     phone = row[0] if row is not None else None
