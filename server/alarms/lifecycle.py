@@ -38,24 +38,63 @@ async def _load(
     locked = await store.lock(session, principal.community_id)
     alert = await store.alarm(session, alert_id=alert_id)
     if alert is None or alert.community_id != principal.community_id:
-        raise NotFound(f"no alarm {alert_id} in your scope")
+        raise NotFound("no alarm {alert_id} in your scope", alert_id=alert_id)
     outside = principal.kind == "resident" and alert.group_id != principal.group_id
     if outside and not await store.widened_to(
         session, alert_id=alert.id, group_id=principal.group_id
     ):
-        raise NotFound(f"no alarm {alert_id} in your scope")
+        raise NotFound("no alarm {alert_id} in your scope", alert_id=alert_id)
     if principal.grid_scope is not None and alert.grid_id != principal.grid_scope:
-        raise NotFound(f"no alarm {alert_id} in your grid")
+        raise NotFound("no alarm {alert_id} in your grid", alert_id=alert_id)
     return locked, alert
+
+
+# The refusals below are written out whole for each case (not "{action}" filled with an English
+# verb) so that each has its own sentence in the wording catalogue (server/words/errors.json).
+_STAFF_ONLY: dict[str, str] = {
+    "take an alarm": "only the patrol, the grid manager or the police office can take an alarm",
+    "mark an alarm on scene": (
+        "only the patrol, the grid manager or the police office can mark an alarm on scene"
+    ),
+    "escalate an alarm": (
+        "only the patrol, the grid manager or the police office can escalate an alarm"
+    ),
+    "resolve an alarm": (
+        "only the patrol, the grid manager or the police office can resolve an alarm"
+    ),
+}
+_CLOSED: dict[tuple[Status, str], str] = {
+    (Status.RESOLVED, "taken"): "alarm {alert_id} is resolved; it can't be taken",
+    (Status.RESOLVED, "marked on scene"): (
+        "alarm {alert_id} is resolved; it can't be marked on scene"
+    ),
+    (Status.RESOLVED, "escalated"): "alarm {alert_id} is resolved; it can't be escalated",
+    (Status.RESOLVED, "resolved"): "alarm {alert_id} is resolved; it can't be resolved",
+    (Status.RESOLVED, "cancelled"): "alarm {alert_id} is resolved; it can't be cancelled",
+    (Status.CANCELLED, "taken"): "alarm {alert_id} is cancelled; it can't be taken",
+    (Status.CANCELLED, "marked on scene"): (
+        "alarm {alert_id} is cancelled; it can't be marked on scene"
+    ),
+    (Status.CANCELLED, "escalated"): "alarm {alert_id} is cancelled; it can't be escalated",
+    (Status.CANCELLED, "resolved"): "alarm {alert_id} is cancelled; it can't be resolved",
+    (Status.CANCELLED, "cancelled"): "alarm {alert_id} is cancelled; it can't be cancelled",
+}
+_NO_MORE_ANSWERS: dict[Status, str] = {
+    Status.RESOLVED: "alarm {alert_id} is resolved; it takes no more answers",
+    Status.CANCELLED: "alarm {alert_id} is cancelled; it takes no more answers",
+}
 
 
 def _staff_only(principal: Principal, action: str) -> None:
     if principal.kind != "staff":
-        raise Forbidden(f"only the patrol, the grid manager or the police office can {action}")
+        raise Forbidden(_STAFF_ONLY[action])
 
 
 def _closed(alert: Alert, action: str) -> Conflict:
-    return Conflict(f"alarm {alert.id} is {alert.status}; it can't be {action}")
+    template = _CLOSED.get(
+        (alert.status, action), "alarm {alert_id} is {status}; it can't be {action}"
+    )
+    return Conflict(template, alert_id=alert.id, status=alert.status, action=action)
 
 
 def _to(alert: Alert, action: Action, refused: str) -> Status:
@@ -86,7 +125,10 @@ async def respond(
         raise Forbidden("this is your own household's alarm")
     if not transitions.allows(alert.status, Action.ANSWER) or alert.masked:
         status = Status.CANCELLED if alert.masked else alert.status
-        raise Conflict(f"alarm {alert.id} is {status}; it takes no more answers")
+        template = _NO_MORE_ANSWERS.get(
+            status, "alarm {alert_id} is {status}; it takes no more answers"
+        )
+        raise Conflict(template, alert_id=alert.id, status=status)
     alert.coming = await store.answer(
         session,
         alert=alert,
@@ -133,7 +175,11 @@ async def take(
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.is_open and not transitions.allows(alert.status, Action.TAKE):
         taker = await store.taker(session, alert=alert)
-        raise Conflict(f"alarm {alert.id} was already taken by {taker or 'someone'}")
+        if not taker:
+            raise Conflict("alarm {alert_id} was already taken by someone", alert_id=alert.id)
+        raise Conflict(
+            "alarm {alert_id} was already taken by {taker}", alert_id=alert.id, taker=taker
+        )
     alert.status = _to(alert, Action.TAKE, "taken")
     alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
     alert.updated_at = now
@@ -158,7 +204,7 @@ async def arrive(
     _staff_only(principal, "mark an alarm on scene")
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     if alert.status == Status.ON_SCENE:
-        raise Conflict(f"alarm {alert.id} is already on scene")
+        raise Conflict("alarm {alert_id} is already on scene", alert_id=alert.id)
     status = _to(alert, Action.ON_SCENE, "marked on scene")
     if transitions.allows(alert.status, Action.TAKE):  # nobody had taken it: this member does
         alert.taken_by_staff_id, alert.taken_at = principal.staff_id, now
@@ -185,7 +231,10 @@ async def escalate(
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     _to(alert, Action.ESCALATE, "escalated")
     if alert.drill:
-        raise Conflict(f"alarm {alert.id} is a drill; a drill never reaches the police office")
+        raise Conflict(
+            "alarm {alert_id} is a drill; a drill never reaches the police office",
+            alert_id=alert.id,
+        )
     alert.updated_at = now
     police = await recipients.police_office(session, community_id=alert.community_id)
     change = Change(alert, outcome=Escalated.ESCALATED)
@@ -297,7 +346,11 @@ async def resolve(
     """Close an alarm with an outcome and a note; everyone alerted is told all clear."""
     _staff_only(principal, "resolve an alarm")
     if outcome not in tuple(Outcome):
-        raise Invalid(f"unknown outcome {outcome!r}; use one of {', '.join(Outcome)}")
+        raise Invalid(
+            "unknown outcome {outcome!r}; use one of {choices}",
+            outcome=outcome,
+            choices=", ".join(Outcome),
+        )
     _, alert = await _load(session, principal=principal, alert_id=alert_id)
     status = _to(alert, Action.RESOLVE, "resolved")
     residents_told = not alert.masked
@@ -373,14 +426,14 @@ async def cancel(
         )
         return change
     if not transitions.allows(alert.status, Action.CANCEL) or alert.masked:
-        raise Conflict(f"alarm {alert.id} is already closed")
+        raise Conflict("alarm {alert_id} is already closed", alert_id=alert.id)
     late = now - alert.created_at > timedelta(seconds=locked.policy.cancel_seconds)
     if duress and not alert.duress:
         change = await _under_duress(
             session, locked=locked, alert=alert, actor=_actor(principal), now=now, shown=not late
         )
     elif late or duress:
-        raise Conflict(window_closed(locked.policy.cancel_seconds))
+        raise window_closed(locked.policy.cancel_seconds)
     else:
         alert.status = _to(alert, Action.CANCEL, "cancelled")
         alert.outcome = Outcome.FALSE_ALARM
@@ -400,16 +453,19 @@ async def cancel(
         )
     if late:
         change.outcome = Cancelled.TOO_LATE
-        change.refusal = Conflict(window_closed(locked.policy.cancel_seconds))
+        change.refusal = window_closed(locked.policy.cancel_seconds)
     return change
 
 
 MAX_PIN_FAILURES = 5
 
 
-def window_closed(seconds: int) -> str:
+def window_closed(seconds: int) -> Conflict:
     """What a raiser is told once the cancel window has closed."""
-    return f"the cancel window ({seconds} s) has closed; the patrol will close this alarm"
+    return Conflict(
+        "the cancel window ({seconds} s) has closed; the patrol will close this alarm",
+        seconds=seconds,
+    )
 
 
 async def _under_duress(

@@ -27,7 +27,11 @@ async def create(
     a press while the household's alarm is open joins it; a second household of the group within
     the confirm window makes a confirmed incident. Outcome: raised, merged or repeated."""
     if alert_type not in tuple(AlertType):
-        raise Invalid(f"unknown alert type {alert_type!r}; use one of {', '.join(AlertType)}")
+        raise Invalid(
+            "unknown alert type {alert_type!r}; use one of {choices}",
+            alert_type=alert_type,
+            choices=", ".join(AlertType),
+        )
     if principal.kind != "resident" or principal.household_id is None:
         raise Forbidden("only a resident can raise an alarm for their household")
     if address is not None and address != principal.address:

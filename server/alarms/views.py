@@ -327,7 +327,7 @@ async def one(session: AsyncSession, *, principal: Principal, alert_id: int) -> 
     """One alarm the principal may see; NotFound when it is not in its scope."""
     found = await get(session, principal=principal, alert_id=alert_id)
     if found is None:
-        raise NotFound(f"no alarm {alert_id} in your scope")
+        raise NotFound("no alarm {alert_id} in your scope", alert_id=alert_id)
     return found
 
 

@@ -10,6 +10,7 @@ import base64
 import hmac
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha1
@@ -24,12 +25,12 @@ from twilio.request_validator import add_port, remove_port
 from groups import directory
 from groups.models import AlarmNumber, Staff
 from notifier.models import InboundMessage, OutboxMessage
-from server import accounts
+from server import accounts, words
 from server.accounts import Principal
 from server.alarms import lifecycle, press
 from server.alarms.change import Change, Pressed
 from server.alarms.models import AlertType, Answer, Channel
-from server.errors import Conflict, Forbidden, Malformed, NotFound
+from server.errors import Conflict, Forbidden, Malformed, NotFound, Refusal
 from server.phone import twiml
 from server.phone.twiml import Language
 from storage.db import AsyncSession, utcnow
@@ -291,10 +292,18 @@ async def handle_text(
             now=now,
             channel=Channel.SMS,
         )
-    except (Conflict, NotFound, Forbidden):
-        return twiml.sms_text("nothing_to_answer", languages=languages)
+    except (Conflict, NotFound, Forbidden) as refusal:  # the alarm closed meanwhile: say so
+        return refusal_text(refusal, languages=languages)
     row.alert_id = open_alarm.id
     return twiml.sms_text(answer, languages=languages, address=open_alarm.address or "?")
+
+
+def refusal_text(refusal: Refusal, *, languages: Sequence[Language]) -> str:
+    """A refusal texted back in the caller's language (both for an unknown phone), with our
+    prefix: the same sentence the app shows."""
+    return "\n".join(
+        words.say("sms.prefix", language=language) + refusal.say(language) for language in languages
+    )
 
 
 @dataclass(frozen=True, slots=True)

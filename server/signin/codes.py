@@ -223,6 +223,6 @@ async def chosen(
         raise Unauthenticated("That sign-in has ended: ask for a new code.")
     people = {p.key: p for p in await identities(session, phone=phone)}
     if key not in people:
-        raise Invalid(f"choose one of: {', '.join(people)}")
+        raise Invalid("choose one of: {people}", people=", ".join(people))
     row.choice_hash = None
     return people[key]

@@ -105,7 +105,7 @@ async def authorize(request: Request) -> None:
     principal = await get_principal(request, await bearer(request))
     if not roles.allowed(rule, principal):
         held = ", ".join(sorted(roles.roles_of(principal))) or "nobody"
-        raise Forbidden(roles.NOT_YOURS.format(roles=", ".join(sorted(rule)), held=held))
+        raise Forbidden(roles.NOT_YOURS, roles=", ".join(sorted(rule)), held=held)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

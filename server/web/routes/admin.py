@@ -25,9 +25,9 @@ router = APIRouter(prefix="/api", tags=["admin"])
 
 def _staff(principal: Principal, *roles: str) -> None:
     if principal.kind != "staff" or (roles and principal.role not in roles):
-        raise Forbidden(
-            f"this needs a staff credential{' (' + ', '.join(roles) + ')' if roles else ''}"
-        )
+        if not roles:
+            raise Forbidden("this needs a staff credential")
+        raise Forbidden("this needs a staff credential ({roles})", roles=", ".join(roles))
 
 
 class DrillRequest(BaseModel):
@@ -60,7 +60,10 @@ async def start_drill(
         )
         target = await accounts.for_household(session, household_id=household_id or 0)
         if target is None:
-            raise NotFound(f"no household {body.household} with a resident in your community")
+            raise NotFound(
+                "no household {household} with a resident in your community",
+                household=body.household,
+            )
     change = await press.start_drill(
         session,
         principal=principal,
@@ -111,7 +114,9 @@ async def set_pin(body: PinChange, principal: CurrentPrincipal, session: Session
         if until is not None:
             raise _locked_out(until, now=now)
         left = pins.TRIES - failures % pins.TRIES
-        raise Forbidden(f"give the current PIN to change it ({left} tries before a lockout)")
+        raise Forbidden(
+            "give the current PIN to change it ({left} tries before a lockout)", left=left
+        )
     pin_hash, duress_pin_hash = await pins.hash_pins(body.pin, body.duress_pin)
     await pins.changed(
         session,
@@ -125,9 +130,11 @@ async def set_pin(body: PinChange, principal: CurrentPrincipal, session: Session
 def _locked_out(until: datetime, *, now: datetime) -> TooMany:
     seconds = max(1, math.ceil((until - now).total_seconds()))
     return TooMany(
-        f"too many wrong PINs: the PINs can't be changed for {seconds} s; try again after "
-        f"{until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+        "too many wrong PINs: the PINs can't be changed for {seconds} s; try again after "
+        "{until:%Y-%m-%d %H:%M:%S} UTC",
         retry_after=seconds,
+        seconds=seconds,
+        until=until.astimezone(UTC),
     )
 
 

@@ -308,7 +308,7 @@ async def revoke_session(
     )
     admin = principal.kind == "staff" and principal.role == "admin"
     if found is None or found.community_id != principal.community_id or not (mine or admin):
-        raise NotFound(f"no session {session_id} of yours")
+        raise NotFound("no session {session_id} of yours", session_id=session_id)
     await sessions.revoke(session, credential_ids=[session_id], now=now)
     await session.commit()
 
@@ -336,7 +336,7 @@ async def send_invites(
             )
         )
         if household is None or (not admin and household.group_id != principal.group_id):
-            raise NotFound(f"no household {body.household} here")
+            raise NotFound("no household {household} here", household=body.household)
         household_ids = [household.id]
     elif admin and group_id is None and not body.not_signed_in:
         raise Invalid("name a household or a group, or ask for everyone not signed in")

@@ -53,7 +53,7 @@ CurrentSettings = Annotated[Settings, Depends(get_settings)]
 def _field(form: dict[str, str], name: str) -> str:
     value = form.get(name, "").strip()
     if not value:
-        raise Malformed(f"{name} is missing")
+        raise Malformed("{name} is missing", name=name)
     return value
 
 

@@ -102,7 +102,7 @@ async def get_household(
         raise refusing(exc) from exc
     if scope is not None:
         if found.household.group_id != scope:
-            raise NotFound(f"no household {household_id} in your group")
+            raise NotFound("no household {household_id} in your group", household_id=household_id)
         return _household(found, full=False, own=household_id == principal.household_id)
     audit.record(
         session,

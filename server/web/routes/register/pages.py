@@ -35,6 +35,6 @@ async def module(name: str) -> FileResponse | Response:
     match = _MODULE.fullmatch(name)
     path = STATIC / "js" / name
     if match is None or not path.is_file():
-        raise NotFound(f"no module {name[:50]}")
+        raise NotFound("no module {name}", name=name[:50])
     media = _TYPES[match[1]]
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
