@@ -62,6 +62,12 @@ _STAFF_ONLY: dict[str, str] = {
     "resolve an alarm": (
         "only the patrol, the grid manager or the police office can resolve an alarm"
     ),
+    "write a note on an alarm": (
+        "only the patrol, the grid manager or the police office can write a note on an alarm"
+    ),
+    "reassign an alarm": (
+        "only the patrol, the grid manager or the police office can reassign an alarm"
+    ),
 }
 _CLOSED: dict[tuple[Status, str], str] = {
     (Status.RESOLVED, "taken"): "alarm {alert_id} is resolved; it can't be taken",
@@ -78,6 +84,8 @@ _CLOSED: dict[tuple[Status, str], str] = {
     (Status.CANCELLED, "escalated"): "alarm {alert_id} is cancelled; it can't be escalated",
     (Status.CANCELLED, "resolved"): "alarm {alert_id} is cancelled; it can't be resolved",
     (Status.CANCELLED, "cancelled"): "alarm {alert_id} is cancelled; it can't be cancelled",
+    (Status.RESOLVED, "reassigned"): "alarm {alert_id} is resolved; it can't be reassigned",
+    (Status.CANCELLED, "reassigned"): "alarm {alert_id} is cancelled; it can't be reassigned",
 }
 _NO_MORE_ANSWERS: dict[Status, str] = {
     Status.RESOLVED: "alarm {alert_id} is resolved; it takes no more answers",
@@ -293,11 +301,15 @@ async def reassign(
         session, community_id=principal.community_id, staff_id=staff_id
     )
     if member is None or member.role not in PATROL_ROLES:
-        raise Invalid(f"staff {staff_id} is not a patrol member of this community")
+        raise Invalid(
+            "staff {staff_id} is not a patrol member of this community", staff_id=staff_id
+        )
     if not alert.is_open:
         raise _closed(alert, "reassigned")
     if alert.taken_by_staff_id == member.id:
-        raise Conflict(f"alarm {alert.id} is already {member.name}'s")
+        raise Conflict(
+            "alarm {alert_id} is already with {name}", alert_id=alert.id, name=member.name
+        )
     before = await store.taker(session, alert=alert)
     untaken = transitions.allows(alert.status, Action.TAKE)
     if untaken:
