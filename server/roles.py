@@ -101,6 +101,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/alerts/{alert_id}/recipients"): STAFF,
     ("POST", "/api/alerts/{alert_id}/seen"): RESIDENTS,  # an alarm the resident may read
     ("POST", "/api/push/seen"): PUBLIC,  # the push's answer token authenticates it
+    # the board a patrol leader runs a shift on (issue 17)
+    ("GET", "/api/alerts/history"): EVERYONE,  # a resident: their group's; staff: their scope's
+    ("GET", "/api/patrol"): STAFF,
+    ("POST", "/api/alerts/{alert_id}/notes"): RESPONDERS,
+    ("POST", "/api/alerts/{alert_id}/reassign"): RESPONDERS,
     # the community's settings
     ("GET", "/api/policy"): STAFF,
     ("PUT", "/api/policy"): ADMIN,
@@ -188,7 +193,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/devices"): PUBLIC,
     ("GET", "/app"): PUBLIC,
     ("GET", "/board"): PUBLIC,
-    ("GET", "/static/tenwatch.js"): PUBLIC,
     ("GET", "/register"): PUBLIC,
     ("GET", "/static/js/{name}"): PUBLIC,
 }

@@ -3,8 +3,10 @@ resolves it, or the raiser cancels it (under duress, only seemingly). Every step
 against the alarm's state and stored as an event; the caller commits, which publishes it."""
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from groups import pins
+from groups import audit, pins
+from groups.models import PATROL_ROLES
 from server.accounts import Principal
 from server.alarms import escalation, recipients, sounders, store, transitions
 from server.alarms.change import Cancelled, Change, Escalated
@@ -60,6 +62,12 @@ _STAFF_ONLY: dict[str, str] = {
     "resolve an alarm": (
         "only the patrol, the grid manager or the police office can resolve an alarm"
     ),
+    "write a note on an alarm": (
+        "only the patrol, the grid manager or the police office can write a note on an alarm"
+    ),
+    "reassign an alarm": (
+        "only the patrol, the grid manager or the police office can reassign an alarm"
+    ),
 }
 _CLOSED: dict[tuple[Status, str], str] = {
     (Status.RESOLVED, "taken"): "alarm {alert_id} is resolved; it can't be taken",
@@ -76,6 +84,8 @@ _CLOSED: dict[tuple[Status, str], str] = {
     (Status.CANCELLED, "escalated"): "alarm {alert_id} is cancelled; it can't be escalated",
     (Status.CANCELLED, "resolved"): "alarm {alert_id} is cancelled; it can't be resolved",
     (Status.CANCELLED, "cancelled"): "alarm {alert_id} is cancelled; it can't be cancelled",
+    (Status.RESOLVED, "reassigned"): "alarm {alert_id} is resolved; it can't be reassigned",
+    (Status.CANCELLED, "reassigned"): "alarm {alert_id} is cancelled; it can't be reassigned",
 }
 _NO_MORE_ANSWERS: dict[Status, str] = {
     Status.RESOLVED: "alarm {alert_id} is resolved; it takes no more answers",
@@ -251,6 +261,91 @@ async def escalate(
     return change
 
 
+class Noted(StrEnum):
+    """What writing a note did."""
+
+    NOTED = "noted"
+
+
+async def note(
+    session: AsyncSession, *, principal: Principal, alert_id: int, text: str, now: datetime
+) -> Change["Noted"]:
+    """A staff member writes a note on an alarm, open or closed; the board alone reads it."""
+    _staff_only(principal, "write a note on an alarm")
+    text = text.strip()
+    if not text:
+        raise Invalid("write the note's text")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    change = Change(alert, outcome=Noted.NOTED)
+    await store.record(
+        session,
+        change,
+        type=EventType.NOTE,
+        actor=_actor(principal),
+        channel=Channel.APP,
+        now=now,
+        audience=Audience.BOARD,
+        data={"note": text, "by": principal.name},
+    )
+    return change
+
+
+async def reassign(
+    session: AsyncSession, *, principal: Principal, alert_id: int, staff_id: int, now: datetime
+) -> Change[Status]:
+    """Give an open alarm to another patrol member (taking it for them if nobody had): the
+    board hears it, and the audit log keeps who moved it from whom to whom."""
+    _staff_only(principal, "reassign an alarm")
+    _, alert = await _load(session, principal=principal, alert_id=alert_id)
+    member = await store.staff_member(
+        session, community_id=principal.community_id, staff_id=staff_id
+    )
+    if member is None or member.role not in PATROL_ROLES:
+        raise Invalid(
+            "staff {staff_id} is not a patrol member of this community", staff_id=staff_id
+        )
+    if not alert.is_open:
+        raise _closed(alert, "reassigned")
+    if alert.taken_by_staff_id == member.id:
+        raise Conflict(
+            "alarm {alert_id} is already with {name}", alert_id=alert.id, name=member.name
+        )
+    before = await store.taker(session, alert=alert)
+    untaken = transitions.allows(alert.status, Action.TAKE)
+    if untaken:
+        alert.status = _to(alert, Action.TAKE, "taken")
+        await store.settle(session, alert_id=alert.id, now=now)
+    alert.taken_by_staff_id, alert.taken_at, alert.updated_at = member.id, now, now
+    change = Change(alert, outcome=alert.status)
+    await store.record(
+        session,
+        change,
+        type=EventType.ACKNOWLEDGED,
+        actor=_actor(principal),
+        channel=Channel.APP,
+        now=now,  # the group hears that the patrol took it; a change of hands is the board's
+        audience=Audience.ALL if untaken else Audience.BOARD,
+        data={
+            "taken_by": member.name,
+            "taken_by_staff_id": member.id,
+            "reassigned": True,
+            "from": before,
+            "by": principal.name,
+        },
+    )
+    audit.record(
+        session,
+        community_id=alert.community_id,
+        actor=audit.Actor(name=principal.name, kind="staff", id=principal.staff_id),
+        action="reassigned",
+        subject=f"alarm {alert.id}",
+        before=before,
+        after=member.name,
+        at=now,
+    )
+    return change
+
+
 async def resolve(
     session: AsyncSession,
     *,
@@ -295,7 +390,7 @@ async def resolve(
             channel=Channel.APP,
             now=now,
             audience=Audience.BOARD,
-            data={"note": note},
+            data={"note": note, "by": principal.name},
         )
     change.texts += await all_clear(
         session,

@@ -383,6 +383,12 @@ async def taker(session: AsyncSession, *, alert: Alert) -> str | None:
     return await session.scalar(select(Staff.name).where(Staff.id == alert.taken_by_staff_id))
 
 
+async def staff_member(session: AsyncSession, *, community_id: int, staff_id: int) -> Staff | None:
+    """A staff member of the community (None for another community's or no one)."""
+    found = await session.get(Staff, staff_id)
+    return found if found is not None and found.community_id == community_id else None
+
+
 async def answerable(
     session: AsyncSession, *, group_id: int, household_id: int | None
 ) -> Alert | None:

@@ -1,15 +1,23 @@
 """Alarms as people read them: what a principal may see, with the names it is read by."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 
 from groups import audit
-from groups.models import Group, Household, Resident, Staff
+from groups.models import PATROL_ROLES, Grid, Group, Household, Resident, Staff
 from server.accounts import Principal
 from server.alarms.change import Change, Pressed
-from server.alarms.models import OPEN, Alert, AlertGroup, AlertResponse
+from server.alarms.models import (
+    OPEN,
+    Alert,
+    AlertDeadline,
+    AlertEvent,
+    AlertGroup,
+    AlertResponse,
+    EventType,
+)
 from server.errors import NotFound
 from storage.db import AsyncSession, read
 
@@ -25,6 +33,12 @@ class AlertView:
     taken_by: str | None
     hidden: bool
     board: bool = False
+    next_escalation_at: datetime | None = None
+    """When the alarm's next stored deadline falls due (the board's countdown)."""
+    police: bool = False
+    """The police office was called in (the board's: it sorts the police's first)."""
+    grid: str | None = None
+    """The grid's name (the board's filter)."""
 
 
 def _visible(principal: Principal) -> Select[Alert, str, str, str]:
@@ -133,13 +147,180 @@ async def _page(
     if before_id is not None:
         query = query.where(Alert.id < before_id)
     rows = await session.execute(query.order_by(Alert.id.desc()).limit(min(limit, LIST_MAX)))
-    return [_view(principal, row) for row in rows]
+    return await for_board(session, [_view(principal, row) for row in rows])
+
+
+_NEXT_DUE = (
+    select(AlertDeadline.alert_id, func.min(AlertDeadline.due_at))
+    .where(
+        AlertDeadline.alert_id.in_(bindparam("ids", expanding=True)),
+        AlertDeadline.done_at.is_(None),
+    )
+    .group_by(AlertDeadline.alert_id)
+)
+_ESCALATIONS = select(AlertEvent.alert_id, AlertEvent.data).where(
+    AlertEvent.alert_id.in_(bindparam("ids", expanding=True)),
+    AlertEvent.type == EventType.ESCALATED,
+)
+
+_GRIDS = select(Grid.id, Grid.name).where(Grid.id.in_(bindparam("ids", expanding=True)))
+
+
+async def for_board(session: AsyncSession, found: list[AlertView]) -> list[AlertView]:
+    """The staff's views with what only the board shows: the next deadline's due time and
+    whether the police office was called in (two queries for the whole list)."""
+    ids = [v.alert.id for v in found if v.board]
+    if not ids:
+        return found
+    due: dict[int, datetime] = {}
+    for alert_id, at in await read(session, _NEXT_DUE, {"ids": ids}):
+        due[alert_id] = at
+    police = {
+        alert_id
+        for alert_id, data in await read(session, _ESCALATIONS, {"ids": ids})
+        if (data or {}).get("police")
+    }
+    grid_ids = sorted({v.alert.grid_id for v in found if v.alert.grid_id is not None})
+    grids: dict[int, str] = {}
+    if grid_ids:
+        for grid_id, name in await read(session, _GRIDS, {"ids": grid_ids}):
+            grids[grid_id] = name
+    return [
+        replace(
+            v,
+            next_escalation_at=due.get(v.alert.id),
+            police=v.alert.id in police,
+            grid=grids.get(v.alert.grid_id or 0),
+        )
+        if v.board
+        else v
+        for v in found
+    ]
+
+
+async def history(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    alert_type: str | None = None,
+    group_id: int | None = None,
+    grid_id: int | None = None,
+    outcome: str | None = None,
+    text: str | None = None,
+    limit: int = LIST_LIMIT,
+    before_id: int | None = None,
+) -> list[AlertView]:
+    """The closed alarms the principal may see, raised between since and until, of a type,
+    group, grid or outcome, whose address or raiser's name holds text; newest first, paged as
+    list_open is (a grid manager's are their grid's whatever grid is asked)."""
+    query = _visible(principal).where(Alert.status.not_in(OPEN))
+    if principal.kind == "resident":
+        query = query.where(Alert.masked.is_(False))
+    if since is not None:
+        query = query.where(Alert.created_at >= since)
+    if until is not None:
+        query = query.where(Alert.created_at < until)
+    for column, wanted in (
+        (Alert.type, alert_type),
+        (Alert.group_id, group_id),
+        (Alert.grid_id, grid_id),
+        (Alert.outcome, outcome),
+    ):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    if text:
+        query = query.where(
+            or_(
+                Alert.address.contains(text, autoescape=True),
+                Resident.name.contains(text, autoescape=True),
+            )
+        )
+    return await _page(session, principal, query, limit=limit, before_id=before_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who took a step of an alarm, as a person reads it: a name and what they are."""
+
+    name: str
+    role: str
+    """The staff member's role, "resident" (with the household's address), or "system"."""
+    household: str | None = None
+
+
+_STAFF_NAMES = select(Staff.id, Staff.name, Staff.role).where(
+    Staff.id.in_(bindparam("ids", expanding=True))
+)
+_RESIDENT_NAMES = (
+    select(Resident.id, Resident.name, Household.address)
+    .join(Household, Resident.household_id == Household.id)
+    .where(Resident.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def actors(session: AsyncSession, *, community_id: int, keys: set[str]) -> dict[str, Actor]:
+    """The people behind events' actors (`staff:3`, `resident:7`) of a community, by name and
+    role; an actor not found (or `system`) is left out."""
+    wanted: dict[str, list[int]] = {"staff": [], "resident": []}
+    for key in keys:
+        kind, _, ident = key.partition(":")
+        if kind in wanted and ident.isdigit():
+            wanted[kind].append(int(ident))
+    found: dict[str, Actor] = {}
+    if wanted["staff"]:
+        query = _STAFF_NAMES.where(Staff.community_id == community_id)
+        for staff_id, name, role in await session.execute(query, {"ids": wanted["staff"]}):
+            found[f"staff:{staff_id}"] = Actor(name=name, role=role)
+    if wanted["resident"]:
+        query = _RESIDENT_NAMES.where(Household.community_id == community_id)
+        for resident_id, name, address in await session.execute(query, {"ids": wanted["resident"]}):
+            found[f"resident:{resident_id}"] = Actor(name=name, role="resident", household=address)
+    return found
+
+
+_PATROL = (
+    select(Staff.id, Staff.name, Staff.role)
+    .where(Staff.community_id == bindparam("community_id"), Staff.role.in_(sorted(PATROL_ROLES)))
+    .order_by(Staff.name, Staff.id)
+)
+
+
+async def patrol(session: AsyncSession, *, community_id: int) -> list[tuple[int, str, str]]:
+    """The community's patrol members and leaders (id, name, role): whom an alarm can go to."""
+    return [(i, n, r) for i, n, r in await read(session, _PATROL, {"community_id": community_id})]
+
+
+_PHONE = select(Resident.phone).where(Resident.id == bindparam("resident_id"))
+
+
+async def raiser_phone(
+    session: AsyncSession, *, principal: Principal, view: AlertView
+) -> str | None:
+    """The raiser's phone, to call back: for staff alone, while the alarm is open, and each look
+    is in the audit log."""
+    alert = view.alert
+    if principal.kind != "staff" or alert.raised_by_resident_id is None or alert.status not in OPEN:
+        return None
+    row = (await read(session, _PHONE, {"resident_id": alert.raised_by_resident_id})).one_or_none()
+    phone = row[0] if row is not None else None
+    if phone:
+        audit.record(
+            session,
+            community_id=alert.community_id,
+            actor=audit.Actor(name=principal.name, kind="staff", id=principal.staff_id),
+            action="viewed",
+            subject=f"raiser of alarm {alert.id}",
+            note="the raiser's phone, to call back",
+        )
+    return phone
 
 
 async def get(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView | None:
     """One alarm, if the principal may see it."""
     row = (await session.execute(_visible(principal).where(Alert.id == alert_id))).first()
-    return _view(principal, row) if row is not None else None
+    return (await for_board(session, [_view(principal, row)]))[0] if row is not None else None
 
 
 async def one(session: AsyncSession, *, principal: Principal, alert_id: int) -> AlertView:

@@ -53,6 +53,12 @@ class AlertOut(BaseModel):
         description="An unidentified caller's phone, to call back: whole for staff, masked for "
         "residents.",
     )
+    next_escalation_at: datetime | None = Field(
+        None, description="When the next stored escalation falls due (board only)."
+    )
+    police: bool = Field(False, description="The police office was called in (board only).")
+    grid_id: int | None = Field(None, description="The grid of the raiser's household.")
+    grid: str | None = Field(None, description="The grid's name (board only).")
 
     @classmethod
     def of(cls, view: AlertView) -> "AlertOut":
@@ -62,12 +68,17 @@ class AlertOut(BaseModel):
             name: getattr(a, name)
             for name in cls.model_fields
             if name not in ("household", "group", "raised_by", "taken_by")
+            and name not in ("next_escalation_at", "police", "grid")
         }
         fields.update(
             household=a.address, group=view.group, raised_by=view.raised_by, taken_by=view.taken_by
         )
+        fields.update(
+            next_escalation_at=view.next_escalation_at, police=view.police, grid=view.grid
+        )
         if not view.board:  # the board's alone: notes, rounds, duress, a caller's whole phone
             fields.update(note=None, duress=False, patrol_cycles=0)
+            fields.update(next_escalation_at=None, police=False)
             fields.update(caller=masked_phone(a.caller) if a.caller else None)
         if view.hidden:
             fields.update(
@@ -107,6 +118,7 @@ class AlertDetail(AlertOut):
 
     responses: list[ResponseOut] = []
     responder: ResponderOut | None = None
+    raiser_phone: str | None = Field(None, description="The raiser's phone, to call back (staff).")
 
 
 class Step(BaseModel):
@@ -136,5 +148,10 @@ class EventOut(BaseModel):
     type: str
     at: datetime
     actor: str
+    actor_name: str | None = Field(None, description="Who the actor is, by name.")
+    actor_role: str | None = Field(
+        None, description="The staff member's role, resident, or system."
+    )
+    actor_household: str | None = Field(None, description="A resident actor's address.")
     channel: str
     data: dict[str, Any]

@@ -77,8 +77,10 @@ async def test_the_patrol_and_the_group_leader_see_the_context_of_an_open_alarm_
         assert (await patrol.take(alarm)).status_code == 200
         assert (await patrol.resolve(alarm, "handled")).status_code == 200
         assert (await patrol.look_at(alarm))["responder"] is None  # closed: no more
-    looks = await _looks(sqlite_url)
+    every = await _looks(sqlite_url)
+    looks = [look for look in every if look[1].startswith("household ")]
     assert [(s, n) for _, s, n in looks] == [
         (f"household {RAISER}", f"responder context, alarm {alarm}"),
     ] * 2
+    assert [s for _, s, _ in every if s.startswith("raiser ")] == [f"raiser of alarm {alarm}"]
     assert looks[0][0].startswith("巡逻队员")

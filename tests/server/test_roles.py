@@ -31,7 +31,6 @@ PAGES = {
     "/s",
     "/app",
     "/board",
-    "/static/tenwatch.js",
     "/register",
     "/plan",
     "/static/js/{name}",

@@ -17,7 +17,7 @@ async def get(base: str, path: str, token: str | None = None) -> httpx.Response:
         return await client.get(path, headers=headers)
 
 
-@pytest.mark.parametrize("path", ["/board", "/app", "/static/tenwatch.js", "/api/me", "/healthz"])
+@pytest.mark.parametrize("path", ["/board", "/app", "/static/js/board.js", "/api/me", "/healthz"])
 async def test_every_answer_carries_the_security_headers(
     sqlite_url: str, seeded: Seed, path: str
 ) -> None:
@@ -37,8 +37,8 @@ async def test_the_pages_still_load_their_script_and_open_the_stream_under_the_p
 ) -> None:
     async with running(Settings(database_url=sqlite_url)) as base:
         page = (await get(base, "/board")).text
-        assert '<script src="/static/tenwatch.js">' in page  # 'self'
-        assert "<script>" in page  # inline, allowed for now ('unsafe-inline')
+        assert '<script type="module" src="/static/js/board.js">' in page  # 'self'
+        assert "<script>" not in page  # nothing inline
         assert "http" not in PAGES_CSP  # nothing from elsewhere
         async with stream(base, seeded.staff["patrol_member"]) as board:  # /ws: not wrapped
             assert board.hello["type"] == "hello"

@@ -17,17 +17,11 @@ async def index(request: Request) -> RedirectResponse:
 
 @router.get("/board")
 async def board() -> FileResponse:
-    """The patrol team's live board (signed in: the session cookie)."""
-    return FileResponse(STATIC / "board.html")
+    """The staff's live board (signed in: the session cookie); `?kiosk=1` for a wall screen."""
+    return FileResponse(STATIC / "board.html", headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/app")
 async def resident() -> FileResponse:
     """The resident's page with the help button (signed in: the session cookie)."""
     return FileResponse(STATIC / "app.html")
-
-
-@router.get("/static/tenwatch.js")
-async def script() -> FileResponse:
-    """The shared client script: stream, resume, reconnect."""
-    return FileResponse(STATIC / "tenwatch.js", media_type="text/javascript")

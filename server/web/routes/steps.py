@@ -11,7 +11,7 @@ from server.alarms import lifecycle, views
 from server.alarms.change import Change
 from server.alarms.models import Answer, Outcome
 from server.web.deps import CurrentPrincipal, Now, Session
-from server.web.schemas import AlertId, AlertOut, Step
+from server.web.schemas import MAX_ID, AlertId, AlertOut, Step
 
 router = APIRouter(prefix="/api/alerts/{alert_id}", tags=["lifecycle"])
 
@@ -31,6 +31,22 @@ class Resolution(BaseModel):
 
     outcome: Outcome
     note: str | None = Field(None, max_length=1000)
+
+
+class NoteIn(BaseModel):
+    """A note the board keeps on an alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class Reassignment(BaseModel):
+    """The patrol member an alarm goes to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: int = Field(ge=1, le=MAX_ID)
 
 
 class Cancellation(BaseModel):
@@ -103,6 +119,29 @@ async def resolve(
         outcome=body.outcome,
         note=body.note,
         now=now,
+    )
+    return await _done(change, session=session, principal=principal)
+
+
+@router.post("/notes", response_model=Step)
+async def note(
+    alert_id: AlertId, body: NoteIn, principal: CurrentPrincipal, session: Session, now: Now
+) -> Step:
+    """Write a note on an alarm, open or closed; the board's alone."""
+    change = await lifecycle.note(
+        session, principal=principal, alert_id=alert_id, text=body.text, now=now
+    )
+    return await _done(change, session=session, principal=principal)
+
+
+@router.post("/reassign", response_model=Step)
+async def reassign(
+    alert_id: AlertId, body: Reassignment, principal: CurrentPrincipal, session: Session, now: Now
+) -> Step:
+    """Give an open alarm to another patrol member of the community (taking it for them if
+    nobody had); 422 for anyone else."""
+    change = await lifecycle.reassign(
+        session, principal=principal, alert_id=alert_id, staff_id=body.staff_id, now=now
     )
     return await _done(change, session=session, principal=principal)
 
