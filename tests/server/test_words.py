@@ -92,3 +92,11 @@ async def test_the_pages_get_the_catalogue_as_a_module(sqlite_url: str) -> None:
     body = response.text
     served = json.loads(body[body.index("export default ") + 15 : body.rindex(";")])
     assert served == words.catalogue()
+
+
+def test_an_alarms_type_and_outcome_have_one_entry_each() -> None:
+    # the board once said 已处理 and 火警 where the text said 已处置 and 火情
+    known = words.catalogue()["zh"]
+    for shared in [k for k in known if re.fullmatch(r"(type|outcome)\.\w+", k)]:
+        copies = [k for k in known if k != shared and k.endswith("." + shared)]
+        assert not copies, (shared, copies)

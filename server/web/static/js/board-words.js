@@ -5,7 +5,8 @@ import { t } from "./words.js";
 
 /** The board's label for key in the person's language, with {name} filled from values. */
 export function w(key, values = {}) {
-  return t("board." + key, values);
+  // An alarm's type and outcome are the catalogue's shared words: the texts say the same.
+  return t(/^(type|outcome)\./.test(key) ? key : "board." + key, values);
 }
 
 /** "2 分钟前" for a time (an ISO string or ms) as seen at now (ms). */

@@ -8,7 +8,8 @@ import { showConsent } from "./consent.js";
 import { $, fill, h } from "./dom.js";
 import { Stream } from "./stream.js";
 import * as words from "./words.js";
-import { w } from "./board-words.js";
+import { clock, w } from "./board-words.js";
+import { deliveryLines, renderRecipients } from "./recipients.js";
 import { arrange, header, OPEN_STATES, OUTCOMES, passes, row, SORTS, tick, TYPES } from "./board-list.js";
 import { render } from "./board-detail.js";
 
@@ -123,6 +124,7 @@ function drawDetail() {
     delete pane.dataset.alertId;
     recipients.hidden = true;
     delete recipients.dataset.alertId;
+    showRecipients(null);
     return;
   }
   // What a person was typing or choosing outlives a redraw (an event of the alarm arriving).
@@ -139,6 +141,7 @@ function drawDetail() {
   document.body.dataset.shown = state.detail && state.detail.id === alert.id ? String(alert.id) : "";
   recipients.hidden = false;
   recipients.dataset.alertId = String(alert.id);
+  if (state.me?.kind === "staff") showRecipients(alert.id);
 }
 
 async function loadDetail(id, { full = true } = {}) {
@@ -231,7 +234,45 @@ async function refreshOpen() {
 const pending = new Set();
 let timer = null;
 
+// The recipient table of the selected alarm (js/recipients.js), fed the stream's events.
+let table = null;
+let tableOf = null;
+
+async function showRecipients(id) {
+  if (tableOf === id) return;
+  table?.destroy();
+  table = null;
+  tableOf = id;
+  if (id === null) return;
+  const shown = await renderRecipients($("#recipients"), id).catch(() => null);
+  if (tableOf === id) table = shown;
+  else shown?.destroy();
+}
+
+// One line per change that matters: a receipt only when it fails or settles the last text.
+const LOG_KEPT = 40;
+const LOGGED = new Set(["alert.raised", "alert.confirmed", "alert.acknowledged", "alert.on_scene", "alert.escalated", "alert.resolved", "alert.cancelled", "alert.duress"]);
+
+function logLines(event) {
+  if (event.type === "alert.delivery") return deliveryLines(event);
+  if (!LOGGED.has(event.type)) return [];
+  const d = event.data || {};
+  return [[d.household || d.caller || "?", w("ev." + event.type)].join(" · ")];
+}
+
+function log(event) {
+  const lines = logLines(event);
+  if (!lines.length) return;
+  const list = $("#log-lines");
+  for (const line of lines) {
+    list.prepend(h("li", { class: event.type === "alert.delivery" ? "delivery" : "" }, h("time", {}, clock(event.at)), " ", line));
+  }
+  while (list.children.length > LOG_KEPT) list.lastElementChild.remove();
+}
+
 function heard(event) {
+  table?.apply(event);
+  log(event);
   if (typeof event.alert_id !== "number") return;
   pending.add(event.alert_id);
   clearTimeout(timer);
