@@ -170,6 +170,16 @@ async def test_a_long_silent_or_low_battery_button_shows_as_quiet_or_low(hw: Wor
 
         await poll_until(later)
         assert await _alarms(hw, base) == [], "no check-in is a press"
+        # the plan lists them beside the households no channel reaches, before they matter
+        plan = await call(base, hw.seed.staff["patrol_leader"], "GET", "/api/community/plan")
+        assert plan.status_code == 200, plan.text
+        troubled = {b["name"]: (b["state"], b["address"]) for b in plan.json()["buttons"]}
+        assert troubled == {
+            "low": ("low", RAISER),
+            "silent": ("quiet", RAISER),
+            "gone": ("quiet", RAISER),
+        }
+        assert plan.json()["counts"]["buttons"] == 3
 
 
 async def _alarms(world: World, base: str) -> list[dict[str, Any]]:

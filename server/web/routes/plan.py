@@ -2,6 +2,7 @@
 each household lit (alarm, coming, unreachable, away); who can't be reached; and the routine
 button test of a household's channels (server/reach)."""
 
+import dataclasses
 from datetime import date, datetime
 from typing import Annotated
 
@@ -189,7 +190,7 @@ async def community_plan(
     quiet_after, low_below = thresholds(request.state.settings)
     shown = {p.id for p in found}
     troubled = [
-        ButtonOut(**vars(b))
+        ButtonOut(**dataclasses.asdict(b))
         for b in await hardware.reachability(
             reads,
             community_id=principal.community_id,
