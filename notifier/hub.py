@@ -14,11 +14,13 @@ each community's newest stored id with its own and fills any gap the same way.
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from notifier.bus.base import Bus
 from notifier.connection import PAGE, Connection, Event, event_id_of
+from notifier.metrics import Arrivals
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ class Hub:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._notices: dict[str, Callable[[str], None]] = {}
+        self.arrivals = Arrivals()
+        """The presses whose raised events are timed to this process's sockets (a metric)."""
 
     async def start(self) -> None:
         """Connect to the bus; start the heartbeat and the periodic check against the store."""
@@ -123,6 +127,14 @@ class Hub:
     def connections(self) -> int:
         """How many sockets this process holds."""
         return sum(len(m) for c in self._communities.values() for m in c.members.values())
+
+    def sockets(self) -> Counter[str]:
+        """How many sockets this process holds of each kind of channel (group, grid, board)."""
+        held: Counter[str] = Counter()
+        for community in self._communities.values():
+            for channel, members in community.members.items():
+                held[channel.partition(":")[0]] += len(members)
+        return held
 
     async def page(self, channel: str, after_id: int, limit: int) -> Sequence[Event]:
         """A channel's stored events after an id: what a connection that is behind reads."""
@@ -218,6 +230,7 @@ class Hub:
         for channel in channels:
             for connection in community.members.get(channel, ()):
                 connection.push(event_id, text)
+        self.arrivals.fanned_out(event_id)
 
     def _fill(self, community_id: int, community: _Community, *, wait: bool = True) -> None:
         if community.filling is None:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.devices.base import DeviceLink
 from notifier.journal import Journal
 from notifier.lookup import taken_before
+from notifier.metrics import sent
 from notifier.models import PENDING, SENDING, OutboxMessage
 from notifier.policy import OutboxPolicy
 from notifier.push.base import PushGone, PushSender, Subscription
@@ -191,6 +192,7 @@ class OutboxWorker(Worker):
             except SendError as exc:
                 outcome = exc
             if outcome is not None:
+                sent(job.channel, outcome)
                 journal.finish(job.id, outcome)
 
     async def _send_one(

@@ -180,6 +180,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # health, and the phone's webhooks (signed by Twilio)
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,  # details only to staff
+    ("GET", "/metrics"): PUBLIC,  # its own rule: the metrics token or staff (docs/operate.md)
     ("POST", "/twilio/voice"): PUBLIC,
     ("POST", "/twilio/voice/menu"): PUBLIC,
     ("POST", "/twilio/voice/answer"): PUBLIC,

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
     push_allow_http: bool = False
     """Accept http:// push endpoints (a test's local push service); never in production."""
 
+    metrics_token: SecretStr | None = None
+    """The bearer token Prometheus scrapes /metrics with (`authorization: credentials`); staff
+    tokens are let in too. Unset, /metrics is open in development and staff-only in production
+    (docs/operate.md, "Metrics")."""
+
     @property
     def push_url(self) -> str:
         """The push backend: Web Push when a VAPID key is set, else the console."""
@@ -245,6 +250,9 @@ class Settings(BaseSettings):
         ):
             if sid is not None and "xxxx" in sid.lower():
                 refused.append(f"TENWATCH_TWILIO_{name} is the .env.example placeholder")
+        metrics = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if metrics is not None and (metrics.lower() in PLACEHOLDERS or len(metrics) < 16):
+            refused.append("TENWATCH_METRICS_TOKEN must be a random secret (16 characters or more)")
         public = urlsplit(self.public_base_url)
         if public.scheme != "https" or _local(public.hostname or ""):
             refused.append(

@@ -14,7 +14,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     async_sessionmaker,
@@ -28,6 +28,7 @@ from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.types import TypeDecorator
 
 from storage import deferred
+from storage.pool import ReadPool, TimedPool
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -163,6 +164,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _is_file(url: str) -> bool:
+    """Whether a SQLite URL names a file (not an in-memory database)."""
+    parsed = make_url(url)
+    return parsed.database not in (None, "", ":memory:") and "memory" not in str(
+        parsed.query.get("mode", "")
+    )
+
+
 def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
     """Connect as SQLAlchemy would, but let a refused, unresolvable or timed-out connection
     fail as the driver's OperationalError, which SQLAlchemy wraps like any other: its asyncio
@@ -191,6 +200,7 @@ def create_engine(
         kwargs.setdefault("pool_pre_ping", False)
         # An unreachable host fails within this, rather than hanging a request for minutes.
         kwargs.setdefault("connect_args", {}).setdefault("timeout", CONNECT_SECONDS)
+        kwargs.setdefault("poolclass", TimedPool)  # its waits are a metric (storage.pool)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "do_connect", _connect)
         return engine
@@ -202,6 +212,8 @@ def create_engine(
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", 60)
     kwargs.setdefault("connect_args", {}).setdefault("timeout", BUSY_SECONDS)
+    if _is_file(url):  # an in-memory database keeps SQLAlchemy's one static connection
+        kwargs.setdefault("poolclass", ReadPool if read_only else TimedPool)
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from notifier.metrics import Arrivals
 from server.accounts import Principal
-from server.alarms import press, store
+from server.alarms import metrics, press, store
 from server.alarms.change import Change, Pressed
 from server.alarms.models import AlertType, Channel
 from server.errors import PRESS_NOT_STORED, Refusal, Unavailable, database_away
@@ -54,16 +55,27 @@ class Presses:
         *,
         wait_seconds: float = 10.0,
         max_batch: int = 500,
+        arrivals: Arrivals | None = None,
     ) -> None:
+        """`arrivals`: the hub's, to time a raised alarm to this process's sockets."""
         self._sessions = sessions
         self._wait = wait_seconds
+        self._arrivals = arrivals
         self._batches: Batches[int, Press, Change[Pressed]] = Batches(self._run, max_size=max_batch)
 
     async def press(self, request: Press) -> Change[Pressed]:
         """Store a press with the others of its community that came with it; its change once
         committed. Raises the press's own refusal, or Unavailable."""
-        queued = dataclasses.replace(request, arrived=asyncio.get_running_loop().time())
-        return await self._batches.submit(request.principal.community_id, queued)
+        loop = asyncio.get_running_loop()
+        queued = dataclasses.replace(request, arrived=loop.time())
+        try:
+            change = await self._batches.submit(request.principal.community_id, queued)
+        except Exception as exc:
+            metrics.refused(request.source, exc)
+            raise
+        metrics.PRESS_TO_COMMIT.observe(loop.time() - queued.arrived)
+        metrics.pressed(request.source, change.outcome)
+        return change
 
     async def stop(self) -> None:
         """Finish the batches that run and are queued."""
@@ -116,19 +128,23 @@ class Presses:
                 )
             for request in presses:
                 try:
-                    results.append(
-                        await press.create(
-                            session,
-                            principal=request.principal,
-                            alert_type=request.alert_type,
-                            now=request.now,
-                            address=request.address,
-                            source=request.source,
-                            idempotency_key=request.idempotency_key,
-                        )
+                    change = await press.create(
+                        session,
+                        principal=request.principal,
+                        alert_type=request.alert_type,
+                        now=request.now,
+                        address=request.address,
+                        source=request.source,
+                        idempotency_key=request.idempotency_key,
                     )
                 except Refusal as refusal:  # refused before it changed anything
                     results.append(refusal)
+                    continue
+                results.append(change)
+                if self._arrivals is not None and change.outcome is Pressed.RAISED:
+                    # Before the commit: on the in-process bus it fans out inside it.
+                    assert change.event_id is not None
+                    self._arrivals.expect(change.event_id, request.arrived)
             try:
                 await session.commit()
             except Exception as exc:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from notifier.worker import Worker
-from server.alarms import recipients, store, texts, transitions
+from server.alarms import metrics, recipients, store, texts, transitions
 from server.alarms.change import Change
 from server.alarms.models import Alert, AlertDeadline, Audience, Channel, Deadline, EventType, Fired
 from server.alarms.policy import Locked
@@ -230,8 +230,10 @@ class Scheduler(Worker):
         for community_id in communities:
             async with self._sessions() as session:
                 locked = await store.lock(session, community_id)
-                for deadline in await store.due(session, community_id=community_id, now=now):
-                    await fire(session, deadline, locked=locked, now=now)
-                    fired += 1
+                done = await store.due(session, community_id=community_id, now=now)
+                outcomes = [await fire(session, d, locked=locked, now=now) for d in done]
                 await session.commit()
+            for deadline, change in zip(done, outcomes, strict=True):
+                metrics.fired(deadline.kind, change.outcome, due=deadline.due_at, now=now)
+            fired += len(done)
         return fired

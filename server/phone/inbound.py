@@ -27,7 +27,7 @@ from groups.models import AlarmNumber, Staff
 from notifier.models import InboundMessage, OutboxMessage
 from server import accounts, words
 from server.accounts import Principal
-from server.alarms import lifecycle, press
+from server.alarms import lifecycle, metrics, press
 from server.alarms.change import Change, Pressed
 from server.alarms.models import AlertType, Answer, Channel
 from server.errors import Conflict, Forbidden, Malformed, NotFound, Refusal
@@ -245,22 +245,24 @@ async def raise_alarm(
 ) -> Change[Pressed] | None:
     """Raise the caller's alarm: for their household (joining its open alarm, as a press does),
     or as an unidentified caller on the called number's board. None only when neither is known
-    (no household, no alarm number)."""
+    (no household, no alarm number). Counted as a press (docs/operate.md, "Metrics")."""
+    change: Change[Pressed] | None = None
     if caller.principal is not None:
-        return await press.create(
+        change = await press.create(
             session, principal=caller.principal, alert_type=alert_type, source=source, now=now
         )
-    if caller.number is None:
-        return None
-    return await press.create_unidentified(
-        session,
-        community_id=caller.number.community_id,
-        group_id=caller.number.group_id,
-        caller=caller.phone,
-        source=source,
-        now=now,
-        alert_type=alert_type,
-    )
+    elif caller.number is not None:
+        change = await press.create_unidentified(
+            session,
+            community_id=caller.number.community_id,
+            group_id=caller.number.group_id,
+            caller=caller.phone,
+            source=source,
+            now=now,
+            alert_type=alert_type,
+        )
+    metrics.pressed(source, change.outcome if change is not None else "unknown_caller")
+    return change
 
 
 def voice_callout(job: OutboxMessage, *, public_base_url: str) -> str:

@@ -37,15 +37,22 @@ class Checkpointer(Worker):
         self._engine = engine
         self._path = path
         self._restart_frames = restart_frames
+        self.frames = (0, 0)
+        """The log's frames and how many of them were copied, at the last checkpoint (a
+        metric: what is not copied yet is the checkpoint's lag)."""
 
     async def step(self) -> int:
         """One checkpoint; returns 0 (the next waits a poll). A log another process keeps busy
         is left to the next poll."""
-        _, logged, _ = await asyncio.to_thread(sqlite.checkpoint, self._path, "PASSIVE")
+        _, logged, copied = await asyncio.to_thread(sqlite.checkpoint, self._path, "PASSIVE")
+        if logged >= 0:  # else another connection was checkpointing
+            self.frames = (logged, copied)
         if logged < self._restart_frames:
             return 0
         async with self._engine.connect():  # no request of ours reads or writes meanwhile
             busy, logged, copied = await asyncio.to_thread(sqlite.checkpoint, self._path, "RESTART")
+        if logged >= 0:
+            self.frames = (logged, copied)
         if busy:
             log.debug("checkpoint of %s busy: %d of %d frames copied", self._path, copied, logged)
         return 0

@@ -43,6 +43,7 @@ from server.web.routes import (
     alerts,
     hardware,
     health,
+    metrics,
     pages,
     plan,
     push,
@@ -220,7 +221,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         heap.start()
     if checkpointer is not None:
         checkpointer.start()
-    presses = Presses(sessions, wait_seconds=settings.press_wait_seconds)
+    presses = Presses(sessions, wait_seconds=settings.press_wait_seconds, arrivals=hub.arrivals)
     await devices.start(buttons.Buttons(sessions, presses=presses, link=devices, clock=clock).hear)
     principals = Principals(seconds=settings.principal_cache_seconds, reads=reads, now=clock)
     await _hear_revocations(hub, principals)
@@ -338,6 +339,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     app.include_router(plan.page)
     app.include_router(reports.router)  # the monthly report and its page
     app.include_router(recipient_table.router)
+    app.include_router(metrics.router)  # for Prometheus (docs/operate.md, "Metrics")
     app.add_exception_handler(Refusal, refused)
     app.add_exception_handler(RequestValidationError, invalid.invalid_request)
     app.add_exception_handler(OverflowError, invalid.too_large)
