@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -284,16 +284,19 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": sentence}, status_code=exc.status, headers=headers)
 
 
-async def database_away(request: Request, exc: Exception) -> JSONResponse:
+async def database_away(request: Request, exc: Exception) -> Response:
     """A database that can't be reached, as Unavailable with a sentence (a press is told its
-    alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
-    the log."""
+    alarm may not be stored, and what to do; a call or text to an alarm number hears it in
+    TwiML); any other database error is re-raised, a 500 in the log."""
     if invalid.out_of_range(exc):
         return await invalid.too_large(request, exc)
     reason = errors.database_away(exc)
     if reason is None:
         raise exc
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+    phoned = twilio.outage_answer(request)  # a call or text to an alarm number: TwiML
+    if phoned is not None:
+        return phoned
     pressed = request.scope.get("endpoint") is alerts.create
     sentence = errors.PRESS_NOT_STORED if pressed else errors.DATABASE_AWAY
     return await refused(request, Unavailable(sentence))
