@@ -77,6 +77,9 @@ function drawList() {
   const gridSelect = $("#f-grid");
   options(gridSelect, grids(), null, { selected: state.filters.grid });
   document.body.dataset.count = String(alarms.length);
+  const untaken = [...state.open.values()].filter((a) => a.status === "open" && !a.drill).length;
+  document.body.dataset.untaken = String(untaken);
+  document.title = (untaken ? `(${untaken}) ` : "") + w("title"); // seen from another tab too
 }
 
 async function loadOpen() {
@@ -291,8 +294,16 @@ function heard(event) {
   }, 150);
 }
 
+// An alarm nobody has taken chimes again every CHIME_MS until someone takes it: one beep is
+// easy to miss at a desk left for a moment. Drills never chime.
+const CHIME_MS = 10000;
+setInterval(() => {
+  if (state.beep && Number(document.body.dataset.untaken || 0) > 0) beep();
+}, CHIME_MS);
+
 let audio = null;
 function beep() {
+  document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
   try {
     audio = audio || new AudioContext();
     const osc = audio.createOscillator();
