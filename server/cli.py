@@ -1,4 +1,5 @@
-"""The `tenwatch` command: serve, migrate, import households, list groups, issue tokens."""
+"""The `tenwatch` command: serve, migrate, back up and restore, import households, list groups,
+issue tokens."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,10 @@ from groups import directory, duty, importer, pins
 from notifier.bus import create_bus
 from server import accounts, demo
 from server.alarms import policy
-from server.migrate import upgrade
+from server.migrate import known, upgrade
 from server.settings import Settings, get_settings
 from server.signin import revocation, sessions
+from storage import backup
 from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
@@ -129,6 +131,51 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     asyncio.run(upgrade(get_settings().database_url))
     console.print("database is up to date")
+
+
+@app.command("backup")
+def backup_database(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup.", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Back up the SQLite database to FILE while the service runs (PostgreSQL: pg_dump,
+    docs/operate.md)."""
+    try:
+        path = backup.sqlite_path(get_settings().database_url)
+        written = backup.backup(database=path, target=file, force=force)
+    except backup.Refused as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    console.print(f"backed up {written}; integrity check ok", highlight=False, soft_wrap=True)
+
+
+@app.command("restore")
+def restore_database(
+    file: Annotated[Path, typer.Argument(help="The backup to restore.", dir_okay=False)],
+) -> None:
+    """Replace the SQLite database with the backup FILE and migrate it up; stop the service
+    first. The replaced database is kept beside it (<name>.before-restore-<time>)."""
+    url = get_settings().database_url
+    try:
+        path = backup.sqlite_path(url)
+        revision = backup.check(file).revision
+        if not known(revision):
+            raise backup.Refused(
+                f"{file} has schema revision {revision}, unknown to this release of TenWatch"
+                " (a backup of a newer one?): restore it with that release"
+            )
+        restored = backup.restore(source=file, database=path)
+    except backup.Refused as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    asyncio.run(upgrade(url))
+    if restored.kept is not None:
+        console.print(
+            f"the database it replaced is kept as {restored.kept}", highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"restored {restored.backup}; the schema is up to date", highlight=False, soft_wrap=True
+    )
 
 
 @app.command()
