@@ -198,8 +198,10 @@ def _lock(database: Path) -> sqlite3.Connection:
     connection has it open."""
     connection = sqlite3.connect(database, timeout=IN_USE_SECONDS, isolation_level=None)
     try:
-        connection.execute("PRAGMA journal_mode=DELETE").fetchone()
-        connection.execute("PRAGMA locking_mode=EXCLUSIVE")
+        connection.execute("PRAGMA locking_mode=EXCLUSIVE")  # no lock is let go once taken
+        (mode,) = connection.execute("PRAGMA journal_mode=DELETE").fetchone()
+        if mode != "delete":  # what SQLite answers when it cannot change it
+            raise sqlite3.OperationalError(f"still in {mode} mode")
         connection.execute("BEGIN EXCLUSIVE")
         connection.execute("COMMIT")
     except sqlite3.OperationalError as exc:

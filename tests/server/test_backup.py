@@ -171,7 +171,7 @@ def test_an_older_backup_is_migrated_up_on_restore(runner: CliRunner, tmp_path: 
     assert {"hardware", "hardware_unknown"} <= tables  # what 0016 adds
 
 
-def test_a_log_left_by_a_killed_service_is_kept_with_the_replaced_database(
+def test_a_log_left_by_a_killed_service_is_in_a_backup_and_kept_by_a_restore(
     runner: CliRunner, database: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "b.db"
@@ -186,6 +186,10 @@ def test_a_log_left_by_a_killed_service_is_kept_with_the_replaced_database(
     )
     subprocess.run([sys.executable, "-c", script, str(database)], check=True)
     assert Path(f"{database}-wal").stat().st_size > 0
+    left = tmp_path / "left.db"
+    assert runner.invoke(app, ["backup", str(left)]).exit_code == 0
+    with closing(sqlite3.connect(left)) as db:
+        assert db.execute("SELECT count(*) FROM households WHERE address LIKE 'X%'").fetchone()[0]
     assert runner.invoke(app, ["restore", str(target)]).exit_code == 0
     (kept,) = tmp_path.glob("cli.db.before-restore-*")
     with closing(sqlite3.connect(kept)) as db:
