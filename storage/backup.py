@@ -177,8 +177,8 @@ def backup(*, database: Path, target: Path, force: bool = False) -> Summary:
             source.execute("SELECT count(*) FROM sqlite_master").fetchone()
             _copy(source, temporary)
             source.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise Refused(f"cannot read the database {database} ({exc})") from exc
+        except sqlite3.Error as exc:  # not a database, a full disk, …
+            raise Refused(f"cannot copy the database {database} to {target} ({exc})") from exc
         finally:
             source.close()
         copy = _open(temporary, "ro")
@@ -195,7 +195,7 @@ def backup(*, database: Path, target: Path, force: bool = False) -> Summary:
 def _lock(database: Path) -> sqlite3.Connection:
     """The database, opened (made, if there is none) and held: its log folded in, in rollback
     mode, under an exclusive lock kept until the connection closes. Refused while any other
-    connection has it open."""
+    connection has it open; a file that is no database raises sqlite3.DatabaseError."""
     connection = sqlite3.connect(database, timeout=IN_USE_SECONDS, isolation_level=None)
     try:
         connection.execute("PRAGMA locking_mode=EXCLUSIVE")  # no lock is let go once taken
@@ -209,24 +209,40 @@ def _lock(database: Path) -> sqlite3.Connection:
         raise Refused(
             f"the database {database} is in use ({exc}): stop the service first, then restore"
         ) from exc
+    except sqlite3.DatabaseError:
+        connection.close()
+        raise
     return connection
+
+
+def _set_aside(database: Path, kept: Path) -> None:
+    """Move a database SQLite cannot read (and its log) to kept, whole, as it is."""
+    for suffix in ("-wal", "-shm", ""):
+        found = Path(f"{database}{suffix}")
+        if found.exists():
+            os.replace(found, Path(f"{kept}{suffix}"))
 
 
 def restore(*, source: Path, database: Path, now: datetime | None = None) -> Restored:
     """Replace the database file with the backup source, checked first, while nothing has the
-    database open; the database it replaces is kept beside it. The caller migrates it up."""
+    database open; the database it replaces is kept beside it (one SQLite cannot read, as it
+    is). The caller migrates it up. The copy in is one transaction: if it fails, the database
+    is as it was."""
     summary = check(source)
     if database.exists() and source.resolve() == database.resolve():
         raise Refused(f"{source} is the database itself")
     if not database.parent.is_dir():
         raise Refused(f"there is no directory {database.parent} for the database")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    kept = database.with_name(f"{database.name}.before-restore-{stamp}")
     existed = database.is_file() and database.stat().st_size > 0
-    held = _lock(database)
     try:
-        kept = None
+        held = _lock(database)
+    except sqlite3.DatabaseError:  # corrupt, or no database at all: keep it as it is
+        _set_aside(database, kept)
+        held, existed = _lock(database), False
+    try:
         if existed:
-            stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-            kept = database.with_name(f"{database.name}.before-restore-{stamp}")
             temporary = _temporary(kept)
             try:
                 _copy(held, temporary)
@@ -239,6 +255,8 @@ def restore(*, source: Path, database: Path, now: datetime | None = None) -> Res
         finally:
             backup_file.close()
         _summary(held, database)  # what was written reads back whole
+    except sqlite3.Error as exc:
+        raise Refused(f"cannot restore {source} into {database} ({exc})") from exc
     finally:
         held.close()
-    return Restored(summary, kept)
+    return Restored(summary, kept if kept.exists() else None)

@@ -83,6 +83,19 @@ def test_a_postgresql_database_is_sent_to_pg_dump(
     assert not (tmp_path / "b.db").exists()
 
 
+def test_a_backup_that_fails_leaves_no_file_behind(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "cli.db").write_text("not a database at all, but long enough to look like one" * 99)
+    said = refused(runner.invoke(app, ["backup", str(tmp_path / "b.db")]))
+    assert "cannot copy" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.db"]  # no b.db, no .partial
+
+
+def test_a_backup_is_for_its_owner_alone(runner: CliRunner, database: Path, tmp_path: Path) -> None:
+    target = tmp_path / "b.db"
+    assert runner.invoke(app, ["backup", str(target)]).exit_code == 0
+    assert target.stat().st_mode & 0o777 == 0o600  # phones and names: not for everyone
+
+
 def test_a_missing_database_is_refused_and_not_made(runner: CliRunner, tmp_path: Path) -> None:
     said = refused(runner.invoke(app, ["backup", str(tmp_path / "b.db")]))
     assert "no database" in said
@@ -200,3 +213,17 @@ def test_a_log_left_by_a_killed_service_is_in_a_backup_and_kept_by_a_restore(
         assert not db.execute("SELECT count(*) FROM households WHERE address LIKE 'X%'").fetchone()[
             0
         ]
+
+
+def test_a_database_sqlite_cannot_read_is_kept_as_it_is_and_replaced(
+    runner: CliRunner, database: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "b.db"
+    assert runner.invoke(app, ["backup", str(target)]).exit_code == 0
+    ruined = b"ruined by a disk" * 1000
+    database.write_bytes(ruined)
+    restored = runner.invoke(app, ["restore", str(target)])
+    assert restored.exit_code == 0, restored.output
+    (kept,) = tmp_path.glob("cli.db.before-restore-*Z")  # with the log beside it, if any
+    assert kept.read_bytes() == ruined
+    assert households(database) == households(target) > 0
