@@ -144,9 +144,9 @@ def backup_database(
         path = backup.sqlite_path(get_settings().database_url)
         written = backup.backup(database=path, target=file, force=force)
     except backup.Refused as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        _say(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"backed up {written}; integrity check ok", highlight=False, soft_wrap=True)
+    _say(f"backed up {written}; integrity check ok")
 
 
 @app.command("restore")
@@ -157,25 +157,19 @@ def restore_database(
     first. The replaced database is kept beside it (<name>.before-restore-<time>)."""
     url = get_settings().database_url
     try:
-        path = backup.sqlite_path(url)
-        revision = backup.check(file).revision
-        if not known(revision):
-            raise backup.Refused(
-                f"{file} has schema revision {revision}, unknown to this release of TenWatch"
-                " (a backup of a newer one?): restore it with that release"
-            )
-        restored = backup.restore(source=file, database=path)
+        restored = backup.restore(source=file, database=backup.sqlite_path(url), known=known)
     except backup.Refused as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        _say(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     asyncio.run(upgrade(url))
     if restored.kept is not None:
-        console.print(
-            f"the database it replaced is kept as {restored.kept}", highlight=False, soft_wrap=True
-        )
-    console.print(
-        f"restored {restored.backup}; the schema is up to date", highlight=False, soft_wrap=True
-    )
+        _say(f"the database it replaced is kept as {restored.kept}")
+    _say(f"restored {restored.backup}; the schema is up to date")
+
+
+def _say(text: str) -> None:
+    """A line with paths in it: unwrapped (to copy), uncoloured but for its markup."""
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 @app.command()

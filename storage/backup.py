@@ -21,6 +21,7 @@ PostgreSQL has pg_dump and pg_restore for all this (docs/operate.md, "Backup and
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,12 +224,19 @@ def _set_aside(database: Path, kept: Path) -> None:
             os.replace(found, Path(f"{kept}{suffix}"))
 
 
-def restore(*, source: Path, database: Path, now: datetime | None = None) -> Restored:
-    """Replace the database file with the backup source, checked first, while nothing has the
-    database open; the database it replaces is kept beside it (one SQLite cannot read, as it
-    is). The caller migrates it up. The copy in is one transaction: if it fails, the database
-    is as it was."""
+def restore(
+    *, source: Path, database: Path, known: Callable[[str], bool], now: datetime | None = None
+) -> Restored:
+    """Replace the database file with the backup source, checked first (whole, and at a schema
+    revision the caller knows), while nothing has the database open; the database it replaces
+    is kept beside it (one SQLite cannot read, as it is). The caller migrates it up. The copy
+    in is one transaction: if it fails, the database is as it was."""
     summary = check(source)
+    if not known(summary.revision):
+        raise Refused(
+            f"{source} has schema revision {summary.revision}, unknown to this release of"
+            " TenWatch (a backup of a newer one?): restore it with that release"
+        )
     if database.exists() and source.resolve() == database.resolve():
         raise Refused(f"{source} is the database itself")
     if not database.parent.is_dir():
