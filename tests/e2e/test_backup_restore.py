@@ -1,9 +1,10 @@
 """`tenwatch backup` in the middle of a stream of presses, against a real service process on a
-SQLite file; the service stopped, `tenwatch restore`, the service started again: every alarm
-committed before the backup began is back with its events, and the restored service takes a new
-press and delivers it on a socket. A backup taken while presses pour in is one consistent
-snapshot (the invariants of an alarm's transactions hold in it). On PostgreSQL the same holds of
-the pg_dump and pg_restore commands docs/operate.md gives."""
+SQLite file; `tenwatch restore` refused while the service runs; the service stopped, `restore`,
+the service started again: every alarm committed before the backup began is back with its
+events, and the restored service takes a new press and delivers it on a socket. A backup taken
+while presses pour in is one consistent snapshot (the invariants of an alarm's transactions hold
+in it). On PostgreSQL the same holds of the pg_dump and pg_restore commands docs/operate.md
+gives."""
 
 from __future__ import annotations
 
@@ -166,6 +167,10 @@ async def test_a_backup_taken_mid_stream_restores_every_committed_alarm_to_a_wor
         made, began, ended = await _mid_stream(
             base, scene, answered, lambda: _tenwatch(sqlite_url, "backup", str(file))
         )
+        early = await asyncio.to_thread(_tenwatch, sqlite_url, "restore", str(file))
+        assert early.returncode == 1, early.stdout
+        assert "stop the service first" in " ".join(early.stdout.split())
+        assert "Traceback" not in early.stderr
     assert made.returncode == 0, made.stderr
     assert "integrity check ok" in made.stdout
     reported = re.search(r"(\d+) alarms, last event id (\d+)", " ".join(made.stdout.split()))
