@@ -1,4 +1,5 @@
-"""The `tenwatch` command: serve, migrate, import households, list groups, issue tokens."""
+"""The `tenwatch` command: serve, migrate, back up and restore, import households, list groups,
+issue tokens."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -17,9 +18,10 @@ from groups import directory, duty, importer, pins
 from notifier.bus import create_bus
 from server import accounts, demo
 from server.alarms import policy
-from server.migrate import upgrade
+from server.migrate import known, upgrade
 from server.settings import Settings, get_settings
 from server.signin import revocation, sessions
+from storage import backup
 from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
@@ -129,6 +131,45 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     asyncio.run(upgrade(get_settings().database_url))
     console.print("database is up to date")
+
+
+@app.command("backup")
+def backup_database(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup.", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Back up the SQLite database to FILE while the service runs (PostgreSQL: pg_dump,
+    docs/operate.md)."""
+    try:
+        path = backup.sqlite_path(get_settings().database_url)
+        written = backup.backup(database=path, target=file, force=force)
+    except backup.Refused as exc:
+        _say(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    _say(f"backed up {written}; integrity check ok")
+
+
+@app.command("restore")
+def restore_database(
+    file: Annotated[Path, typer.Argument(help="The backup to restore.", dir_okay=False)],
+) -> None:
+    """Replace the SQLite database with the backup FILE and migrate it up; stop the service
+    first. The replaced database is kept beside it (<name>.before-restore-<time>)."""
+    url = get_settings().database_url
+    try:
+        restored = backup.restore(source=file, database=backup.sqlite_path(url), known=known)
+    except backup.Refused as exc:
+        _say(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    asyncio.run(upgrade(url))
+    if restored.kept is not None:
+        _say(f"the database it replaced is kept as {restored.kept}")
+    _say(f"restored {restored.backup}; the schema is up to date")
+
+
+def _say(text: str) -> None:
+    """A line with paths in it: unwrapped (to copy), uncoloured but for its markup."""
+    console.print(text, highlight=False, soft_wrap=True)
 
 
 @app.command()
