@@ -15,7 +15,8 @@ from rich.table import Table
 
 from groups import directory, duty, importer, pins
 from notifier.bus import create_bus
-from server import accounts, demo
+from notifier.bus import format as bus_format
+from server import accounts, demo, migrate_check
 from server.alarms import policy
 from server.migrate import upgrade
 from server.settings import Settings, get_settings
@@ -125,10 +126,46 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Migrate nothing: say whether each pending migration is safe to run while"
+            " processes of the release before still serve (exit 0 safe, 1 not).",
+        ),
+    ] = False,
+) -> None:
     """Bring the database schema up to date."""
+    if check:
+        _check_migrations()
+        return
     asyncio.run(upgrade(get_settings().database_url))
     console.print("database is up to date")
+
+
+def _check_migrations() -> None:
+    """Print a verdict on each pending migration; exit 1 if any is unsafe under live traffic."""
+    heads, verdicts = asyncio.run(migrate_check.check(get_settings().database_url))
+    if not verdicts:
+        console.print(f"nothing to migrate: the database is at {', '.join(heads)}")
+        return
+    if not heads:
+        console.print("the database is empty (no process can be serving it): `tenwatch migrate`")
+        return
+    for verdict in verdicts:
+        said = "safe under live traffic" if verdict.safe else "UNSAFE under live traffic"
+        console.print(
+            f"{verdict.revision}  {verdict.phase or '?'}  {said}: {verdict.title}", markup=False
+        )
+        for reason in verdict.reasons:
+            console.print(f"    {reason}", markup=False)
+    if not all(v.safe for v in verdicts):
+        console.print(
+            "run the unsafe ones only once every process runs the new release"
+            " (docs/operate.md, Upgrades)"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -316,7 +353,9 @@ async def _announce(message: str) -> None:
     bus = create_bus(settings.bus_url)
     await bus.connect(lambda _channel, _message: None)
     try:
-        await bus.publish([revocation.CHANNEL], message)
+        await bus.publish(
+            [revocation.CHANNEL], bus_format.write(message, version=settings.bus_format)
+        )
     finally:
         await bus.disconnect()
 
