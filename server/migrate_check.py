@@ -66,10 +66,21 @@ def _keywords(call: ast.Call) -> dict[str, ast.expr]:
     return {k.arg: k.value for k in call.keywords if k.arg is not None}
 
 
-def _name(call: ast.Call, at: int = 0) -> str:
-    arg = call.args[at] if len(call.args) > at else None
-    found = _constant(arg)
-    return repr(found) if isinstance(found, str) else "?"
+def _name(call: ast.Call) -> str:
+    """What an op names: a table's column as 't.c' when called on op (in a batch, the column
+    alone), else its first argument."""
+    names = [_constant(a) for a in call.args[:2]]
+    shown = [n if isinstance(n, str) else "?" for n in names] or ["?"]
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and func.attr.endswith("_column")
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "op"
+        and len(shown) == 2
+    ):
+        return repr(".".join(shown))
+    return repr(shown[0])
 
 
 def _step(call: ast.Call) -> str | None:
@@ -111,16 +122,15 @@ def _step(call: ast.Call) -> str | None:
 def contract_steps(source: str) -> list[str]:
     """The contract steps a revision's source does outside downgrade(), read statically."""
     tree = ast.parse(source)
-    steps: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
-            continue
-        for call in ast.walk(node):
-            if isinstance(call, ast.Call):
-                step = _step(call)
-                if step is not None:
-                    steps.append(step)
-    return steps
+    calls = [
+        call
+        for node in tree.body
+        if not (isinstance(node, ast.FunctionDef) and node.name == "downgrade")
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+    ]
+    calls.sort(key=lambda call: (call.lineno, call.col_offset))  # in the order of the source
+    return [step for step in map(_step, calls) if step is not None]
 
 
 def verdict(script: Script) -> Verdict:
@@ -178,10 +188,11 @@ async def current(url: str) -> tuple[str, ...]:
         await engine.dispose()
 
 
-async def check(url: str, *, location: Path = MIGRATIONS) -> tuple[tuple[str, ...], list[Verdict]]:
-    """The database's current revisions and a verdict on each pending one, oldest first."""
+async def check(url: str, *, location: Path | None = None) -> tuple[tuple[str, ...], list[Verdict]]:
+    """The database's current revisions and a verdict on each pending one, oldest first (of
+    the service's migrations, or those at location)."""
     config = alembic_config(url)
-    config.set_main_option("script_location", str(location))
+    config.set_main_option("script_location", str(location or MIGRATIONS))
     directory = ScriptDirectory.from_config(config)
     heads = await current(url)
     applied = _applied(directory, heads)
