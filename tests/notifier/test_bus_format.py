@@ -112,3 +112,15 @@ async def test_a_notice_in_either_format_is_heard_as_its_body() -> None:
     assert heard == ["revoked 4,9"] * len(bus_format.READS)
     assert hub.unreadable == 1
     await hub.stop()
+
+
+def test_a_process_writes_the_older_format_by_default_and_only_one_it_reads() -> None:
+    from pydantic import ValidationError
+
+    from server.settings import Settings
+
+    assert Settings().bus_format == 1, "the first release that reads 2 still writes 1"
+    assert Settings(bus_format="2").bus_format == 2  # as the environment gives it
+    for unread in (0, 3):
+        with pytest.raises(ValidationError, match="bus format"):
+            Settings(bus_format=unread)
