@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -32,24 +32,23 @@ Events = list[dict[str, Any]]
 async def overheard(redis_url: str, channel: str) -> AsyncIterator[list[str]]:
     """Every message on a bus channel as Redis carries it, read by a bystander."""
     client = Redis.from_url(redis_url)
-    pubsub = client.pubsub()
-    await pubsub.subscribe(channel)
-    heard: list[str] = []
+    async with aclosing(client.pubsub()) as pubsub:
+        await pubsub.subscribe(channel)
+        heard: list[str] = []
 
-    async def listen() -> None:
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                heard.extend(message["data"].decode().split(SEPARATOR))
+        async def listen() -> None:
+            async for message in pubsub.listen():
+                if message["type"] == "message":
+                    heard.extend(message["data"].decode().split(SEPARATOR))
 
-    task = asyncio.create_task(listen())
-    try:
-        yield heard
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pubsub.aclose()
-        await client.aclose()
+        task = asyncio.create_task(listen())
+        try:
+            yield heard
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    await client.aclose()
 
 
 def has(kind: str, count: int = 1) -> Callable[[Events], bool]:
