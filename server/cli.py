@@ -39,7 +39,7 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     async def main() -> T:
         url = get_settings().database_url
-        await upgrade(url)
+        await _upgrade_on_start(get_settings())
         engine = create_engine(url)
         try:
             async with create_sessionmaker(engine)() as session:
@@ -54,6 +54,22 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     except LookupError as exc:
         console.print(f"[red]{exc.args[0]}[/red]")
         raise typer.Exit(1) from exc
+
+
+async def _upgrade_on_start(settings: Settings) -> None:
+    """Migrate before a command or the service runs. A deployment of several processes (it has
+    Redis) may be mid-upgrade, with processes of the release before still serving: there, a
+    pending contract step is left to `tenwatch migrate` and nothing runs (LookupError)."""
+    if settings.redis_url is None:  # one process alone on its schema
+        await upgrade(settings.database_url)
+        return
+    unsafe = await migrate_check.upgrade_unless_contract(settings.database_url)
+    if unsafe:
+        raise LookupError(
+            f"not migrating: {', '.join(v.revision for v in unsafe)} would break the processes"
+            " of the release before (`tenwatch migrate --check` says why); once none runs,"
+            " run `tenwatch migrate` (docs/operate.md, Upgrades)"
+        )
 
 
 APP_FACTORY = "server.web.app:create_app"
@@ -92,7 +108,11 @@ def serve(
     if workers > 1 and settings.redis_url is None:
         console.print("[red]--workers above 1 needs TENWATCH_REDIS_URL (one bus for all)[/red]")
         raise typer.Exit(1)
-    asyncio.run(upgrade(settings.database_url))
+    try:
+        asyncio.run(_upgrade_on_start(settings))
+    except LookupError as exc:
+        console.print(exc.args[0], style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
     if demo_data:
         url = f"http://{host}:{port}/signin"
         people = _run(demo.seed)
@@ -156,10 +176,12 @@ def _check_migrations() -> None:
     for verdict in verdicts:
         said = "safe under live traffic" if verdict.safe else "UNSAFE under live traffic"
         console.print(
-            f"{verdict.revision}  {verdict.phase or '?'}  {said}: {verdict.title}", markup=False
+            f"{verdict.revision}  {verdict.phase or '?'}  {said}: {verdict.title}",
+            markup=False,
+            soft_wrap=True,
         )
         for reason in verdict.reasons:
-            console.print(f"    {reason}", markup=False)
+            console.print(f"    {reason}", markup=False, soft_wrap=True)
     if not all(v.safe for v in verdicts):
         console.print(
             "run the unsafe ones only once every process runs the new release"

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from server.migrate import MIGRATIONS, alembic_config
+from server.migrate import MIGRATIONS, alembic_config, upgrade
 from storage.db import create_engine
 
 PHASES = ("expand", "contract")
@@ -197,3 +197,16 @@ async def check(url: str, *, location: Path | None = None) -> tuple[tuple[str, .
     heads = await current(url)
     applied = _applied(directory, heads)
     return heads, [verdict(s) for s in in_order(directory) if s.revision not in applied]
+
+
+async def upgrade_unless_contract(url: str) -> list[Verdict]:
+    """Bring the database up to date, unless it is in use (it has a schema) and a pending
+    revision is unsafe under live traffic: then migrate nothing and return those, for an
+    operator to run with `tenwatch migrate` once no process needs what they take away."""
+    heads, verdicts = await check(url)
+    unsafe = [v for v in verdicts if not v.safe]
+    if heads and unsafe:
+        return unsafe
+    if verdicts:
+        await upgrade(url)
+    return []

@@ -62,6 +62,9 @@ REVISIONS = {
 }
 
 
+HEAD_REVISION = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def scripts(tmp_path: Path, *names: str) -> Path:
     """A script location holding these test revisions, chained in order."""
     versions = tmp_path / "scripts" / "versions"
@@ -154,4 +157,32 @@ def test_a_database_at_head_has_nothing_to_check_and_one_before_0008_is_told_to_
     before = runner.invoke(app, ["migrate", "--check"])
     assert before.exit_code == 1, before.output
     assert "0008  contract  UNSAFE" in before.output
-    assert "0016  expand  safe" in before.output
+    assert f"{HEAD_REVISION}  expand  safe" in before.output
+
+
+def test_with_several_processes_serve_leaves_a_contract_step_to_tenwatch_migrate(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"  # the runner's database
+    asyncio.run(upgrade(url, "0007"))
+    monkeypatch.setenv("TENWATCH_REDIS_URL", redis_url)  # a deployment of several processes
+    get_settings.cache_clear()
+    refused = runner.invoke(app, ["serve"])
+    assert refused.exit_code == 1, refused.output
+    assert "not migrating: 0008" in refused.output
+    assert "run `tenwatch migrate`" in refused.output
+    assert asyncio.run(migrate_check.current(url)) == ("0007",), "nothing was migrated"
+    assert runner.invoke(app, ["groups", "--community", "丰乐社区"]).exit_code == 1
+    assert asyncio.run(migrate_check.current(url)) == ("0007",), "nor by an admin's command"
+    migrated = runner.invoke(app, ["migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    assert asyncio.run(migrate_check.current(url)) == (HEAD_REVISION,)
+
+
+def test_a_process_alone_migrates_through_a_contract_step_as_before(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    asyncio.run(upgrade(url, "0007"))
+    runner.invoke(app, ["groups", "--community", "丰乐社区"])  # no such community: exit 1
+    assert asyncio.run(migrate_check.current(url)) == (HEAD_REVISION,)
