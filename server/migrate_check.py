@@ -22,6 +22,7 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 
 from server.migrate import MIGRATIONS, alembic_config, upgrade
@@ -160,6 +161,13 @@ def in_order(directory: ScriptDirectory) -> Iterator[Script]:
     yield from reversed(list(directory.walk_revisions()))
 
 
+def _known(directory: ScriptDirectory, revision: str) -> bool:
+    try:
+        return directory.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def _applied(directory: ScriptDirectory, heads: Sequence[str]) -> set[str]:
     applied: set[str] = set()
     stack = list(heads)
@@ -190,11 +198,14 @@ async def current(url: str) -> tuple[str, ...]:
 
 async def check(url: str, *, location: Path | None = None) -> tuple[tuple[str, ...], list[Verdict]]:
     """The database's current revisions and a verdict on each pending one, oldest first (of
-    the service's migrations, or those at location)."""
+    the service's migrations, or those at location); none when the database is at a revision
+    this code does not know (a newer release's: an older process restarting mid-upgrade)."""
     config = alembic_config(url)
     config.set_main_option("script_location", str(location or MIGRATIONS))
     directory = ScriptDirectory.from_config(config)
     heads = await current(url)
+    if not all(_known(directory, head) for head in heads):
+        return heads, []  # a newer release migrated it (expanding): nothing is pending here
     applied = _applied(directory, heads)
     return heads, [verdict(s) for s in in_order(directory) if s.revision not in applied]
 

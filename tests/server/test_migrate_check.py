@@ -186,3 +186,11 @@ def test_a_process_alone_migrates_through_a_contract_step_as_before(
     asyncio.run(upgrade(url, "0007"))
     runner.invoke(app, ["groups", "--community", "丰乐社区"])  # no such community: exit 1
     assert asyncio.run(migrate_check.current(url)) == (HEAD_REVISION,)
+
+
+def test_a_database_a_newer_release_migrated_has_nothing_pending_for_an_older_process(
+    tmp_path: Path,
+) -> None:
+    location = scripts(tmp_path, "a1", "b2")
+    heads, verdicts = asyncio.run(migrate_check.check(stamped(tmp_path, "z9"), location=location))
+    assert (heads, verdicts) == (("z9",), [])  # so it starts, as old code must mid-upgrade
