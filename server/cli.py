@@ -16,7 +16,8 @@ from rich.table import Table
 
 from groups import directory, duty, importer, pins
 from notifier.bus import create_bus
-from server import accounts, demo
+from notifier.bus import format as bus_format
+from server import accounts, demo, migrate_check
 from server.alarms import policy
 from server.migrate import known, upgrade
 from server.settings import Settings, get_settings
@@ -40,7 +41,7 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     async def main() -> T:
         url = get_settings().database_url
-        await upgrade(url)
+        await _upgrade_on_start(get_settings())
         engine = create_engine(url)
         try:
             async with create_sessionmaker(engine)() as session:
@@ -55,6 +56,22 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     except LookupError as exc:
         console.print(f"[red]{exc.args[0]}[/red]")
         raise typer.Exit(1) from exc
+
+
+async def _upgrade_on_start(settings: Settings) -> None:
+    """Migrate before a command or the service runs. A deployment of several processes (it has
+    Redis) may be mid-upgrade, with processes of the release before still serving: there, a
+    pending contract step is left to `tenwatch migrate` and nothing runs (LookupError)."""
+    if settings.redis_url is None:  # one process alone on its schema
+        await upgrade(settings.database_url)
+        return
+    unsafe = await migrate_check.upgrade_unless_contract(settings.database_url)
+    if unsafe:
+        raise LookupError(
+            f"not migrating: {', '.join(v.revision for v in unsafe)} would break the processes"
+            " of the release before (`tenwatch migrate --check` says why); once none runs,"
+            " run `tenwatch migrate` (docs/operate.md, Upgrades)"
+        )
 
 
 APP_FACTORY = "server.web.app:create_app"
@@ -93,7 +110,11 @@ def serve(
     if workers > 1 and settings.redis_url is None:
         console.print("[red]--workers above 1 needs TENWATCH_REDIS_URL (one bus for all)[/red]")
         raise typer.Exit(1)
-    asyncio.run(upgrade(settings.database_url))
+    try:
+        asyncio.run(_upgrade_on_start(settings))
+    except LookupError as exc:
+        console.print(exc.args[0], style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
     if demo_data:
         url = f"http://{host}:{port}/signin"
         people = _run(demo.seed)
@@ -127,8 +148,20 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Migrate nothing: say whether each pending migration is safe to run while"
+            " processes of the release before still serve (exit 0 safe, 1 not).",
+        ),
+    ] = False,
+) -> None:
     """Bring the database schema up to date."""
+    if check:
+        _check_migrations()
+        return
     asyncio.run(upgrade(get_settings().database_url))
     console.print("database is up to date")
 
@@ -170,6 +203,31 @@ def restore_database(
 def _say(text: str) -> None:
     """A line with paths in it: unwrapped (to copy), uncoloured but for its markup."""
     console.print(text, highlight=False, soft_wrap=True)
+
+def _check_migrations() -> None:
+    """Print a verdict on each pending migration; exit 1 if any is unsafe under live traffic."""
+    heads, verdicts = asyncio.run(migrate_check.check(get_settings().database_url))
+    if not verdicts:
+        console.print(f"nothing to migrate: the database is at {', '.join(heads)}")
+        return
+    if not heads:
+        console.print("the database is empty (no process can be serving it): `tenwatch migrate`")
+        return
+    for verdict in verdicts:
+        said = "safe under live traffic" if verdict.safe else "UNSAFE under live traffic"
+        console.print(
+            f"{verdict.revision}  {verdict.phase or '?'}  {said}: {verdict.title}",
+            markup=False,
+            soft_wrap=True,
+        )
+        for reason in verdict.reasons:
+            console.print(f"    {reason}", markup=False, soft_wrap=True)
+    if not all(v.safe for v in verdicts):
+        console.print(
+            "run the unsafe ones only once every process runs the new release"
+            " (docs/operate.md, Upgrades)"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -357,7 +415,9 @@ async def _announce(message: str) -> None:
     bus = create_bus(settings.bus_url)
     await bus.connect(lambda _channel, _message: None)
     try:
-        await bus.publish([revocation.CHANNEL], message)
+        await bus.publish(
+            [revocation.CHANNEL], bus_format.write(message, version=settings.bus_format)
+        )
     finally:
         await bus.disconnect()
 

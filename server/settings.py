@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifier.bus.format import READS as BUS_FORMATS
+from notifier.bus.format import WRITES as BUS_FORMAT
+
 
 class Dsn(str):
     """A database or Redis URL: the whole URL wherever it is used as text, its password hidden
@@ -32,6 +35,13 @@ def hidden(url: str) -> str:
 Url = Annotated[str, AfterValidator(Dsn)]
 """A URL that may carry a password: a str to every use, a Dsn to anyone who prints it."""
 
+
+def _bus_format(version: int) -> int:
+    if version not in BUS_FORMATS:
+        raise ValueError(f"must be a bus format this release reads: {sorted(BUS_FORMATS)}")
+    return version
+
+
 PLACEHOLDERS = {"change-me", "changeme", "tenwatch", "password", "secret", "postgres"}
 """Secrets that are the examples' (.env.example, the old docker-compose.yml), never real ones."""
 
@@ -44,6 +54,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: Url = "sqlite+aiosqlite:///./tenwatch.db"
     redis_url: Url | None = None
+    bus_format: Annotated[int, AfterValidator(_bus_format)] = BUS_FORMAT
+    """The bus message format this process writes (it reads this release's two: see
+    `notifier/bus/format.py`). A rolling upgrade that changes the format keeps the old one
+    until every process runs the new release, then sets the new one (docs/operate.md)."""
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from notifier.bus import format as bus_format
 from notifier.bus.base import Message
 from notifier.hub import community_channel, seal
 
@@ -119,18 +120,28 @@ def _rolled_back(session: Session) -> None:
 
 
 class Announcer:
-    """Publishes a committed transaction's events on the bus and wakes the outbox if it queued
-    texts: the one `publish` of every unit of work, requests and workers alike."""
+    """Publishes a committed transaction's events on the bus, in the bus format this process
+    writes (`notifier.bus.format`), and wakes the outbox if it queued texts: the one `publish`
+    of every unit of work, requests and workers alike."""
 
-    def __init__(self, publish_all: Callable[[Sequence[Message]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        publish_all: Callable[[Sequence[Message]], Awaitable[None]],
+        *,
+        writes: int = bus_format.WRITES,
+    ) -> None:
         self._publish_all = publish_all
+        self._writes = writes
         self.wake: Callable[[], None] | None = None
         """The outbox worker's wake, set once it exists (it needs the sessions announced for)."""
 
     async def __call__(self, recorded: Recorded) -> None:
         """Publish the events in one go, in the order they were recorded; wake the outbox."""
         if recorded.published:
-            await self._publish_all(recorded.published)
+            version = self._writes
+            await self._publish_all(
+                [(to, bus_format.write(body, version=version)) for to, body in recorded.published]
+            )
         if recorded.texts and self.wake is not None:
             self.wake()
 

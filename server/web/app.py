@@ -158,7 +158,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     reads = create_sessionmaker(read_engine)
 
     bus = create_bus(settings.bus_url)
-    announce = Announcer(bus.publish_all)
+    announce = Announcer(bus.publish_all, writes=settings.bus_format)
     sessions = work.sessionmaker(engine, publish=announce)
     hub = Hub(
         bus,

@@ -25,9 +25,15 @@ START = """async () => {
 }"""
 
 
-def hello(last: int, *, replayed: int = 0, heartbeat: float = 20) -> str:
+def hello(last: int, *, replayed: int = 0, heartbeat: float = 20, protocol: int = 2) -> str:
     return json.dumps(
-        {"type": "hello", "last_event_id": last, "replayed": replayed, "heartbeat": heartbeat}
+        {
+            "type": "hello",
+            "protocol": protocol,
+            "last_event_id": last,
+            "replayed": replayed,
+            "heartbeat": heartbeat,
+        }
     )
 
 
@@ -69,7 +75,11 @@ async def test_the_stream_resumes_from_the_highest_id_seen_and_stops_on_1008(
         await page.evaluate(START)
         await until(page, "window.states.includes('refused')")
         await asyncio.sleep(2.5)  # longer than a reconnect's wait: none comes after 1008
-        assert [u.split("/ws", 1)[1] for u in urls] == ["", "?last_event_id=42"]
+        assert [u.split("/ws", 1)[1] for u in urls] == [
+            "?protocol=2",
+            "?protocol=2&last_event_id=42",
+        ]
+        assert await page.evaluate("window.stream.protocol") == 2
         assert await page.evaluate("window.seen") == [
             [41, False],
             [42, False],
@@ -105,7 +115,7 @@ async def test_a_silent_socket_is_dropped_and_reconnected_with_backoff(
         await page.goto(f"{base}/healthz")
         await page.evaluate(START)
         await until(page, "window.states.filter((s) => s === 'online').length >= 2")
-        assert urls[1].endswith("/ws?last_event_id=8")
+        assert urls[1].endswith("/ws?protocol=2&last_event_id=8")
         delays = await page.evaluate(
             """async () => {
               const { backoff } = await import("/static/js/stream.js");

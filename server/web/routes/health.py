@@ -64,6 +64,13 @@ async def readyz(request: Request) -> JSONResponse:
         if body["status"] == "ok":
             body["status"] = "degraded"
     body["sockets"] = hub.connections
+    # A rolling upgrade reads these: the bus format each process writes, and how often its
+    # sockets' events came from the store instead of the bus (docs/operate.md, Upgrades).
+    body["stream"] = {
+        "bus_format": request.state.settings.bus_format,
+        "fills": hub.fills,
+        "unreadable": hub.unreadable,
+    }
     code = 503 if body["status"] == "unavailable" else 200
     if not await _staff(request):
         body = {"status": body["status"]}

@@ -31,6 +31,11 @@ CLOSE_SECONDS = 60.0
 
 NO_DATABASE = "the service cannot reach its database just now: reconnect with last_event_id"
 
+PROTOCOLS = (1, 2)
+"""The stream protocol versions this server speaks (docs/protocol.md, Versions): 2's hello
+leaves out `truncated`. A client that asks for none is answered in 1, the protocol of the
+clients from before versions."""
+
 
 class Refused(Exception):
     """The socket may not be served; the message says why."""
@@ -68,6 +73,24 @@ def _credential(scope: Scope) -> tuple[str, str, str | None]:
                 raise Refused("a socket from another site: open it from this service's pages")
             return "cookie", session.value, resume
     return "none", "", resume
+
+
+def _protocol(scope: Scope) -> int:
+    """The protocol the socket is answered in: the highest this server speaks that is no
+    higher than the one the client asks for (`?protocol=N` or a `TenWatch-Protocol: N`
+    header), 1 when it asks for none."""
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    raw = query.get("protocol")
+    if raw is None:
+        raw = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"tenwatch-protocol"), None
+        )
+    if raw is None:
+        return PROTOCOLS[0]
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < PROTOCOLS[0]:
+        raise Refused(f"protocol must be an integer of at least {PROTOCOLS[0]}, not {raw[:30]!r}")
+    return min(int(raw), PROTOCOLS[-1])
 
 
 def _resume_point(raw: str | None) -> int | None:
@@ -114,17 +137,22 @@ async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None, int]:
     return channel, principal.community_id, resume_from, principal.credential_id or 0
 
 
-async def _greet(state: Any, connection: Connection, resume_from: int | None) -> None:
-    """Put the hello and the first page of the replay in front of the connection's queue."""
+async def _greet(
+    state: Any, connection: Connection, resume_from: int | None, *, protocol: int
+) -> None:
+    """Put the hello (in the socket's protocol) and the first page of the replay in front of
+    the connection's queue."""
     replay, head, replayed = await _replay(state.reads, connection.channel, resume_from)
-    hello = {
+    hello: dict[str, Any] = {
         "type": "hello",
+        "protocol": protocol,
         "channel": connection.channel,
         "last_event_id": head,
         "replayed": replayed,
-        "truncated": False,  # never, now that a replay is paged: kept for older clients
         "heartbeat": state.settings.ws_heartbeat_seconds,
     }
+    if protocol == 1:
+        hello["truncated"] = False  # never, now that a replay is paged: protocol 1 has it
     connection.start(
         json.dumps(hello, separators=(",", ":")),
         replay,
@@ -184,11 +212,13 @@ async def serve(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def stream(websocket: WebSocket) -> None:
-    """Events of your scope, live; ?last_event_id=N first replays every event after N."""
+    """Events of your scope, live; ?last_event_id=N first replays every event after N;
+    ?protocol=N asks for a protocol version."""
     await websocket.accept()
     state = websocket.state
     hub: Hub = state.hub
     try:
+        protocol = _protocol(websocket.scope)
         channel, community_id, resume_from, credential = await _admit(websocket.scope, state)
     except Refused as exc:
         await websocket.close(POLICY_VIOLATION, str(exc))
@@ -209,7 +239,7 @@ async def stream(websocket: WebSocket) -> None:
     try:
         await hub.join(connection)
         state.presence.arrive(connection)  # reachability: written on change, not per event
-        await _greet(state, connection, resume_from)
+        await _greet(state, connection, resume_from, protocol=protocol)
         reader = asyncio.create_task(_read(websocket, connection))
         await _write(websocket, connection, hub)
     except WebSocketDisconnect:

@@ -4,6 +4,9 @@
 // except a 1008 about last_event_id, which starts afresh.
 
 export const POLICY_VIOLATION = 1008;
+/** The stream protocol these pages speak (docs/protocol.md, Versions); the hello says which
+ * one the server answers in, the highest it speaks up to this. */
+export const PROTOCOL = 2;
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const HELLO_WAIT_MS = 15000;
@@ -46,6 +49,7 @@ export class Stream {
     this.ws = null;
     this.attempts = 0;
     this.heartbeat = 0;
+    this.protocol = 0;
     this.replayLeft = 0;
     this.timer = null;
     this.watchdog = null;
@@ -81,7 +85,12 @@ export class Stream {
     clearTimeout(this.timer);
     this.timer = null;
     const resume = this.lastId > 0 ? this.lastId : null;
-    const url = this.url + (resume !== null ? "?last_event_id=" + resume : "");
+    const url =
+      this.url +
+      (this.url.includes("?") ? "&" : "?") +
+      "protocol=" +
+      PROTOCOL +
+      (resume !== null ? "&last_event_id=" + resume : "");
     this.status(this.attempts ? "reconnecting" : "connecting");
     this.heartbeat = 0;
     let ws;
@@ -148,6 +157,7 @@ export class Stream {
     if (!message || typeof message !== "object" || message.type === "heartbeat") return;
     if (message.type === "hello") {
       this.attempts = 0;
+      this.protocol = Number(message.protocol) || 1; // a server from before versions says none
       this.heartbeat = Number(message.heartbeat) > 0 ? Number(message.heartbeat) : 20;
       this.kick();
       this.replayLeft = Number(message.replayed) || 0;
