@@ -204,6 +204,7 @@ def _say(text: str) -> None:
     """A line with paths in it: unwrapped (to copy), uncoloured but for its markup."""
     console.print(text, highlight=False, soft_wrap=True)
 
+
 def _check_migrations() -> None:
     """Print a verdict on each pending migration; exit 1 if any is unsafe under live traffic."""
     heads, verdicts = asyncio.run(migrate_check.check(get_settings().database_url))
