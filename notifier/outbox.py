@@ -12,6 +12,7 @@ with a start but no id may have been taken, and is looked up at the provider fir
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import time
@@ -33,6 +34,8 @@ from notifier.rate import RateLimiter
 from notifier.sms.base import Outcome, SendError, SendResult, SmsSender
 from notifier.worker import Worker
 from storage.db import utcnow
+
+log = logging.getLogger(__name__)
 
 Changed = Callable[[Sequence[OutboxMessage]], Awaitable[None]]
 RenderCall = Callable[[OutboxMessage], str]
@@ -146,7 +149,9 @@ class OutboxWorker(Worker):
             await self._on_failed(failed)
         return len(jobs)
 
-    async def _send_batch(self, jobs: list[OutboxMessage], pending: _Hand, journal: Journal) -> None:
+    async def _send_batch(
+        self, jobs: list[OutboxMessage], pending: _Hand, journal: Journal
+    ) -> None:
         """Send a claimed batch from `pending` with `concurrency` senders, journalling it."""
         async with asyncio.TaskGroup() as group:
             group.create_task(journal.run())
@@ -211,6 +216,7 @@ class OutboxWorker(Worker):
         earlier attempt may have gone); `taken` may be at the provider, so only their lease
         ends. A job the claim no longer holds (recorded, or taken over) is left alone."""
         now = self._clock()
+        log.info("outbox: %s hands back %d jobs", claim, len(untaken) + len(taken))
         held = (OutboxMessage.claimed_by == claim, OutboxMessage.status == SENDING)
         async with self._sessions() as session, session.begin():
             if untaken:

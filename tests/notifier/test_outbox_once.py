@@ -252,8 +252,10 @@ async def test_a_send_cut_off_by_the_stop_grace_ends_its_lease_and_is_not_sent_t
     await stopping.stop(grace_seconds=0.2)
 
     cut, *rest = await outbox.jobs()
-    assert cut.status == SENDING and cut.send_started_at is not None
-    assert cut.lease_until is not None and cut.lease_until <= utcnow()
+    assert cut.status == SENDING
+    assert cut.send_started_at is not None
+    assert cut.lease_until is not None
+    assert cut.lease_until <= utcnow()
     assert [job.status for job in rest] == [PENDING, PENDING]
     fake_twilio.answer_after = 0.0
     assert await outbox.worker().drain_once() == 3  # the cut one looked up, not sent again
