@@ -79,6 +79,7 @@ async def test_a_rolling_restart_under_a_stream_of_presses_loses_and_repeats_not
     envs = {n: _env(db_url, redis_url, fake_twilio, via=n) for n in ("a", "b")}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     listeners: list[Listener] = []
+    held: list[asyncio.Task[None]] = []
     try:
         bases: dict[str, str] = {}
         for name, env in envs.items():
@@ -92,7 +93,7 @@ async def test_a_rolling_restart_under_a_stream_of_presses_loses_and_repeats_not
                     listeners.append(Listener(fleet, s.households[address], fleet.bases[name]))
             for name in "ab":
                 listeners.append(Listener(fleet, s.staff["patrol_leader"], fleet.bases[name]))
-        held = [asyncio.create_task(listener.run()) for listener in listeners]
+        held += [asyncio.create_task(listener.run()) for listener in listeners]
         await asyncio.wait_for(asyncio.gather(*(x.ready.wait() for x in listeners)), 20)
         homes = {id(x): name for x in listeners for name in "ab" if x.base == fleet.bases[name]}
 
@@ -153,9 +154,9 @@ async def test_a_rolling_restart_under_a_stream_of_presses_loses_and_repeats_not
         finally:
             await engine.dispose()
         assert all(seconds < 15 for seconds in drains), drains
+    finally:
         for task in held:
             task.cancel()
-    finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()
