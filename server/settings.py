@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     (docs/operate.md, "Drain and rolling restart")."""
     graceful_shutdown_seconds: float = 20.0
     """Then how long uvicorn waits for the requests in flight (a press waits for its batch's
-    commit) before it cancels them (its `timeout_graceful_shutdown`, set by `tenwatch serve`)."""
+    commit) before it cancels them (its `timeout_graceful_shutdown`, set by `tenwatch serve`;
+    0: no limit)."""
     stream_check_seconds: float = 5.0
     """How often each community's newest stored event is compared with the last one its
     sockets here were given, to fill a gap the bus left."""

@@ -75,8 +75,11 @@ class Drain:
         deadline = loop.time() + self._seconds
         log.info("draining: %d sockets are told to reconnect elsewhere", self._hub.connections)
         try:
-            # Again each pass: a socket that was being admitted as the drain began joins later.
-            while self._hub.end(lambda _: True, RECONNECT):
+            while True:
+                # Each pass: a socket that was being admitted as the drain began joins later.
+                self._hub.end(lambda connection: connection.ended is None, RECONNECT)
+                if not self._hub.connections:
+                    break
                 if loop.time() > deadline:
                     log.warning("draining: %d sockets still open", self._hub.connections)
                     break

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Browser, Page, WebSocketRoute
 
@@ -33,6 +34,21 @@ def hello(last: int, *, replayed: int = 0, heartbeat: float = 20) -> str:
 
 def event(number: int) -> str:
     return json.dumps({"id": number, "type": "alert.raised", "alert_id": 1, "data": {}})
+
+
+async def _streaming(
+    browser: Browser,
+    base: str,
+    socket: Callable[[WebSocketRoute], Awaitable[None]],
+    *,
+    start: str = START,
+) -> Page:
+    """A page of the service at base whose /ws is the stand-in socket, with a Stream started."""
+    page = await browser.new_page()
+    await page.route_web_socket("**/ws*", socket)
+    await page.goto(f"{base}/healthz")
+    await page.evaluate(start)
+    return page
 
 
 async def until(page: Page, expression: str) -> None:
@@ -63,10 +79,7 @@ async def test_the_stream_resumes_from_the_highest_id_seen_and_stops_on_1008(
             await ws.close(code=1008, reason="signed out: this session was revoked")
 
     async with running(Settings(database_url=sqlite_url)) as base:
-        page = await browser.new_page()
-        await page.route_web_socket("**/ws*", socket)
-        await page.goto(f"{base}/healthz")
-        await page.evaluate(START)
+        page = await _streaming(browser, base, socket)
         await until(page, "window.states.includes('refused')")
         await asyncio.sleep(2.5)  # longer than a reconnect's wait: none comes after 1008
         assert [u.split("/ws", 1)[1] for u in urls] == ["", "?last_event_id=42"]
@@ -100,10 +113,7 @@ async def test_a_silent_socket_is_dropped_and_reconnected_with_backoff(
             ws.send(event(8))
 
     async with running(Settings(database_url=sqlite_url)) as base:
-        page = await browser.new_page()
-        await page.route_web_socket("**/ws*", socket)
-        await page.goto(f"{base}/healthz")
-        await page.evaluate(START)
+        page = await _streaming(browser, base, socket)
         await until(page, "window.states.filter((s) => s === 'online').length >= 2")
         assert urls[1].endswith("/ws?last_event_id=8")
         delays = await page.evaluate(
@@ -133,10 +143,12 @@ async def test_a_socket_told_its_process_restarts_resumes_at_once_then_backs_off
             ws.send(event(42))
 
     async with running(Settings(database_url=sqlite_url)) as base:
-        page = await browser.new_page()
-        await page.route_web_socket("**/ws*", socket)
-        await page.goto(f"{base}/healthz")
-        await page.evaluate(START.replace("status.state", "[status.state, status.retryIn]"))
+        page = await _streaming(
+            browser,
+            base,
+            socket,
+            start=START.replace("status.state", "[status.state, status.retryIn]"),
+        )
         await until(page, "window.seen.length === 2")
         assert [u.split("/ws", 1)[1] for u in urls] == ["", *["?last_event_id=41"] * 2]
         waits = [w for _, w in await page.evaluate("window.states") if w is not None]
