@@ -81,7 +81,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the sockets, for `serve` and the bench alike (bench/README.md,
     "Memory per socket"): websockets' sans-I/O protocol (the leanest socket of uvicorn's
     implementations), no compression (≈ 36 KiB of zlib state a socket), a bounded client
-    message, and the protocol ping the settings ask for."""
+    message, the protocol ping the settings ask for, and how long a shutdown waits for the
+    requests in flight."""
     return {
         "ws": "websockets-sansio",
         "ws_per_message_deflate": False,
@@ -89,6 +90,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_seconds or None,
         "ws_ping_timeout": settings.ws_ping_seconds or None,
         "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds or None,
     }
 
 

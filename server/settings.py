@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     ws_send_timeout_seconds: float = 10.0
     """How long one send to a socket may take before its client counts as too slow and the
     socket is closed (1013, with the position to resume from); seen at the heartbeat's looks."""
+    drain_seconds: float = 10.0
+    """On SIGTERM, how long the process waits for its sockets, told to reconnect elsewhere
+    (1012 "reconnect"), to go before uvicorn's shutdown begins; 0 leaves SIGTERM to uvicorn
+    (docs/operate.md, "Drain and rolling restart")."""
+    graceful_shutdown_seconds: float = 20.0
+    """Then how long uvicorn waits for the requests in flight (a press waits for its batch's
+    commit) before it cancels them (its `timeout_graceful_shutdown`, set by `tenwatch serve`;
+    0: no limit)."""
     stream_check_seconds: float = 5.0
     """How often each community's newest stored event is compared with the last one its
     sockets here were given, to fill a gap the bus left."""

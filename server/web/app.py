@@ -33,6 +33,7 @@ from server.rollcall.scheduler import Scheduler as RollCallScheduler
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
+from server.runtime.drain import Drain
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings, hidden
@@ -81,6 +82,7 @@ class State(TypedDict):
     verifier: Verifier
     presence: Presence
     devices: DeviceLink
+    drain: Drain
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -227,6 +229,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     presence = Presence(sessions, clock=clock)  # who has the app open, for reachability
     await presence.start(hub)
     verifier = _verifier(settings)
+    drain = Drain(hub, seconds=settings.drain_seconds)  # SIGTERM: sockets first (drain.py)
+    drain.install()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -251,8 +255,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             verifier=verifier,
             presence=presence,
             devices=devices,
+            drain=drain,
         )
     finally:
+        drain.uninstall()
         await devices.close()
         await presses.stop()
         await verifier.close()

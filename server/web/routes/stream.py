@@ -21,10 +21,12 @@ from server.accounts import Principal
 from server.alarms import events
 from server.alarms.events import PAGE
 from server.errors import database_away
+from server.runtime.drain import RECONNECT
 from server.signin import tickets
 from server.web import cookies
 
 POLICY_VIOLATION = 1008
+SERVICE_RESTART = 1012
 TRY_AGAIN_LATER = 1013
 CLOSE_SECONDS = 60.0
 
@@ -217,6 +219,9 @@ async def stream(websocket: WebSocket) -> None:
     await websocket.accept()
     state = websocket.state
     hub: Hub = state.hub
+    if state.drain.draining:  # this process is stopping: another one serves the socket
+        await websocket.close(SERVICE_RESTART, RECONNECT)
+        return
     try:
         protocol = _protocol(websocket.scope)
         channel, community_id, resume_from, credential = await _admit(websocket.scope, state)
@@ -252,12 +257,15 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         if reader is not None:
             reader.cancel()
+        if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
+            # Before leaving the hub: a drain waits for the hub to be empty, then the server
+            # cuts what is left.
+            code = SERVICE_RESTART if connection.ended == RECONNECT else POLICY_VIOLATION
+            with contextlib.suppress(Exception):
+                await websocket.close(code, connection.ended)
         state.presence.depart(connection)
         await hub.leave(connection)
-        if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close(POLICY_VIOLATION, connection.ended)
-        elif connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
+        if connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
             # The close frame follows what was sent, so a client that reads again gets all of
             # it and then the position to resume from. One that never does is given up on
             # after CLOSE_SECONDS (uvicorn's pings give up on a dead one sooner), and uvicorn

@@ -1,12 +1,16 @@
 // The live stream (docs/protocol.md), written once: connect to /ws with the session cookie,
 // resume from the highest event id seen, reconnect with backoff and jitter, close a socket
 // that stays silent past 2.5 heartbeats, and stop for good on 1008 (refused or signed out),
-// except a 1008 about last_event_id, which starts afresh.
+// except a 1008 about last_event_id, which starts afresh. A 1012 (its process is restarting)
+// reconnects at once, once: another process takes the socket from the same id.
 
 export const POLICY_VIOLATION = 1008;
 /** The stream protocol these pages speak (docs/protocol.md, Versions); the hello says which
  * one the server answers in, the highest it speaks up to this. */
 export const PROTOCOL = 2;
+
+export const SERVICE_RESTART = 1012;
+const RESTART_SPREAD_MS = 300; // the sockets of a stopping process do not all land at one instant
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const HELLO_WAIT_MS = 15000;
@@ -197,6 +201,15 @@ export class Stream {
       }
       this.stopped = true;
       this.status("refused", { reason: reason || "" });
+      return;
+    }
+    if (code === SERVICE_RESTART && this.attempts === 0) {
+      // Its process is stopping (a drain): another one serves the socket now. Refused again
+      // before a hello (it reached the same process), the usual backoff follows.
+      this.attempts = 1;
+      const soon = Math.round(Math.random() * RESTART_SPREAD_MS);
+      this.status("reconnecting", { reason, retryIn: soon });
+      this.timer = setTimeout(() => this.open(), soon);
       return;
     }
     const delay = backoff(this.attempts);
