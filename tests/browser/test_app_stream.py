@@ -160,7 +160,10 @@ async def test_a_socket_told_its_process_restarts_resumes_at_once_then_backs_off
             start=START.replace("status.state", "[status.state, status.retryIn]"),
         )
         await until(page, "window.seen.length === 2")
-        assert [u.split("/ws", 1)[1] for u in urls] == ["", *["?last_event_id=41"] * 2]
+        assert [u.split("/ws", 1)[1] for u in urls] == [
+            "?protocol=2",
+            *["?protocol=2&last_event_id=41"] * 2,
+        ]
         waits = [w for _, w in await page.evaluate("window.states") if w is not None]
         assert waits[0] <= 300  # at once, not the usual backoff (1 s ± 20 %)
         assert 1600 <= waits[1] <= 2400  # refused before a hello: the backoff's second step
