@@ -37,6 +37,8 @@ from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings, hidden
 from server.signin import revocation
+from server.supervision.supervisor import Supervisor
+from server.supervision.watchdog import Watchdog
 from server.web import deps, invalid
 from server.web.routes import (
     admin,
@@ -81,6 +83,8 @@ class State(TypedDict):
     verifier: Verifier
     presence: Presence
     devices: DeviceLink
+    supervisor: Supervisor
+    watchdog: Watchdog
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -227,6 +231,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     presence = Presence(sessions, clock=clock)  # who has the app open, for reachability
     await presence.start(hub)
     verifier = _verifier(settings)
+    # The alarm path's own test alarm and the workers' watchdog (docs/operate.md, Supervision).
+    watched = {"outbox": outbox, "scheduler": scheduler, "rollcall": rollcalls}
+    watchdog = Watchdog(
+        watched if checkpointer is None else {**watched, "checkpoint": checkpointer},
+        floor_seconds=settings.watchdog_seconds,
+    )
+    watchdog.start()
+    supervisor = Supervisor(
+        sessions,
+        hub=hub,
+        clock=clock,
+        interval_seconds=settings.supervision_seconds,
+        deadline_seconds=settings.supervision_deadline_seconds,
+        to=settings.supervision_to,
+    )
+    await supervisor.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -251,8 +271,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             verifier=verifier,
             presence=presence,
             devices=devices,
+            supervisor=supervisor,
+            watchdog=watchdog,
         )
     finally:
+        await supervisor.stop()
+        await watchdog.stop()
         await devices.close()
         await presses.stop()
         await verifier.close()
