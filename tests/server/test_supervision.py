@@ -6,16 +6,28 @@ the "heard" leg until it is back. /readyz (staff details) and the metrics say so
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 from sqlalchemy import select
 
 from notifier.models import PROBE, SENT, OutboxMessage
+from server.runtime.clock import ManualClock
 from server.settings import Settings
 from server.supervision.models import Probe
+from server.supervision.probes import KEEP
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, rows, running, stream
 from tests.server.phone_support import phone_settings
-from tests.server.supervision_support import ROUND, failing, hands, healthy, metric, until
+from tests.server.supervision_support import (
+    ROUND,
+    failing,
+    hands,
+    healthy,
+    metric,
+    readiness,
+    until,
+)
 from tests.services import redis_server
 
 
@@ -126,3 +138,28 @@ async def test_redis_away_fails_the_heard_leg_and_its_return_clears_it(
                 body = await until(base, staff, healthy)
                 assert body["supervision"]["failing"] is None
                 assert metric("tenwatch_supervision_ok", leg="heard") == 1.0
+
+
+async def test_old_probes_and_their_jobs_are_pruned_so_rounds_do_not_pile_up(
+    sqlite_url: str, seeded: Seed
+) -> None:
+    clock = ManualClock()
+    settings = Settings(database_url=sqlite_url, outbox_poll_seconds=0.05, **ROUND)
+    staff = seeded.staff["admin"]
+    async with running(settings, clock=clock) as base:
+        await until(base, staff, healthy)
+        before = await rows(sqlite_url, select(Probe.id, Probe.outbox_id))
+        assert before
+        clock.advance((KEEP + timedelta(minutes=1)).total_seconds())
+        for _ in range(2):  # a round after the clock moved, and one after its prune
+            done = (await readiness(base, staff))["supervision"]["last_success"]
+            await until(base, staff, lambda b: b["supervision"]["last_success"] > done)  # noqa: B023
+        after = await rows(sqlite_url, select(Probe.id, Probe.outbox_id))
+    assert after, "the newer probes stay"
+    gone = {probe_id for probe_id, _ in before} - {probe_id for probe_id, _ in after}
+    assert gone == {probe_id for probe_id, _ in before}
+    jobs = await rows(
+        sqlite_url,
+        select(OutboxMessage.id).where(OutboxMessage.id.in_([job for _, job in before])),
+    )
+    assert jobs == [], "their outbox jobs went with them"
