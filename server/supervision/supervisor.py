@@ -139,7 +139,8 @@ class Supervisor:
             self._waiting.pop(written.probe_id, None)
             self._local.pop(written.probe_id, None)
         self._settle(legs)
-        await self._prune()
+        if legs["stored"].ok:
+            await self._prune()
         return legs
 
     def report(self) -> dict[str, Any]:

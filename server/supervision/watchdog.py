@@ -38,16 +38,18 @@ class Watchdog:
         return max(POLLS * worker.poll_seconds, self._floor)
 
     def wedged(self) -> dict[str, str]:
-        """The wedged workers, each with why ("no turn for 42 s", "stopped"); the metrics are
-        set as they stand now."""
+        """The wedged workers, each with why ("no turn for 42 s", "stopped"), none without a
+        watchdog (floor_seconds 0); the metrics are set as they stand now."""
         now = time.monotonic()
         found: dict[str, str] = {}
         for name, worker in self.workers.items():
             age = now - worker.beat
             metrics.HEARTBEAT_AGE.labels(worker=name).set(age)
+            if self._floor <= 0:  # no watchdog
+                continue
             if not worker.running:
                 found[name] = f"{worker.name} stopped {age:.0f} s ago"
-            elif self._floor > 0 and age > self.limit(worker):
+            elif age > self.limit(worker):
                 found[name] = f"{worker.name} wedged: no turn for {age:.0f} s"
             metrics.WEDGED.labels(worker=name).set(1 if name in found else 0)
         return found

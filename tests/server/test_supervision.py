@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from notifier.models import PROBE, SENT, OutboxMessage
@@ -17,7 +18,7 @@ from server.settings import Settings
 from server.supervision.models import Probe
 from server.supervision.probes import KEEP
 from tests.fake_twilio import FakeTwilio
-from tests.harness import Seed, rows, running, stream
+from tests.harness import Seed, rows, running, seed, stream
 from tests.server.phone_support import phone_settings
 from tests.server.supervision_support import (
     ROUND,
@@ -163,3 +164,26 @@ async def test_old_probes_and_their_jobs_are_pruned_so_rounds_do_not_pile_up(
         select(OutboxMessage.id).where(OutboxMessage.id.in_([job for _, job in before])),
     )
     assert jobs == [], "their outbox jobs went with them"
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_and_redis_every_leg_passes_and_probes_are_pruned(
+    postgres_url: str, redis_url: str
+) -> None:
+    seeded = await seed(postgres_url)
+    clock = ManualClock()
+    settings = Settings(
+        database_url=postgres_url, redis_url=redis_url, outbox_poll_seconds=0.05, **ROUND
+    )
+    staff = seeded.staff["admin"]
+    async with running(settings, clock=clock) as base:
+        await until(base, staff, healthy)
+        before = await rows(postgres_url, select(Probe.id))
+        clock.advance((KEEP + timedelta(minutes=1)).total_seconds())
+        for _ in range(2):
+            done = (await readiness(base, staff))["supervision"]["last_success"]
+            await until(base, staff, lambda b: b["supervision"]["last_success"] > done)  # noqa: B023
+        after = await rows(postgres_url, select(Probe.id))
+    assert before
+    assert after
+    assert not {row[0] for row in before} & {row[0] for row in after}

@@ -1,16 +1,21 @@
-"""The watchdog: a worker whose step never returns is named wedged; one that turns is not."""
+"""The watchdog: a worker whose step never returns is named wedged, one that turns is not, and
+/readyz names the service's own worker that hangs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+import httpx
 import pytest
+from fastapi import APIRouter, Request
 from prometheus_client import REGISTRY
 
 from notifier.worker import Worker
+from server.settings import Settings
 from server.supervision.watchdog import Watchdog
-from tests.harness import poll_until
+from tests.harness import Seed, poll_until, running
+from tests.server.supervision_support import readiness, until
 
 
 class Stuck(Worker):
@@ -75,3 +80,31 @@ async def test_a_worker_whose_step_hangs_is_named_wedged_and_one_that_turns_is_n
         await stuck.stop()
         await idle.stop()
     assert set(watchdog.wedged()) == {"stuck", "idle"}, "a stopped worker is named too"
+
+
+hangs = APIRouter()
+
+
+@hangs.post("/test/scheduler/hang")
+async def hang_scheduler(request: Request) -> dict[str, str]:
+    """From its next turn on, the escalation scheduler's step awaits forever."""
+
+    async def forever() -> int:
+        await asyncio.Event().wait()
+        return 0
+
+    request.state.scheduler.step = forever
+    return {"scheduler": "hangs"}
+
+
+async def test_readyz_names_the_scheduler_whose_step_hangs(sqlite_url: str, seeded: Seed) -> None:
+    settings = Settings(database_url=sqlite_url, scheduler_poll_seconds=0.05, watchdog_seconds=0.3)
+    staff = seeded.staff["admin"]
+    async with running(settings, router=hangs) as base:
+        assert (await readiness(base, staff))["wedged"] == []
+        async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.post("/test/scheduler/hang")).status_code == 200
+        body = await until(base, staff, lambda b: b["wedged"] == ["scheduler"])
+    assert body["status"] == "degraded"
+    assert body["scheduler"].startswith("degraded: escalation scheduler wedged: no turn for")
+    assert body["outbox"] == "ok"
