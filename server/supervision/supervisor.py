@@ -279,7 +279,7 @@ class Supervisor:
 
     async def _prune(self) -> None:
         try:
-            async with self._sessions() as session:
+            async with asyncio.timeout(self.deadline), self._sessions() as session:
                 await probes.prune(session, process=self.process, now=self._clock())
                 await session.commit()
         except Exception:
