@@ -14,6 +14,10 @@ SENT = "sent"
 FAILED = "failed"
 WITHDRAWN = "withdrawn"
 
+PROBE = "probe"
+"""The channel of the supervision's test job (server.supervision): with a number it is a text
+through the sender like any other; without one the worker settles it itself. No community's."""
+
 
 # Delivery statuses as the provider reports them, ranked: a receipt only ever moves a job forward,
 # whatever order the callbacks arrive in. Equal ranks are alternatives (the first one stands).
@@ -60,7 +64,10 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    """None only for the supervision's probe, which is no community's."""
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="CASCADE"), index=True
     )

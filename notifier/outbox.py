@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.devices.base import DeviceLink
 from notifier.journal import Journal
 from notifier.lookup import taken_before
-from notifier.models import PENDING, SENDING, OutboxMessage
+from notifier.models import PENDING, PROBE, SENDING, OutboxMessage
 from notifier.policy import OutboxPolicy
 from notifier.push.base import PushGone, PushSender, Subscription
 from notifier.push.models import PushSubscription
@@ -271,6 +271,8 @@ class OutboxWorker(Worker):
                     outcome: Outcome | None = await self._push_one(job, journal, subscriptions)
                 elif job.channel == "device":
                     outcome = await self._command_one(job, journal)
+                elif job.channel == PROBE and not job.to:
+                    outcome = self._probe_one(job)
                 else:
                     outcome = await self._send_one(job, journal, taken)
             except SendError as exc:
@@ -349,6 +351,13 @@ class OutboxWorker(Worker):
         payload = json.dumps(command["payload"], ensure_ascii=False, separators=(",", ":"))
         await self._devices.publish(command["topic"], payload)
         return SendResult(sid=f"device-{job.id}", status="sent", fresh=True)
+
+    def _probe_one(self, job: OutboxMessage) -> SendResult:
+        """The supervision's probe with no number to text: settled here, no provider asked (it
+        proves the claim and the journal; with a number it is sent as a text)."""
+        if job.expires_at is not None and job.expires_at < self._clock():
+            raise SendError("expired before it could be sent", transient=False)
+        return SendResult(sid=f"probe-{job.id}", status="sent", fresh=True)
 
     async def _note_failure(self, subscription_id: int, exc: SendError, *, now: datetime) -> None:
         async with self._sessions() as session, session.begin():

@@ -131,6 +131,20 @@ class Settings(BaseSettings):
     """The largest message a client may send (it has nothing to say: the stream is one-way); a
     larger one closes its socket with 1009 instead of being buffered whole."""
 
+    # -- supervision: the alarm path's own test alarm, and the workers' watchdog (docs/operate.md)
+    supervision_seconds: float = 30.0
+    """How often each process sends a silent test alarm through the whole path — stored, heard
+    back through the bus, sent by the outbox — and checks each leg (0: no supervision)."""
+    supervision_deadline_seconds: float = 10.0
+    """How long a round's legs may take before the round counts as failed."""
+    supervision_to: str | None = None
+    """A number the test alarm texts through the configured sender each round (each one is a
+    text the provider charges: pick the interval to suit); unset, the outbox worker settles the
+    test job itself and the provider is not asked."""
+    watchdog_seconds: float = 30.0
+    """A background worker whose loop has not turned for this long (and three of its polls) is
+    wedged: /readyz degraded, a warning, a metric (0: no watchdog)."""
+
     # -- signing in -----------------------------------------------------------------------
     twilio_verify_service_sid: str | None = None
     """A Twilio Verify service (VA…): sign-in codes go through it; unset, they are printed."""

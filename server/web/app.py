@@ -38,6 +38,8 @@ from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings, hidden
 from server.signin import revocation
+from server.supervision.supervisor import Supervisor
+from server.supervision.watchdog import Watchdog
 from server.web import deps, invalid
 from server.web.routes import (
     admin,
@@ -83,6 +85,8 @@ class State(TypedDict):
     presence: Presence
     devices: DeviceLink
     drain: Drain
+    supervisor: Supervisor
+    watchdog: Watchdog
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -231,6 +235,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     verifier = _verifier(settings)
     drain = Drain(hub, seconds=settings.drain_seconds)  # SIGTERM: sockets first (drain.py)
     drain.install()
+    # The alarm path's own test alarm and the workers' watchdog (docs/operate.md, Supervision).
+    watched = {"outbox": outbox, "scheduler": scheduler, "rollcall": rollcalls}
+    watchdog = Watchdog(
+        watched if checkpointer is None else {**watched, "checkpoint": checkpointer},
+        floor_seconds=settings.watchdog_seconds,
+    )
+    watchdog.start()
+    supervisor = Supervisor(
+        sessions,
+        hub=hub,
+        clock=clock,
+        interval_seconds=settings.supervision_seconds,
+        deadline_seconds=settings.supervision_deadline_seconds,
+        to=settings.supervision_to,
+    )
+    await supervisor.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -256,9 +276,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             presence=presence,
             devices=devices,
             drain=drain,
+            supervisor=supervisor,
+            watchdog=watchdog,
         )
     finally:
         drain.uninstall()
+        await supervisor.stop()
+        await watchdog.stop()
         await devices.close()
         await presses.stop()
         await verifier.close()
