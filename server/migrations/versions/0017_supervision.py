@@ -14,6 +14,8 @@ revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a new table, and the outbox's community may be null (old code still gives one)."""
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
