@@ -11,6 +11,7 @@ that reached a message is masked before the line is written (docs/operate.md, "L
 and hands it to uvicorn, which applies it again in each worker process it starts.
 """
 
+import functools
 import logging
 import re
 import sys
@@ -47,16 +48,22 @@ SECRET_KEYS = frozenset(
 
 _ENDINGS = tuple(f"_{key}" for key in SECRET_KEYS - {"code", "auth"})
 
-_PHONE = re.compile(r"(?<![\w+%])(?:(?:\+|%2B)\d{7,15}|(?:86)?1[3-9]\d{9})(?![\w])", re.IGNORECASE)
-"""An E.164 number (+ or its URL form %2B, then digits) or a bare Chinese mobile (11 digits,
-with or without 86), not inside a longer word or number (a provider's id, a timestamp)."""
-
-_ASSIGNED = re.compile(
-    r"\b(token|ticket|code|pin|secret|password|signature|auth|key)=[^&\s\"',;]+", re.IGNORECASE
+_SECRETS = re.compile(
+    r"(?P<phone>(?<![\w+%])(?:(?:\+|%2B)\d{7,15}|(?:86)?1[3-9]\d{9})(?!\w))"
+    r"|\b(?P<name>(?:\w*_)?(?:token|ticket|code|pin|secret|password|signature|auth|key))"
+    r"=[^&\s\"',;]+"
+    r"|\b(?P<scheme>Bearer|Basic)\s+[\w.~+/=-]+",
+    re.IGNORECASE,
 )
-"""`name=value` of a secret inside a message: a query string uvicorn or a library printed."""
+"""What is hidden in any text, in one pass: an E.164 number (+ or its URL form %2B, then
+digits) or a bare Chinese mobile (11 digits, with or without 86), not inside a longer word or
+number (a provider's id, a timestamp); `name=value` of a secret (a query string uvicorn or a
+library printed); a bearer or basic credential."""
 
-_BEARER = re.compile(r"\b(Bearer|Basic)\s+[\w.~+/=-]+", re.IGNORECASE)
+_OURS = frozenset({"timestamp", "level", "logger"})
+"""Fields the processors themselves add, which hold nothing to hide."""
+
+_PLAIN = (int, float, bool, type(None))
 
 
 def mask_phone(phone: str) -> str:
@@ -66,13 +73,20 @@ def mask_phone(phone: str) -> str:
     return phone[:2] + "****"
 
 
+def _hide(match: re.Match[str]) -> str:
+    if match["phone"]:
+        return mask_phone(match["phone"])
+    if match["name"]:
+        return f"{match['name']}={MASK}"
+    return f"{match['scheme']} {MASK}"
+
+
 def scrub(text: str) -> str:
     """text with phone numbers masked and `name=secret`, `Bearer secret` hidden."""
-    text = _PHONE.sub(lambda m: mask_phone(m[0]), text)
-    text = _ASSIGNED.sub(lambda m: f"{m[1]}={MASK}", text)
-    return _BEARER.sub(lambda m: f"{m[1]} {MASK}", text)
+    return _SECRETS.sub(_hide, text)
 
 
+@functools.lru_cache(maxsize=1024)
 def secret_key(key: str) -> bool:
     """Whether a field of this name holds a secret (see SECRET_KEYS)."""
     name = key.lower().replace("-", "_")
@@ -80,6 +94,8 @@ def secret_key(key: str) -> bool:
 
 
 def _clean(value: Any) -> Any:
+    if isinstance(value, _PLAIN):
+        return value
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, Mapping):
@@ -92,7 +108,10 @@ def _clean(value: Any) -> Any:
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """The last processor before rendering: secret fields as ***, phones masked, secrets in
     messages and tracebacks hidden; what is neither a string nor a container is left alone."""
-    return {key: MASK if secret_key(key) else _clean(value) for key, value in event_dict.items()}
+    return {
+        key: value if key in _OURS else MASK if secret_key(key) else _clean(value)
+        for key, value in event_dict.items()
+    }
 
 
 def _drop_color_message(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:

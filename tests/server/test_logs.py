@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 
 from notifier.models import PENDING, SENDING
 from server.runtime import logs
+from server.settings import Settings
 from tests.fake_twilio import FakeTwilio
 from tests.harness import Seed, poll_until, running
 from tests.server.phone_support import (
@@ -185,11 +186,28 @@ async def test_signing_in_pressing_cancelling_and_texting_write_json_lines_witho
         assert not leaked, f"{leaked} in {line}"
 
 
+async def test_a_request_keeps_the_proxys_request_id_or_gets_its_own_on_its_line_and_answer(
+    sqlite_url: str, lines: Lines
+) -> None:
+    async with running(Settings(database_url=sqlite_url)) as base:
+        lines.start()
+        async with httpx.AsyncClient(base_url=base) as client:
+            kept = await client.get("/readyz", headers={"X-Request-ID": "edge-7f3a.1"})
+            fresh = await client.get("/readyz?code=123456", headers={"X-Request-ID": "a b"})
+    assert kept.headers["x-request-id"] == "edge-7f3a.1"
+    assert re.fullmatch(r"[0-9a-f]{12}", fresh.headers["x-request-id"])
+    written = [(r["request_id"], r["path"], r["status"]) for r in lines.of("request")]
+    assert written == [
+        ("edge-7f3a.1", "/readyz", 200),
+        (fresh.headers["x-request-id"], "/readyz", 200),
+    ]
+
+
 REDACTED = [
     (
         "event",
-        "texted +8613912349999 and 13812345678; WebSocket /ws?ticket=abc&x=1",
-        "texted +86139****9999 and 138****5678; WebSocket /ws?ticket=***&x=1",
+        "texted +8613912349999 and 13812345678; WebSocket /ws?ticket=abc&x=1&auth_token=q1",
+        "texted +86139****9999 and 138****5678; WebSocket /ws?ticket=***&x=1&auth_token=***",
     ),
     ("pin", "1234", "***"),
     ("auth_token", "t0k", "***"),
