@@ -27,12 +27,13 @@ from notifier.models import PENDING, SENDING
 from server.runtime import logs
 from server.settings import Settings
 from tests.fake_twilio import FakeTwilio
-from tests.harness import Seed, poll_until, running
+from tests.harness import Seed, poll_until, press, running
 from tests.server.phone_support import (
     GROUP_NUMBER,
     add_numbers,
     outbox_of,
     phone_settings,
+    serving,
     text,
 )
 from tests.server.signin_support import Browser, printed_code
@@ -186,6 +187,29 @@ async def test_signing_in_pressing_cancelling_and_texting_write_json_lines_witho
         assert not leaked, f"{leaked} in {line}"
 
 
+async def test_a_refused_text_is_a_warning_with_the_providers_code_and_no_whole_number(
+    seeded: Seed, sqlite_url: str, fake_twilio: FakeTwilio, lines: Lines
+) -> None:
+    said = "+8613800000002"  # Twilio names the number in its error's sentence
+    fake_twilio.fail_next(
+        status=400, code=21211, message=f"The 'To' number {said} is not a valid phone number."
+    )
+    async with serving(phone_settings(sqlite_url, fake_twilio), fake_twilio) as base:
+        lines.start()
+        assert (await press(base, seeded.households["B11-1-101"])).status_code == 201
+        await poll_until(lambda: _all_sent(sqlite_url))
+    [refused] = [s for s in lines.of("outbox send") if s["result"] == "refused"]
+    assert refused["level"] == "warning"
+    assert (str(refused["provider_code"]), refused["http_status"]) == ("21211", 400)
+    assert re.fullmatch(r"\+86138\*{4}\d{4}", refused["to"])
+    failed = [line for line in lines.parsed() if line["logger"] == "notifier.journal"]
+    assert failed
+    assert "+86138****0002" in failed[0]["event"]
+    phones = {m["to"] for m in fake_twilio.messages} | {said}
+    for line in map(_without_time, lines.raw):
+        assert not [phone for phone in phones if _holds(line, phone)], line
+
+
 async def test_a_request_keeps_the_proxys_request_id_or_gets_its_own_on_its_line_and_answer(
     sqlite_url: str, lines: Lines
 ) -> None:
@@ -228,6 +252,28 @@ REDACTED = [
 def test_the_last_processor_masks_phones_and_hides_secret_fields() -> None:
     found = logs.redact(None, "info", {key: given for key, given, _ in REDACTED})
     assert found == {key: written for key, _, written in REDACTED}
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _text_line(message: str) -> str:
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logs.formatter(output="text"))
+    handler.emit(logging.LogRecord("tests.logs", logging.INFO, __file__, 1, message, None, None))
+    return buffer.getvalue()
+
+
+def test_text_lines_are_coloured_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert "\x1b[" not in _text_line("to a file")
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert "\x1b[" in _text_line("to a terminal")
 
 
 def test_a_secret_in_a_message_or_a_traceback_is_hidden_in_text_lines_too() -> None:
