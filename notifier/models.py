@@ -102,6 +102,14 @@ class OutboxMessage(Base):
     """The claim holding the job ("host:pid:batch"): only its worker renews the lease, marks the
     send started or records the outcome, so a worker that lost its lease cannot."""
 
+    @property
+    def recipient(self) -> str:
+        """Whom the job goes to as a log line says it: a phone masked (+86139****9999), a
+        push by its subscription's id, a device command by its topic."""
+        if self.channel in ("push", "device"):
+            return self.to
+        return self.to[:-8] + "****" + self.to[-4:] if len(self.to) > 10 else "****"
+
 
 class InboundMessage(Base):
     """One call or text Twilio brought us, once: a retried webhook finds it and does nothing new."""

@@ -279,6 +279,8 @@ class OutboxWorker(Worker):
                 outcome = exc
             if outcome is not None:
                 journal.finish(job.id, outcome)
+                if log.isEnabledFor(logging.INFO):
+                    _log_send(job, outcome)
 
     async def _send_one(
         self, job: OutboxMessage, journal: Journal, taken: dict[int, Outcome]
@@ -379,6 +381,32 @@ class OutboxWorker(Worker):
         if self._render_call is None:
             raise SendError("this worker cannot place calls", transient=False)
         return self._render_call(job)
+
+
+def _log_send(job: OutboxMessage, outcome: Outcome) -> None:
+    """One `outbox send` line: the job, its alarm, its channel, the recipient masked, and what
+    the provider said (its id and status, or its error code)."""
+    fields: dict[str, object] = {
+        "job_id": job.id,
+        "alarm_id": job.alert_id,
+        "channel": job.channel,
+        "to": job.recipient,
+        "attempt": job.attempts,
+    }
+    if isinstance(outcome, SendError):
+        fields |= {
+            "result": "retry" if outcome.transient else "refused",
+            "provider_code": outcome.code,
+            "http_status": outcome.status,
+        }
+        log.warning("outbox send", extra=fields)
+    else:
+        fields |= {
+            "result": "taken",
+            "provider_sid": outcome.sid,
+            "provider_status": outcome.status,
+        }
+        log.info("outbox send", extra=fields)
 
 
 def _topic(job: OutboxMessage) -> str | None:

@@ -2,6 +2,7 @@
 issue tokens."""
 
 import asyncio
+import logging.config
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from notifier.bus import format as bus_format
 from server import accounts, demo, migrate_check
 from server.alarms import policy
 from server.migrate import known, upgrade
+from server.runtime import logs
 from server.settings import Settings, get_settings
 from server.signin import revocation, sessions
 from storage import backup
@@ -94,6 +96,15 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def logging_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` logs (docs/operate.md, "Logs"): the settings' format and level for every
+    line of every worker, and no uvicorn access log (the app writes one line a request)."""
+    return {
+        "log_config": logs.config(output=settings.log_format, level=settings.log_level),
+        "access_log": False,
+    }
+
+
 @app.command()
 def serve(
     host: str = "127.0.0.1",
@@ -112,6 +123,8 @@ def serve(
     if workers > 1 and settings.redis_url is None:
         console.print("[red]--workers above 1 needs TENWATCH_REDIS_URL (one bus for all)[/red]")
         raise typer.Exit(1)
+    options = {**uvicorn_options(settings), **logging_options(settings)}
+    logging.config.dictConfig(options["log_config"])  # the migration's lines too
     try:
         asyncio.run(_upgrade_on_start(settings))
     except LookupError as exc:
@@ -138,15 +151,12 @@ def serve(
             workers=workers,
             host=host,
             port=port,
-            log_level="info",
-            **uvicorn_options(settings),
+            **options,
         )
         return
     from server.web.app import create_app
 
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", **uvicorn_options(settings)
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **options)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from ipaddress import ip_address
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, SecretStr, field_serializer, model_validator
+from pydantic import AfterValidator, BeforeValidator, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.bus.format import READS as BUS_FORMATS
@@ -226,6 +226,15 @@ class Settings(BaseSettings):
     """A button not heard for this long is quiet (Zigbee buttons check in every few hours)."""
     button_low_battery: int = 20
     """A button whose battery (percent) is below this is low."""
+
+    # -- logs (docs/operate.md, "Logs") -----------------------------------------------------
+    log_format: Literal["text", "json"] = "text"
+    """How each log line is written: readable text (coloured on a terminal), or one JSON
+    object a line for a log collector."""
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())
+    ] = "INFO"
+    """The least severe lines written (INFO: a line per request, alarm step and send)."""
 
     @property
     def device_url(self) -> str:

@@ -41,6 +41,7 @@ from server.signin import revocation
 from server.supervision.supervisor import Supervisor
 from server.supervision.watchdog import Watchdog
 from server.web import deps, invalid
+from server.web.access import AccessLog
 from server.web.routes import (
     admin,
     alerts,
@@ -359,6 +360,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         redoc_url="/redoc" if docs else None,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
+    app.add_middleware(AccessLog)  # a line a request, the request id on every line (not /ws)
     app.state.settings = settings
     app.state.clock = clock
     routers = (health, alerts, steps, admin, pages, twilio, signin, register, push, resident_app)

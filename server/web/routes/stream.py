@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import json
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -24,6 +26,8 @@ from server.errors import database_away
 from server.runtime.drain import RECONNECT
 from server.signin import tickets
 from server.web import cookies
+
+log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
 SERVICE_RESTART = 1012
@@ -226,6 +230,7 @@ async def stream(websocket: WebSocket) -> None:
         protocol = _protocol(websocket.scope)
         channel, community_id, resume_from, credential = await _admit(websocket.scope, state)
     except Refused as exc:
+        log.info("socket refused", extra={"why": str(exc)})
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
     except Exception as exc:
@@ -240,6 +245,8 @@ async def stream(websocket: WebSocket) -> None:
         maxsize=state.settings.ws_queue_size,
         credential=credential,
     )
+    opened = time.monotonic()
+    log.info("socket open", extra={"socket": channel.partition(":")[0], "community": community_id})
     reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
@@ -274,3 +281,11 @@ async def stream(websocket: WebSocket) -> None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_SECONDS):
                     await websocket.close(TRY_AGAIN_LATER, reason)
+        _log_closed(connection, seconds=time.monotonic() - opened)
+
+
+def _log_closed(connection: Connection, *, seconds: float) -> None:
+    """The `socket closed` line: its kind, how long it was open, and why it ended."""
+    why = connection.ended or ("too slow" if connection.dropped else "client or server")
+    kind = connection.channel.partition(":")[0]
+    log.info("socket closed", extra={"socket": kind, "seconds": round(seconds, 1), "why": why})
