@@ -30,3 +30,10 @@ def known(revision: str) -> bool:
         return ScriptDirectory(str(MIGRATIONS)).get_revision(revision) is not None
     except CommandError:
         return False
+
+
+def head() -> str:
+    """The newest revision of our migrations (what `upgrade` brings a database to)."""
+    newest = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert newest is not None
+    return newest
