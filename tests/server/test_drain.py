@@ -80,7 +80,10 @@ async def test_a_socket_opened_while_the_process_drains_is_sent_to_another(
 
     async with running(Settings(database_url=sqlite_url), router=router) as base:
         async with httpx.AsyncClient(base_url=base) as client:
+            assert (await client.get("/readyz")).json() == {"status": "ok"}
             assert (await client.post("/test/drain")).is_success
+            ready = await client.get("/readyz")  # the load balancer sends nothing new here
+            assert (ready.status_code, ready.json()) == (503, {"status": "draining"})
         url = base.replace("http", "ws", 1) + "/ws?last_event_id=0"
         token = seeded.households["B11-1-301"]
         async with connect(url, additional_headers=bearer(token)) as ws:

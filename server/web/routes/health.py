@@ -28,12 +28,13 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     responses={
         200: {"description": "ok or degraded"},
-        503: {"description": "unavailable: no database"},
+        503: {"description": "unavailable (no database), or draining (stopping: SIGTERM)"},
     },
 )
 async def readyz(request: Request) -> JSONResponse:
     """The database, the bus, the outbox, the schedulers (and SQLite's checkpoint), the
-    watchdog and the supervision's last round: 200 ok, 200 degraded, 503 without a database.
+    watchdog and the supervision's last round: 200 ok, 200 degraded, 503 without a database
+    or while the process drains (it is stopping).
     Anyone is told the status alone; staff (`Authorization: Bearer <staff token>`, or a staff
     session's cookie: the board) are told each part's state, the supervision and the sockets."""
     body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
@@ -76,7 +77,9 @@ async def readyz(request: Request) -> JSONResponse:
         "fills": hub.fills,
         "unreadable": hub.unreadable,
     }
-    code = 503 if body["status"] == "unavailable" else 200
+    if request.state.drain.draining:  # SIGTERM: a load balancer sends nothing new here
+        body["status"] = "draining"
+    code = 503 if body["status"] in ("unavailable", "draining") else 200
     if not await _staff(request):
         body = {"status": body["status"]}
     return JSONResponse(body, status_code=code)
