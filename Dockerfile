@@ -16,5 +16,7 @@ EXPOSE 8000
 # and https, so the default trusts this container alone; docker-compose.yml names its nginx.
 ENV FORWARDED_ALLOW_IPS=127.0.0.1
 # Migrations run once, from the `migrate` service of docker-compose.yml, not in every replica.
+# SIGTERM drains (docs/operate.md): sockets first, then up to 20 s for the requests in flight.
 CMD ["uvicorn", "--factory", "server.web.app:create_app", "--host", "0.0.0.0", "--port", "8000", \
-     "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--proxy-headers"]
+     "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--proxy-headers", \
+     "--timeout-graceful-shutdown", "20"]

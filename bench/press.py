@@ -72,6 +72,12 @@ def _arguments() -> argparse.Namespace:
         metavar="DSN",
         help="a PostgreSQL server (postgresql://user@host:port/db) to press on instead of SQLite",
     )
+    parser.add_argument(
+        "--logs",
+        choices=["text", "json"],
+        help="log at INFO as `tenwatch serve` does, lines to /dev/null (a revision without the"
+        " service's logging, server/runtime/logs.py, runs without: the ratio is their cost)",
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one child's run
     return parser.parse_args()
 
@@ -244,12 +250,29 @@ def _child(args: argparse.Namespace) -> None:
                 capture_output=True,
             )
 
+    if args.logs:
+        _log_to_nowhere(args.logs)
     if args.uvloop:
         import uvloop
 
         print(json.dumps(uvloop.run(_measure(args, toggle))))
     else:
         print(json.dumps(asyncio.run(_measure(args, toggle))))
+
+
+def _log_to_nowhere(output: str) -> None:
+    """The service's logging at INFO, written to /dev/null, if the revision has it."""
+    import logging
+    import logging.config
+
+    try:
+        from server.runtime import logs  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    logging.config.dictConfig(logs.config(output=output, level="INFO"))  # type: ignore[arg-type]
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 (the process's, to its end)
 
 
 def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -264,6 +287,7 @@ def _run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"--together={args.together}",
         *([f"--database={args.database}"] if args.database else []),
         *(["--uvloop"] if args.uvloop else []),
+        *([f"--logs={args.logs}"] if args.logs else []),
     ]
     out = None
     if args.callgrind:

@@ -9,6 +9,10 @@ bus lost, an outage, this process's own delivery racing ahead of another's): the
 what arrives, reads the missing events from the store in order, delivers them, then what it
 held. After a bus outage, every few seconds, and often while the bus is degraded, it compares
 each community's newest stored id with its own and fills any gap the same way.
+
+A bus message of a format this process cannot read (`notifier.bus.format`: a newer release's)
+is not guessed at: it is logged once, and its community's events are read from the store at
+once, as for a gap.
 """
 
 import asyncio
@@ -18,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from notifier.bus import format as bus_format
 from notifier.bus.base import Bus
 from notifier.connection import PAGE, Connection, Event, event_id_of
 from notifier.metrics import Arrivals
@@ -69,13 +74,14 @@ class Store(Protocol):
 class _Community:
     """The local sockets of one community and how far the hub has delivered its events."""
 
-    __slots__ = ("filling", "held", "last", "members")
+    __slots__ = ("filling", "held", "last", "members", "unread")
 
     def __init__(self) -> None:
         self.members: dict[str, set[Connection]] = {}
         self.last: int | None = None  # the last event delivered; None until read from the store
         self.held: list[_Held] | None = []  # messages held while last is unknown or a gap fills
         self.filling: asyncio.Task[None] | None = None
+        self.unread = False  # a message came that could not be read: the store has its event
 
 
 class Hub:
@@ -103,6 +109,11 @@ class Hub:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._notices: dict[str, Callable[[str], None]] = {}
+        self._unknown_formats: set[int] = set()
+        self.fills = 0
+        """How many times a gap was filled from the store (not the bus): a count to watch."""
+        self.unreadable = 0
+        """How many bus messages were of a format this process cannot read."""
         self.arrivals = Arrivals()
         """The presses whose raised events are timed to this process's sockets (a metric)."""
 
@@ -184,19 +195,24 @@ class Hub:
     def deliver(self, channel: str, message: str) -> None:
         """Take a bus message of a community: deliver it if it follows on from the last one,
         drop it if delivered already, else hold it and fill the gap from the store."""
+        version, body = bus_format.read(message)
+        if version not in bus_format.READS:
+            self._unreadable(channel, version)
+            return
         hear = self._notices.get(channel)
         if hear is not None:
-            hear(message)
+            hear(body)
             return
         community_id = int(channel.rpartition(":")[2])
         community = self._communities.get(community_id)
         if community is None:
             return
         try:
-            prev, channels, text = unseal(message)
+            prev, channels, text = unseal(body)
             event_id = event_id_of(text)
-        except (ValueError, KeyError):  # not ours (another version?): the check finds its event
-            log.warning("ignoring a message on %s that is not a sealed event", channel)
+        except (ValueError, KeyError):  # not ours: the store has its event
+            log.warning("a message on %s that is not a sealed event: reading the store", channel)
+            self._read_store(community_id, community)
             return
         if community.held is not None:
             community.held.append((prev, event_id, channels, text))
@@ -206,6 +222,34 @@ class Hub:
             else:
                 community.held = [(prev, event_id, channels, text)]
                 self._fill(community_id, community)
+
+    def _unreadable(self, channel: str, version: int) -> None:
+        """A message of a format this process cannot read: say so once per format; read its
+        community's events from the store now rather than at the next check."""
+        self.unreadable += 1
+        if version not in self._unknown_formats:
+            self._unknown_formats.add(version)
+            log.warning(
+                "bus messages of format %s, which this process cannot read (it reads %s):"
+                " their events are read from the store; upgrade this process",
+                version,
+                sorted(bus_format.READS),
+            )
+        if channel in self._notices:
+            return  # a notice (a revocation) of a newer release: lost to this process
+        community_id = channel.rpartition(":")[2]
+        community = self._communities.get(int(community_id)) if community_id.isdigit() else None
+        if community is not None:
+            self._read_store(int(community_id), community)
+
+    def _read_store(self, community_id: int, community: _Community) -> None:
+        """Read the community's events the store has beyond the last delivered, at once (or
+        once the read in progress, which may have begun before this event's commit, is done)."""
+        community.unread = True
+        if community.last is not None and community.filling is None:
+            if community.held is None:
+                community.held = []
+            self._fill(community_id, community, wait=False)
 
     async def catch_up(self) -> None:
         """Compare each community's newest stored event with the last delivered one (one
@@ -249,9 +293,11 @@ class Hub:
                 await asyncio.sleep(GRACE_SECONDS)
                 if self._chain(community):
                     return
+            self.fills += 1
             while community is self._communities.get(community_id):
                 assert community.held is not None
                 covered = len(community.held)
+                community.unread = False  # this read covers every message come before it
                 try:
                     if community.last is None:
                         community.last = (await self._store.heads([community_id])).get(
@@ -283,9 +329,12 @@ class Hub:
             self._settle(community_id, community)
 
     def _settle(self, community_id: int, community: _Community) -> None:
-        """Deliver the held messages that follow on in order; fill the next gap, if any."""
-        if not self._chain(community):
-            self._fill(community_id, community)
+        """Deliver the held messages that follow on in order; fill the next gap, if any (at
+        once if an unreadable message came meanwhile)."""
+        if not self._chain(community) or community.unread:
+            if community.held is None:
+                community.held = []
+            self._fill(community_id, community, wait=not community.unread)
 
     def _chain(self, community: _Community) -> bool:
         """Deliver the held messages, in id order, as long as each follows on from the last;

@@ -267,5 +267,5 @@ async def record(
             job.status = FAILED
             job.settled_at = now
             failed.append(job)
-            log.warning("%s %s to %s failed: %s", job.channel, job.id, job.to, outcome)
+            log.warning("%s %s to %s failed: %s", job.channel, job.id, job.recipient, outcome)
     return failed

@@ -14,6 +14,10 @@ SENT = "sent"
 FAILED = "failed"
 WITHDRAWN = "withdrawn"
 
+PROBE = "probe"
+"""The channel of the supervision's test job (server.supervision): with a number it is a text
+through the sender like any other; without one the worker settles it itself. No community's."""
+
 
 # Delivery statuses as the provider reports them, ranked: a receipt only ever moves a job forward,
 # whatever order the callbacks arrive in. Equal ranks are alternatives (the first one stands).
@@ -60,7 +64,10 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    """None only for the supervision's probe, which is no community's."""
     alert_id: Mapped[int | None] = mapped_column(
         ForeignKey("alerts.id", ondelete="CASCADE"), index=True
     )
@@ -94,6 +101,14 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     """The claim holding the job ("host:pid:batch"): only its worker renews the lease, marks the
     send started or records the outcome, so a worker that lost its lease cannot."""
+
+    @property
+    def recipient(self) -> str:
+        """Whom the job goes to as a log line says it: a phone masked (+86139****9999), a
+        push by its subscription's id, a device command by its topic."""
+        if self.channel in ("push", "device"):
+            return self.to
+        return self.to[:-8] + "****" + self.to[-4:] if len(self.to) > 10 else "****"
 
 
 class InboundMessage(Base):

@@ -4,6 +4,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import time
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,18 @@ class Worker(abc.ABC):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.error: str | None = None
+        self.beat = time.monotonic()
+        """When (monotonic) its last turn ended: the watchdog's heartbeat (server.supervision)."""
+
+    @property
+    def poll_seconds(self) -> float:
+        """How long it sleeps between looks when not woken."""
+        return self._poll
+
+    @property
+    def running(self) -> bool:
+        """Whether its task is started and has not ended."""
+        return self._task is not None and not self._task.done()
 
     @abc.abstractmethod
     async def step(self) -> int:
@@ -30,6 +43,7 @@ class Worker(abc.ABC):
 
     def start(self) -> None:
         """Run in the background."""
+        self.beat = time.monotonic()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self, *, grace_seconds: float = 5.0) -> None:
@@ -49,7 +63,7 @@ class Worker(abc.ABC):
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                while not self._stopping and await self.step():
+                while not self._stopping and await self._turn():
                     pass
                 self.error = None
             except Exception as exc:
@@ -59,3 +73,9 @@ class Worker(abc.ABC):
                 async with asyncio.timeout(self._poll):
                     await self._wake.wait()
             self._wake.clear()
+
+    async def _turn(self) -> int:
+        try:
+            return await self.step()
+        finally:
+            self.beat = time.monotonic()

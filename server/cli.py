@@ -1,6 +1,8 @@
-"""The `tenwatch` command: serve, migrate, import households, list groups, issue tokens."""
+"""The `tenwatch` command: serve, migrate, back up and restore, import households, list groups,
+issue tokens."""
 
 import asyncio
+import logging.config
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,11 +17,14 @@ from rich.table import Table
 
 from groups import directory, duty, importer, pins
 from notifier.bus import create_bus
-from server import accounts, demo
+from notifier.bus import format as bus_format
+from server import accounts, demo, migrate_check
 from server.alarms import policy
-from server.migrate import upgrade
+from server.migrate import known, upgrade
+from server.runtime import logs
 from server.settings import Settings, get_settings
 from server.signin import revocation, sessions
+from storage import backup
 from storage.db import AsyncSession, create_engine, create_sessionmaker, utcnow
 
 app = typer.Typer(help="TenWatch 十户联防: one household asks, many come.", no_args_is_help=True)
@@ -38,7 +43,7 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     async def main() -> T:
         url = get_settings().database_url
-        await upgrade(url)
+        await _upgrade_on_start(get_settings())
         engine = create_engine(url)
         try:
             async with create_sessionmaker(engine)() as session:
@@ -55,6 +60,22 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise typer.Exit(1) from exc
 
 
+async def _upgrade_on_start(settings: Settings) -> None:
+    """Migrate before a command or the service runs. A deployment of several processes (it has
+    Redis) may be mid-upgrade, with processes of the release before still serving: there, a
+    pending contract step is left to `tenwatch migrate` and nothing runs (LookupError)."""
+    if settings.redis_url is None:  # one process alone on its schema
+        await upgrade(settings.database_url)
+        return
+    unsafe = await migrate_check.upgrade_unless_contract(settings.database_url)
+    if unsafe:
+        raise LookupError(
+            f"not migrating: {', '.join(v.revision for v in unsafe)} would break the processes"
+            " of the release before (`tenwatch migrate --check` says why); once none runs,"
+            " run `tenwatch migrate` (docs/operate.md, Upgrades)"
+        )
+
+
 APP_FACTORY = "server.web.app:create_app"
 
 
@@ -62,7 +83,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves the sockets, for `serve` and the bench alike (bench/README.md,
     "Memory per socket"): websockets' sans-I/O protocol (the leanest socket of uvicorn's
     implementations), no compression (≈ 36 KiB of zlib state a socket), a bounded client
-    message, and the protocol ping the settings ask for."""
+    message, the protocol ping the settings ask for, and how long a shutdown waits for the
+    requests in flight."""
     return {
         "ws": "websockets-sansio",
         "ws_per_message_deflate": False,
@@ -70,6 +92,16 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_seconds or None,
         "ws_ping_timeout": settings.ws_ping_seconds or None,
         "proxy_headers": True,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds or None,
+    }
+
+
+def logging_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` logs (docs/operate.md, "Logs"): the settings' format and level for every
+    line of every worker, and no uvicorn access log (the app writes one line a request)."""
+    return {
+        "log_config": logs.config(output=settings.log_format, level=settings.log_level),
+        "access_log": False,
     }
 
 
@@ -91,7 +123,13 @@ def serve(
     if workers > 1 and settings.redis_url is None:
         console.print("[red]--workers above 1 needs TENWATCH_REDIS_URL (one bus for all)[/red]")
         raise typer.Exit(1)
-    asyncio.run(upgrade(settings.database_url))
+    options = {**uvicorn_options(settings), **logging_options(settings)}
+    logging.config.dictConfig(options["log_config"])  # the migration's lines too
+    try:
+        asyncio.run(_upgrade_on_start(settings))
+    except LookupError as exc:
+        console.print(exc.args[0], style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
     if demo_data:
         url = f"http://{host}:{port}/signin"
         people = _run(demo.seed)
@@ -113,22 +151,96 @@ def serve(
             workers=workers,
             host=host,
             port=port,
-            log_level="info",
-            **uvicorn_options(settings),
+            **options,
         )
         return
     from server.web.app import create_app
 
-    uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", **uvicorn_options(settings)
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **options)
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Migrate nothing: say whether each pending migration is safe to run while"
+            " processes of the release before still serve (exit 0 safe, 1 not).",
+        ),
+    ] = False,
+) -> None:
     """Bring the database schema up to date."""
+    if check:
+        _check_migrations()
+        return
     asyncio.run(upgrade(get_settings().database_url))
     console.print("database is up to date")
+
+
+@app.command("backup")
+def backup_database(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup.", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Back up the SQLite database to FILE while the service runs (PostgreSQL: pg_dump,
+    docs/operate.md)."""
+    try:
+        path = backup.sqlite_path(get_settings().database_url)
+        written = backup.backup(database=path, target=file, force=force)
+    except backup.Refused as exc:
+        _say(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    _say(f"backed up {written}; integrity check ok")
+
+
+@app.command("restore")
+def restore_database(
+    file: Annotated[Path, typer.Argument(help="The backup to restore.", dir_okay=False)],
+) -> None:
+    """Replace the SQLite database with the backup FILE and migrate it up; stop the service
+    first. The replaced database is kept beside it (<name>.before-restore-<time>)."""
+    url = get_settings().database_url
+    try:
+        restored = backup.restore(source=file, database=backup.sqlite_path(url), known=known)
+    except backup.Refused as exc:
+        _say(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    asyncio.run(upgrade(url))
+    if restored.kept is not None:
+        _say(f"the database it replaced is kept as {restored.kept}")
+    _say(f"restored {restored.backup}; the schema is up to date")
+
+
+def _say(text: str) -> None:
+    """A line with paths in it: unwrapped (to copy), uncoloured but for its markup."""
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def _check_migrations() -> None:
+    """Print a verdict on each pending migration; exit 1 if any is unsafe under live traffic."""
+    heads, verdicts = asyncio.run(migrate_check.check(get_settings().database_url))
+    if not verdicts:
+        console.print(f"nothing to migrate: the database is at {', '.join(heads)}")
+        return
+    if not heads:
+        console.print("the database is empty (no process can be serving it): `tenwatch migrate`")
+        return
+    for verdict in verdicts:
+        said = "safe under live traffic" if verdict.safe else "UNSAFE under live traffic"
+        console.print(
+            f"{verdict.revision}  {verdict.phase or '?'}  {said}: {verdict.title}",
+            markup=False,
+            soft_wrap=True,
+        )
+        for reason in verdict.reasons:
+            console.print(f"    {reason}", markup=False, soft_wrap=True)
+    if not all(v.safe for v in verdicts):
+        console.print(
+            "run the unsafe ones only once every process runs the new release"
+            " (docs/operate.md, Upgrades)"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -316,7 +428,9 @@ async def _announce(message: str) -> None:
     bus = create_bus(settings.bus_url)
     await bus.connect(lambda _channel, _message: None)
     try:
-        await bus.publish([revocation.CHANNEL], message)
+        await bus.publish(
+            [revocation.CHANNEL], bus_format.write(message, version=settings.bus_format)
+        )
     finally:
         await bus.disconnect()
 

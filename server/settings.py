@@ -5,8 +5,11 @@ from ipaddress import ip_address
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, SecretStr, field_serializer, model_validator
+from pydantic import AfterValidator, BeforeValidator, SecretStr, field_serializer, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from notifier.bus.format import READS as BUS_FORMATS
+from notifier.bus.format import WRITES as BUS_FORMAT
 
 
 class Dsn(str):
@@ -32,6 +35,13 @@ def hidden(url: str) -> str:
 Url = Annotated[str, AfterValidator(Dsn)]
 """A URL that may carry a password: a str to every use, a Dsn to anyone who prints it."""
 
+
+def _bus_format(version: int) -> int:
+    if version not in BUS_FORMATS:
+        raise ValueError(f"must be a bus format this release reads: {sorted(BUS_FORMATS)}")
+    return version
+
+
 PLACEHOLDERS = {"change-me", "changeme", "tenwatch", "password", "secret", "postgres"}
 """Secrets that are the examples' (.env.example, the old docker-compose.yml), never real ones."""
 
@@ -44,6 +54,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: Url = "sqlite+aiosqlite:///./tenwatch.db"
     redis_url: Url | None = None
+    bus_format: Annotated[int, AfterValidator(_bus_format)] = BUS_FORMAT
+    """The bus message format this process writes (it reads this release's two: see
+    `notifier/bus/format.py`). A rolling upgrade that changes the format keeps the old one
+    until every process runs the new release, then sets the new one (docs/operate.md)."""
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
@@ -96,6 +110,14 @@ class Settings(BaseSettings):
     ws_send_timeout_seconds: float = 10.0
     """How long one send to a socket may take before its client counts as too slow and the
     socket is closed (1013, with the position to resume from); seen at the heartbeat's looks."""
+    drain_seconds: float = 10.0
+    """On SIGTERM, how long the process waits for its sockets, told to reconnect elsewhere
+    (1012 "reconnect"), to go before uvicorn's shutdown begins; 0 leaves SIGTERM to uvicorn
+    (docs/operate.md, "Drain and rolling restart")."""
+    graceful_shutdown_seconds: float = 20.0
+    """Then how long uvicorn waits for the requests in flight (a press waits for its batch's
+    commit) before it cancels them (its `timeout_graceful_shutdown`, set by `tenwatch serve`;
+    0: no limit)."""
     stream_check_seconds: float = 5.0
     """How often each community's newest stored event is compared with the last one its
     sockets here were given, to fill a gap the bus left."""
@@ -108,6 +130,20 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = 4096
     """The largest message a client may send (it has nothing to say: the stream is one-way); a
     larger one closes its socket with 1009 instead of being buffered whole."""
+
+    # -- supervision: the alarm path's own test alarm, and the workers' watchdog (docs/operate.md)
+    supervision_seconds: float = 30.0
+    """How often each process sends a silent test alarm through the whole path — stored, heard
+    back through the bus, sent by the outbox — and checks each leg (0: no supervision)."""
+    supervision_deadline_seconds: float = 10.0
+    """How long a round's legs may take before the round counts as failed."""
+    supervision_to: str | None = None
+    """A number the test alarm texts through the configured sender each round (each one is a
+    text the provider charges: pick the interval to suit); unset, the outbox worker settles the
+    test job itself and the provider is not asked."""
+    watchdog_seconds: float = 30.0
+    """A background worker whose loop has not turned for this long (and three of its polls) is
+    wedged: /readyz degraded, a warning, a metric (0: no watchdog)."""
 
     # -- signing in -----------------------------------------------------------------------
     twilio_verify_service_sid: str | None = None
@@ -195,6 +231,15 @@ class Settings(BaseSettings):
     """A button not heard for this long is quiet (Zigbee buttons check in every few hours)."""
     button_low_battery: int = 20
     """A button whose battery (percent) is below this is low."""
+
+    # -- logs (docs/operate.md, "Logs") -----------------------------------------------------
+    log_format: Literal["text", "json"] = "text"
+    """How each log line is written: readable text (coloured on a terminal), or one JSON
+    object a line for a log collector."""
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(lambda v: str(v).upper())
+    ] = "INFO"
+    """The least severe lines written (INFO: a line per request, alarm step and send)."""
 
     @property
     def device_url(self) -> str:

@@ -7,6 +7,7 @@ migrations themselves start from an empty database and run them for real."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sqlite3
 import uuid
@@ -22,6 +23,11 @@ from storage.db import AsyncSession, create_engine, create_sessionmaker
 from tests.services import shared_postgres, shared_redis
 
 pytest_plugins = ["tests.fake_twilio"]
+
+# Supervision's test alarm writes an outbox job every round, which tests that count jobs or
+# texts would count: off unless a test turns it on (tests/server/test_supervision.py). The
+# processes tests start inherit it.
+os.environ.setdefault("TENWATCH_SUPERVISION_SECONDS", "0")
 
 
 @pytest.fixture(scope="session")

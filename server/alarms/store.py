@@ -592,6 +592,8 @@ async def record(
         prev=await _prev(session, alert.community_id, event_id),
         channels=tuple(channels),
         text=wire(event_id, row),
+        type=type,
+        alarm_id=alert.id,
     )
     if change.event_id is None:
         change.event_id = event_id

@@ -12,7 +12,8 @@ import notifier.models
 import notifier.push.models  # noqa: F401
 import server.alarms.models
 import server.reach.models
-import server.signin.models  # noqa: F401
+import server.signin.models
+import server.supervision.models  # noqa: F401
 from storage.db import Base, create_engine
 
 target_metadata = Base.metadata

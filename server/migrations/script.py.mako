@@ -14,6 +14,10 @@ revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+phase = "expand"
+"""Expand: the code of the release before keeps working after it; contract: it takes away or
+tightens what that code uses, and runs only once every process runs this release
+(server/migrate_check.py, docs/operate.md)."""
 
 
 def upgrade() -> None:

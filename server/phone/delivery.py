@@ -39,7 +39,7 @@ async def delivery_events(
     jobs = [job for job in jobs if job.alert_id is not None]
     if not jobs:
         return 0
-    for community_id in sorted({job.community_id for job in jobs}):
+    for community_id in sorted({job.community_id for job in jobs if job.community_id}):
         await store.lock(session, community_id)  # events of one community commit in id order
     recorded = 0
     for alert_id in sorted({job.alert_id for job in jobs if job.alert_id is not None}):

@@ -125,3 +125,21 @@ def sms_reply(text: str | None) -> str:
     if text:
         response.message(text)
     return str(response)
+
+
+def voice_outage(*, retry: str) -> str:
+    """A call to an alarm number while the database can't be reached: the caller is told to
+    call 110 if in danger, and the call asks again after a pause (the same CallSid, so the
+    alarm is raised once when the database is back), for as long as the caller holds."""
+    response = VoiceResponse()
+    for language in ("zh", "en"):
+        _say(response, words.say("phone.outage_call", language=language), language)
+    response.pause(length=5)
+    response.redirect(retry, method="POST")
+    return str(response)
+
+
+def sms_outage() -> str:
+    """TwiML answering a text to an alarm number while the database can't be reached: it was
+    not recorded (Twilio does not send it again), so the sender is told, and to call 110."""
+    return sms_reply(sms_text("outage_text", languages=("zh", "en")))

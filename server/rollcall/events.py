@@ -78,5 +78,6 @@ async def record(
         prev=await _prev(session, community_id, event_id),
         channels=tuple(channels),
         text=wire(event_id, row),
+        type=type,
     )
     return event_id

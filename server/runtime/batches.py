@@ -7,6 +7,7 @@ queue of single items each paying the same fixed costs (a lock, a transaction, a
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -35,7 +36,11 @@ class Batches(Generic[K, T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append((item, future))
         if key not in self._running:
-            self._running[key] = asyncio.create_task(self._drain(key), name=f"batches {key}")
+            # A context of its own: the batch serves other requests too, and must not write
+            # their lines with the first one's request id (server/web/access.py).
+            self._running[key] = asyncio.create_task(
+                self._drain(key), name=f"batches {key}", context=contextvars.Context()
+            )
         return await future
 
     async def _drain(self, key: K) -> None:

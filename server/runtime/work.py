@@ -9,21 +9,35 @@ worker or webhook has to remember to publish: committing is publishing.
 
 Each event goes out on its community's bus channel with `prev`, the id of the community's event
 before it, so that every process can tell a gap from the next event (see `notifier.hub`).
+Once published, each event is a log line, `alarm step` (docs/operate.md, "Logs").
 """
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from notifier.bus import format as bus_format
 from notifier.bus.base import Message
 from notifier.hub import community_channel, seal
 
+log = logging.getLogger(__name__)
+
 _PENDING = "tenwatch.pending"
 _COMMITTED = "tenwatch.committed"
+
+
+class Step(NamedTuple):
+    """What the log says of one published event: whose, which, what."""
+
+    community_id: int
+    event_id: int
+    type: str
+    alarm_id: int | None
 
 
 @dataclass(slots=True)
@@ -34,6 +48,7 @@ class Recorded:
     published: list[Message] = field(default_factory=list)
     texts: int = 0
     last: dict[int, int] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
 
 
 Publish = Callable[[Recorded], Awaitable[None]]
@@ -54,12 +69,16 @@ def publish_later(
     prev: int,
     channels: tuple[str, ...],
     text: str,
+    type: str = "",
+    alarm_id: int | None = None,
 ) -> None:
     """Publish an event's wire text for these socket channels once the session's transaction
-    commits, on its community's bus channel, with prev (the community's event before it)."""
+    commits, on its community's bus channel, with prev (the community's event before it); its
+    type and alarm are for the log line."""
     pending = _pending(session)
     pending.published.append(((community_channel(community_id),), seal(prev, channels, text)))
     pending.last[community_id] = event_id
+    pending.steps.append(Step(community_id, event_id, type, alarm_id))
 
 
 def announce_later(session: AsyncSession, *, channel: str, message: str) -> None:
@@ -119,20 +138,46 @@ def _rolled_back(session: Session) -> None:
 
 
 class Announcer:
-    """Publishes a committed transaction's events on the bus and wakes the outbox if it queued
-    texts: the one `publish` of every unit of work, requests and workers alike."""
+    """Publishes a committed transaction's events on the bus, in the bus format this process
+    writes (`notifier.bus.format`), and wakes the outbox if it queued texts: the one `publish`
+    of every unit of work, requests and workers alike."""
 
-    def __init__(self, publish_all: Callable[[Sequence[Message]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        publish_all: Callable[[Sequence[Message]], Awaitable[None]],
+        *,
+        writes: int = bus_format.WRITES,
+    ) -> None:
         self._publish_all = publish_all
+        self._writes = writes
         self.wake: Callable[[], None] | None = None
         """The outbox worker's wake, set once it exists (it needs the sessions announced for)."""
 
     async def __call__(self, recorded: Recorded) -> None:
         """Publish the events in one go, in the order they were recorded; wake the outbox."""
         if recorded.published:
-            await self._publish_all(recorded.published)
+            version = self._writes
+            await self._publish_all(
+                [(to, bus_format.write(body, version=version)) for to, body in recorded.published]
+            )
+            if recorded.steps and log.isEnabledFor(logging.INFO):
+                _log_steps(recorded.steps)
         if recorded.texts and self.wake is not None:
             self.wake()
+
+
+def _log_steps(steps: Sequence[Step]) -> None:
+    """One `alarm step` line per published event (a roll call's have no alarm_id)."""
+    for step in steps:
+        log.info(
+            "alarm step",
+            extra={
+                "alarm_id": step.alarm_id,
+                "event_id": step.event_id,
+                "type": str(step.type),
+                "community": step.community_id,
+            },
+        )
 
 
 def sessionmaker(engine: AsyncEngine, *, publish: Publish) -> async_sessionmaker[Work]:

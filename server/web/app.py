@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -33,11 +33,15 @@ from server.rollcall.scheduler import Scheduler as RollCallScheduler
 from server.runtime import work
 from server.runtime.checkpoint import Checkpointer
 from server.runtime.clock import Clock, system_clock
+from server.runtime.drain import Drain
 from server.runtime.heap import Heap
 from server.runtime.work import Announcer, Work
 from server.settings import Settings, get_settings, hidden
 from server.signin import revocation
+from server.supervision.supervisor import Supervisor
+from server.supervision.watchdog import Watchdog
 from server.web import deps, invalid
+from server.web.access import AccessLog
 from server.web.routes import (
     admin,
     alerts,
@@ -82,6 +86,9 @@ class State(TypedDict):
     verifier: Verifier
     presence: Presence
     devices: DeviceLink
+    drain: Drain
+    supervisor: Supervisor
+    watchdog: Watchdog
 
 
 def _sender(settings: Settings) -> SmsSender:
@@ -159,7 +166,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     reads = create_sessionmaker(read_engine)
 
     bus = create_bus(settings.bus_url)
-    announce = Announcer(bus.publish_all)
+    announce = Announcer(bus.publish_all, writes=settings.bus_format)
     sessions = work.sessionmaker(engine, publish=announce)
     hub = Hub(
         bus,
@@ -228,6 +235,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
     presence = Presence(sessions, clock=clock)  # who has the app open, for reachability
     await presence.start(hub)
     verifier = _verifier(settings)
+    drain = Drain(hub, seconds=settings.drain_seconds)  # SIGTERM: sockets first (drain.py)
+    drain.install()
+    # The alarm path's own test alarm and the workers' watchdog (docs/operate.md, Supervision).
+    watched = {"outbox": outbox, "scheduler": scheduler, "rollcall": rollcalls}
+    watchdog = Watchdog(
+        watched if checkpointer is None else {**watched, "checkpoint": checkpointer},
+        floor_seconds=settings.watchdog_seconds,
+    )
+    watchdog.start()
+    supervisor = Supervisor(
+        sessions,
+        hub=hub,
+        clock=clock,
+        interval_seconds=settings.supervision_seconds,
+        deadline_seconds=settings.supervision_deadline_seconds,
+        to=settings.supervision_to,
+    )
+    await supervisor.start()
     log.info(
         "TenWatch ready: database %s, bus %s, sms %s",
         engine.url.render_as_string(hide_password=True),
@@ -252,8 +277,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[State]:
             verifier=verifier,
             presence=presence,
             devices=devices,
+            drain=drain,
+            supervisor=supervisor,
+            watchdog=watchdog,
         )
     finally:
+        drain.uninstall()
+        await supervisor.stop()
+        await watchdog.stop()
         await devices.close()
         await presses.stop()
         await verifier.close()
@@ -285,16 +316,19 @@ async def refused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": sentence}, status_code=exc.status, headers=headers)
 
 
-async def database_away(request: Request, exc: Exception) -> JSONResponse:
+async def database_away(request: Request, exc: Exception) -> Response:
     """A database that can't be reached, as Unavailable with a sentence (a press is told its
-    alarm may not be stored, and what to do); any other database error is re-raised, a 500 in
-    the log."""
+    alarm may not be stored, and what to do; a call or text to an alarm number hears it in
+    TwiML); any other database error is re-raised, a 500 in the log."""
     if invalid.out_of_range(exc):
         return await invalid.too_large(request, exc)
     reason = errors.database_away(exc)
     if reason is None:
         raise exc
     log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+    phoned = twilio.outage_answer(request)  # a call or text to an alarm number: TwiML
+    if phoned is not None:
+        return phoned
     pressed = request.scope.get("endpoint") is alerts.create
     sentence = errors.PRESS_NOT_STORED if pressed else errors.DATABASE_AWAY
     return await refused(request, Unavailable(sentence))
@@ -327,6 +361,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         redoc_url="/redoc" if docs else None,
     )
     app.add_middleware(SecurityHeaders, hsts=settings.public_base_url.startswith("https://"))
+    app.add_middleware(AccessLog)  # a line a request, the request id on every line (not /ws)
     app.state.settings = settings
     app.state.clock = clock
     routers = (health, alerts, steps, admin, pages, twilio, signin, register, push, resident_app)

@@ -385,3 +385,32 @@ async def test_the_admin_starts_a_drill_from_the_board(sqlite_url: str, browser:
             await expect(row).to_contain_text("B11-1-301")
         async with board(browser, base, seeded.staff["patrol_leader"], DESK) as page:
             await expect(page.locator("#drill-open")).to_be_hidden()
+
+
+async def test_an_alarm_nobody_takes_chimes_again_until_it_is_taken(
+    sqlite_url: str, browser: Browser
+) -> None:
+    seeded = await seed(sqlite_url)
+    settings = Settings(database_url=sqlite_url)
+    async with (
+        running(settings, router=strict_pages) as base,
+        board(browser, base, seeded.staff["patrol_leader"], DESK) as page,
+    ):
+        await page.locator("#list").click()  # a click lets the page make a sound
+        admin = Person(base, seeded.staff["admin"])
+        started = await admin.start_drill("演练", household="B11-1-301")
+        assert started.status_code == 201, started.text
+        drill = started.json()["alert"]["id"]
+        await expect(page.locator(f"#list li[data-id='{drill}']")).to_be_visible()
+        await expect(page.locator("body")).to_have_attribute("data-untaken", "0")
+        alarm = await resident(base, seeded, "B11-1-101").raise_alarm("fire")
+        await expect(page.locator("body")).to_have_attribute("data-untaken", "1")
+        await expect(page).to_have_title(re.compile(r"^\(1\) "))
+        # the arrival's beep, then at least one more while nobody has taken it
+        await expect(page.locator("body")).to_have_attribute(
+            "data-chimes", re.compile(r"^([2-9]|\d\d+)$"), timeout=15_000
+        )
+        member = Person(base, seeded.staff["patrol_member"])
+        assert (await member.take(alarm)).status_code == 200
+        await expect(page.locator("body")).to_have_attribute("data-untaken", "0")
+        await expect(page).not_to_have_title(re.compile(r"^\("))

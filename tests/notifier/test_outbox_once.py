@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from groups.models import Community
-from notifier.models import SENDING, SENT, OutboxMessage
+from notifier.models import PENDING, SENDING, SENT, OutboxMessage
 from notifier.outbox import OutboxWorker
 from notifier.policy import OutboxPolicy
 from notifier.sms.twilio import TwilioSender
@@ -216,3 +216,52 @@ async def test_a_call_a_dead_worker_placed_is_not_placed_again(
     assert jobs[placed].provider_sid == calls[0]["sid"]
     assert jobs[unplaced].provider_sid == calls[1]["sid"]
     assert calls[1]["twiml"] == "<Response>B11-1-302 求助</Response>"
+
+
+async def test_a_stopping_worker_hands_back_what_it_has_not_begun_and_another_sends_it_at_once(
+    outbox: Outbox, fake_twilio: FakeTwilio
+) -> None:
+    await outbox.add(*(f"B11-1-{i} 求助" for i in range(6)))
+    fake_twilio.answer_after = 0.3  # one send at a time, each answered 0.3 s after
+    stopping = outbox.worker(lease_seconds=60, concurrency=1, poll_seconds=60)
+    stopping.start()
+    while not fake_twilio.messages:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+    await stopping.stop()  # after the send in flight; a minute's lease is not waited out
+
+    jobs = await outbox.jobs()
+    assert [job.status for job in jobs] == [SENT] + [PENDING] * 5
+    assert all(job.send_started_at is None and job.attempts == 0 for job in jobs[1:])
+    assert all(job.next_attempt_at <= utcnow() for job in jobs[1:])
+    assert await outbox.worker().drain_once() == 5
+    assert all(job.status == SENT for job in await outbox.jobs())
+    assert Counter(m["body"] for m in fake_twilio.messages) == Counter(j.body for j in jobs)
+
+
+async def test_a_send_cut_off_by_the_stop_grace_ends_its_lease_and_is_not_sent_twice(
+    outbox: Outbox, fake_twilio: FakeTwilio
+) -> None:
+    await outbox.add("B11-1-1 求助", "B11-1-2 求助", "B11-1-3 求助")
+    fake_twilio.answer_after = 3.0  # Twilio takes the text at once and answers too late
+    stopping = outbox.worker(lease_seconds=60, concurrency=1, poll_seconds=60)
+    stopping.start()
+    while not fake_twilio.messages:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+    await stopping.stop(grace_seconds=0.2)
+
+    cut, *rest = await outbox.jobs()
+    assert cut.status == SENDING
+    assert cut.send_started_at is not None
+    assert cut.lease_until is not None
+    assert cut.lease_until <= utcnow()
+    assert [job.status for job in rest] == [PENDING, PENDING]
+    fake_twilio.answer_after = 0.0
+    assert await outbox.worker().drain_once() == 3  # the cut one looked up, not sent again
+    assert all(job.status == SENT for job in await outbox.jobs())
+    assert sorted(m["body"] for m in fake_twilio.messages) == [
+        "B11-1-1 求助",
+        "B11-1-2 求助",
+        "B11-1-3 求助",
+    ]

@@ -157,6 +157,10 @@ def test_serve_gives_uvicorn_the_sockets_bounds_from_the_settings() -> None:
     quiet = uvicorn_options(Settings(ws_ping_seconds=0))
     assert quiet["ws_ping_interval"] is None
     assert quiet["ws_ping_timeout"] is None
+    assert options["timeout_graceful_shutdown"] == 20.0  # requests in flight, at a stop
+    assert (
+        uvicorn_options(Settings(graceful_shutdown_seconds=0))["timeout_graceful_shutdown"] is None
+    )
 
 
 def test_serve_refuses_several_workers_without_a_shared_bus(runner: CliRunner) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, Request
+from pydantic import SecretStr
 from sqlalchemy import text
+from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -141,3 +143,35 @@ async def test_with_the_database_down_a_socket_is_told_to_try_again_later(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1013
     assert "reconnect" in closed.value.rcvd.reason
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "says"),
+    [
+        ("/twilio/sms", {"MessageSid": "SM1", "Body": "救命"}, "<Message>"),
+        ("/twilio/voice", {"CallSid": "CA1"}, "<Redirect"),
+        ("/twilio/voice/menu", {"CallSid": "CA1", "Digits": "3"}, "<Redirect"),
+    ],
+)
+async def test_with_the_database_down_a_call_or_text_to_an_alarm_number_is_told_to_call_110(
+    down: tuple[str, Settings], path: str, form: dict[str, str], says: str
+) -> None:
+    public = "https://tenwatch.example.org"
+    token = "twilio-auth-token"
+    settings = down[1].model_copy(
+        update={"twilio_auth_token": SecretStr(token), "public_base_url": public}
+    )
+    form = {"From": "+8613800000001", "To": "+8610110000001", **form}
+    signature = RequestValidator(token).compute_signature(public + path, form)
+    async with (
+        running(settings) as base,
+        asyncio.timeout(BOUND),
+        httpx.AsyncClient(base_url=base, timeout=BOUND) as client,
+    ):
+        answer = await client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert answer.status_code == 200  # not 503: Twilio would play "an application error"
+    assert answer.headers["content-type"].startswith("application/xml")
+    assert "110" in answer.text
+    assert says in answer.text
+    if says == "<Redirect":  # the call asks again, at the public URL Twilio signs
+        assert f">{public}{path}</Redirect>" in answer.text

@@ -14,6 +14,8 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: creates the first tables: nothing ran before it (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

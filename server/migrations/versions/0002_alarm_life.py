@@ -14,6 +14,9 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: new tables; new columns nullable or with a server default, which old inserts take
+(server/migrate_check.py)."""
 
 
 def upgrade() -> None:

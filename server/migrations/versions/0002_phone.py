@@ -14,6 +14,9 @@ revision: str = "0002_phone"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: new tables; a nullable column and one with a server default
+(server/migrate_check.py)."""
 
 
 def upgrade() -> None:

@@ -17,6 +17,9 @@ revision: str = "0003"
 down_revision: str | None = "0002_phone"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a foreign key on a column old code already kept to real households (0001 declared it)
+(server/migrate_check.py)."""
 
 NAME = "fk_groups_leader_household_id_households"
 

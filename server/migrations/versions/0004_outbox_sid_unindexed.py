@@ -16,6 +16,9 @@ revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: drops an index no query uses: old code reads and writes as before
+(server/migrate_check.py)."""
 
 
 def upgrade() -> None:

@@ -20,6 +20,9 @@ revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: nullable columns; a job an old worker leaves sending is not looked up after a crash,
+so roll the workers soon after (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

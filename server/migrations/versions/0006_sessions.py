@@ -18,6 +18,9 @@ revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: new tables; new credential columns nullable or defaulted (old tokens are kind
+"token") (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

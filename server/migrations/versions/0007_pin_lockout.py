@@ -18,6 +18,8 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a defaulted and a nullable column (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

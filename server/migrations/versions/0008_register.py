@@ -19,6 +19,10 @@ revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "contract"
+"""Contract: staff.language is NOT NULL and its server default is dropped at the end: a process
+of the release before that adds a staff member leaves it out and is refused
+(server/migrate_check.py)."""
 
 
 def upgrade() -> None:

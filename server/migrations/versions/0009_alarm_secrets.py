@@ -19,6 +19,8 @@ revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a nullable column and an index (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

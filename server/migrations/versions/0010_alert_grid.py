@@ -16,6 +16,9 @@ revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a nullable column, its foreign key and a backfill; alarms an old process raises have
+no grid until then (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

@@ -14,6 +14,8 @@ revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: new tables (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

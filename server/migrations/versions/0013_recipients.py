@@ -14,6 +14,8 @@ revision: str = "0013"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: a nullable column and a new table (server/migrate_check.py)."""
 
 
 def upgrade() -> None:

@@ -17,6 +17,9 @@ revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+phase = "expand"
+"""Expand: new tables; alert_events.alert_id becomes nullable (a relaxation): only new code
+writes events of no alarm (server/migrate_check.py)."""
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

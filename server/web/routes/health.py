@@ -8,9 +8,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from notifier.hub import Hub
-from notifier.worker import Worker
 from server.accounts import Principals
 from server.errors import database_away, in_brief
+from server.supervision.supervisor import Supervisor
+from server.supervision.watchdog import Watchdog
+from server.web import cookies
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -26,13 +28,15 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     responses={
         200: {"description": "ok or degraded"},
-        503: {"description": "unavailable: no database"},
+        503: {"description": "unavailable (no database), or draining (stopping: SIGTERM)"},
     },
 )
 async def readyz(request: Request) -> JSONResponse:
-    """The database, the bus, the outbox, the escalation scheduler (and SQLite's checkpoint):
-    200 ok, 200 degraded, 503 without a database. Anyone is told the status alone; staff
-    (`Authorization: Bearer <staff token>`) are told each part's state and the socket count."""
+    """The database, the bus, the outbox, the schedulers (and SQLite's checkpoint), the
+    watchdog and the supervision's last round: 200 ok, 200 degraded, 503 without a database
+    or while the process drains (it is stopping).
+    Anyone is told the status alone; staff (`Authorization: Bearer <staff token>`, or a staff
+    session's cookie: the board) are told each part's state, the supervision and the sockets."""
     body: dict[str, Any] = {"status": "ok", "database": "ok", "bus": "ok"}
     try:
         async with request.state.sessions() as session:
@@ -48,33 +52,46 @@ async def readyz(request: Request) -> JSONResponse:
         body["bus"] = f"degraded: {bus_error}"
         if body["status"] == "ok":
             body["status"] = "degraded"
-    workers: dict[str, Worker] = {
-        "outbox": request.state.outbox,
-        "scheduler": request.state.scheduler,
-    }
-    if request.state.checkpointer is not None:
-        workers["checkpoint"] = request.state.checkpointer
-    for name, worker in workers.items():
-        body[name] = "ok" if worker.error is None else f"degraded: {worker.error}"
-        if worker.error is not None and body["status"] == "ok":
+    watchdog: Watchdog = request.state.watchdog
+    wedged = watchdog.wedged()  # a worker whose loop no longer turns
+    for name, worker in watchdog.workers.items():
+        error = wedged.get(name, worker.error)
+        body[name] = "ok" if error is None else f"degraded: {error}"
+        if error is not None and body["status"] == "ok":
             body["status"] = "degraded"
+    body["wedged"] = sorted(wedged)
+    supervisor: Supervisor = request.state.supervisor  # the last test alarm's legs
+    body["supervision"] = supervisor.report()
+    if supervisor.said() is not None and body["status"] == "ok":
+        body["status"] = "degraded"
     link_error = request.state.devices.check()  # the device link: a lost broker degrades
     if link_error is not None:
         body["devices"] = f"degraded: {link_error}"
         if body["status"] == "ok":
             body["status"] = "degraded"
     body["sockets"] = hub.connections
-    code = 503 if body["status"] == "unavailable" else 200
+    # A rolling upgrade reads these: the bus format each process writes, and how often its
+    # sockets' events came from the store instead of the bus (docs/operate.md, Upgrades).
+    body["stream"] = {
+        "bus_format": request.state.settings.bus_format,
+        "fills": hub.fills,
+        "unreadable": hub.unreadable,
+    }
+    if request.state.drain.draining:  # SIGTERM: a load balancer sends nothing new here
+        body["status"] = "draining"
+    code = 503 if body["status"] in ("unavailable", "draining") else 200
     if not await _staff(request):
         body = {"status": body["status"]}
     return JSONResponse(body, status_code=code)
 
 
 async def _staff(request: Request) -> bool:
-    """Whether the request carries a staff member's bearer token (read here, so that an
-    anonymous probe needs none and a bad one is no error)."""
+    """Whether the request carries a staff member's bearer token or session cookie (read here,
+    so that an anonymous probe needs none and a bad one is no error)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        token = request.cookies.get(cookies.SESSION, "")
+    if not token.strip():
         return False
     principals: Principals = request.state.principals
     try:

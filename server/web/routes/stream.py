@@ -3,7 +3,9 @@
 import asyncio
 import contextlib
 import json
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -21,15 +23,24 @@ from server.accounts import Principal
 from server.alarms import events
 from server.alarms.events import PAGE
 from server.errors import database_away
+from server.runtime.drain import RECONNECT
 from server.signin import tickets
 from server.web import cookies
 
+log = logging.getLogger(__name__)
+
 POLICY_VIOLATION = 1008
+SERVICE_RESTART = 1012
 TRY_AGAIN_LATER = 1013
 CLOSE_SECONDS = 60.0
 
 
 NO_DATABASE = "the service cannot reach its database just now: reconnect with last_event_id"
+
+PROTOCOLS = (1, 2)
+"""The stream protocol versions this server speaks (docs/protocol.md, Versions): 2's hello
+leaves out `truncated`. A client that asks for none is answered in 1, the protocol of the
+clients from before versions."""
 
 
 class Refused(Exception):
@@ -68,6 +79,24 @@ def _credential(scope: Scope) -> tuple[str, str, str | None]:
                 raise Refused("a socket from another site: open it from this service's pages")
             return "cookie", session.value, resume
     return "none", "", resume
+
+
+def _protocol(scope: Scope) -> int:
+    """The protocol the socket is answered in: the highest this server speaks that is no
+    higher than the one the client asks for (`?protocol=N` or a `TenWatch-Protocol: N`
+    header), 1 when it asks for none."""
+    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    raw = query.get("protocol")
+    if raw is None:
+        raw = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"tenwatch-protocol"), None
+        )
+    if raw is None:
+        return PROTOCOLS[0]
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < PROTOCOLS[0]:
+        raise Refused(f"protocol must be an integer of at least {PROTOCOLS[0]}, not {raw[:30]!r}")
+    return min(int(raw), PROTOCOLS[-1])
 
 
 def _resume_point(raw: str | None) -> int | None:
@@ -114,17 +143,22 @@ async def _admit(scope: Scope, state: Any) -> tuple[str, int, int | None, int]:
     return channel, principal.community_id, resume_from, principal.credential_id or 0
 
 
-async def _greet(state: Any, connection: Connection, resume_from: int | None) -> None:
-    """Put the hello and the first page of the replay in front of the connection's queue."""
+async def _greet(
+    state: Any, connection: Connection, resume_from: int | None, *, protocol: int
+) -> None:
+    """Put the hello (in the socket's protocol) and the first page of the replay in front of
+    the connection's queue."""
     replay, head, replayed = await _replay(state.reads, connection.channel, resume_from)
-    hello = {
+    hello: dict[str, Any] = {
         "type": "hello",
+        "protocol": protocol,
         "channel": connection.channel,
         "last_event_id": head,
         "replayed": replayed,
-        "truncated": False,  # never, now that a replay is paged: kept for older clients
         "heartbeat": state.settings.ws_heartbeat_seconds,
     }
+    if protocol == 1:
+        hello["truncated"] = False  # never, now that a replay is paged: protocol 1 has it
     connection.start(
         json.dumps(hello, separators=(",", ":")),
         replay,
@@ -184,13 +218,19 @@ async def serve(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def stream(websocket: WebSocket) -> None:
-    """Events of your scope, live; ?last_event_id=N first replays every event after N."""
+    """Events of your scope, live; ?last_event_id=N first replays every event after N;
+    ?protocol=N asks for a protocol version."""
     await websocket.accept()
     state = websocket.state
     hub: Hub = state.hub
+    if state.drain.draining:  # this process is stopping: another one serves the socket
+        await websocket.close(SERVICE_RESTART, RECONNECT)
+        return
     try:
+        protocol = _protocol(websocket.scope)
         channel, community_id, resume_from, credential = await _admit(websocket.scope, state)
     except Refused as exc:
+        log.info("socket refused", extra={"why": str(exc)})
         await websocket.close(POLICY_VIOLATION, str(exc))
         return
     except Exception as exc:
@@ -205,11 +245,13 @@ async def stream(websocket: WebSocket) -> None:
         maxsize=state.settings.ws_queue_size,
         credential=credential,
     )
+    opened = time.monotonic()
+    log.info("socket open", extra={"socket": channel.partition(":")[0], "community": community_id})
     reader: asyncio.Task[None] | None = None
     try:
         await hub.join(connection)
         state.presence.arrive(connection)  # reachability: written on change, not per event
-        await _greet(state, connection, resume_from)
+        await _greet(state, connection, resume_from, protocol=protocol)
         reader = asyncio.create_task(_read(websocket, connection))
         await _write(websocket, connection, hub)
     except WebSocketDisconnect:
@@ -222,12 +264,15 @@ async def stream(websocket: WebSocket) -> None:
     finally:
         if reader is not None:
             reader.cancel()
+        if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
+            # Before leaving the hub: a drain waits for the hub to be empty, then the server
+            # cuts what is left.
+            code = SERVICE_RESTART if connection.ended == RECONNECT else POLICY_VIOLATION
+            with contextlib.suppress(Exception):
+                await websocket.close(code, connection.ended)
         state.presence.depart(connection)
         await hub.leave(connection)
-        if connection.ended is not None and websocket.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await websocket.close(POLICY_VIOLATION, connection.ended)
-        elif connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
+        if connection.dropped and websocket.client_state == WebSocketState.CONNECTED:
             # The close frame follows what was sent, so a client that reads again gets all of
             # it and then the position to resume from. One that never does is given up on
             # after CLOSE_SECONDS (uvicorn's pings give up on a dead one sooner), and uvicorn
@@ -236,3 +281,11 @@ async def stream(websocket: WebSocket) -> None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_SECONDS):
                     await websocket.close(TRY_AGAIN_LATER, reason)
+        _log_closed(connection, seconds=time.monotonic() - opened)
+
+
+def _log_closed(connection: Connection, *, seconds: float) -> None:
+    """The `socket closed` line: its kind, how long it was open, and why it ended."""
+    why = connection.ended or ("too slow" if connection.dropped else "client or server")
+    kind = connection.channel.partition(":")[0]
+    log.info("socket closed", extra={"socket": kind, "seconds": round(seconds, 1), "why": why})

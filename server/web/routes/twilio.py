@@ -174,3 +174,19 @@ async def callout_answer(job: int, form: Form, session: Session, now: Now) -> Re
     )
     await session.commit()
     return xml(twiml.voice_answered(coming=answer.coming, language=answer.language))
+
+
+def outage_answer(request: Request) -> Response | None:
+    """What a call or text to an alarm number is answered while the database can't be reached
+    (None for any other request): never a 503, which a caller would hear as Twilio's
+    "application error" and a text would go unanswered. A call hears to call 110 if in danger
+    and is asked again after a pause (a retried menu raises help: the digit is not sent again);
+    a text is told it was not recorded."""
+    endpoint = request.scope.get("endpoint")
+    if endpoint is incoming_text:
+        return xml(twiml.sms_outage())
+    if endpoint is incoming_call or endpoint is call_menu:
+        settings: Settings = request.state.settings
+        retry = inbound.public_url(settings.public_base_url, path=request.url.path)
+        return xml(twiml.voice_outage(retry=retry))
+    return None

@@ -12,6 +12,7 @@ import { clock, w } from "./board-words.js";
 import { deliveryLines, renderRecipients } from "./recipients.js";
 import { arrange, header, OPEN_STATES, OUTCOMES, passes, row, SORTS, tick, TYPES } from "./board-list.js";
 import { render } from "./board-detail.js";
+import { showHealth } from "./board-health.js";
 
 const HISTORY_PAGE = 50;
 const DRAFTS = ["note-text", "resolve-note", "resolve-outcome", "reassign-to"];
@@ -28,6 +29,7 @@ const state = {
   sort: "age",
   filters: { type: "", state: "", grid: "", q: "" },
   loaded: false,
+  health: null, // the health strip (js/board-health.js)
 };
 
 function say(text, kind = "ok") {
@@ -77,6 +79,9 @@ function drawList() {
   const gridSelect = $("#f-grid");
   options(gridSelect, grids(), null, { selected: state.filters.grid });
   document.body.dataset.count = String(alarms.length);
+  const untaken = [...state.open.values()].filter((a) => a.status === "open" && !a.drill).length;
+  document.body.dataset.untaken = String(untaken);
+  document.title = (untaken ? `(${untaken}) ` : "") + w("title"); // seen from another tab too
 }
 
 async function loadOpen() {
@@ -291,8 +296,16 @@ function heard(event) {
   }, 150);
 }
 
+// An alarm nobody has taken chimes again every CHIME_MS until someone takes it: one beep is
+// easy to miss at a desk left for a moment. Drills never chime.
+const CHIME_MS = 10000;
+setInterval(() => {
+  if (state.beep && Number(document.body.dataset.untaken || 0) > 0) beep();
+}, CHIME_MS);
+
 let audio = null;
 function beep() {
+  document.body.dataset.chimes = String(Number(document.body.dataset.chimes || 0) + 1);
   try {
     audio = audio || new AudioContext();
     const osc = audio.createOscillator();
@@ -382,6 +395,7 @@ function wire() {
   $("#lang").addEventListener("click", async () => {
     await words.toggle();
     label();
+    state.health?.draw();
     drawList();
     drawDetail();
   });
@@ -419,6 +433,7 @@ async function main() {
   if (state.me.role === "police_office") state.sort = "police";
   $("#drill-open").hidden = state.me.role !== "admin"; // the service lets the admin drill any household
   label();
+  state.health = showHealth($("#health")); // the system's own health, for staff
   document.body.dataset.sort = state.sort;
   showConsent($("#consent")).catch(() => null); // the notice over the board, which loads meanwhile
   const [patrol] = await Promise.all([api("GET", "/api/patrol").catch(() => []), loadOpen()]);

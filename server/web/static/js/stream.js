@@ -1,9 +1,16 @@
 // The live stream (docs/protocol.md), written once: connect to /ws with the session cookie,
 // resume from the highest event id seen, reconnect with backoff and jitter, close a socket
 // that stays silent past 2.5 heartbeats, and stop for good on 1008 (refused or signed out),
-// except a 1008 about last_event_id, which starts afresh.
+// except a 1008 about last_event_id, which starts afresh. A 1012 (its process is restarting)
+// reconnects at once, once: another process takes the socket from the same id.
 
 export const POLICY_VIOLATION = 1008;
+/** The stream protocol these pages speak (docs/protocol.md, Versions); the hello says which
+ * one the server answers in, the highest it speaks up to this. */
+export const PROTOCOL = 2;
+
+export const SERVICE_RESTART = 1012;
+const RESTART_SPREAD_MS = 300; // the sockets of a stopping process do not all land at one instant
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const HELLO_WAIT_MS = 15000;
@@ -46,6 +53,7 @@ export class Stream {
     this.ws = null;
     this.attempts = 0;
     this.heartbeat = 0;
+    this.protocol = 0;
     this.replayLeft = 0;
     this.timer = null;
     this.watchdog = null;
@@ -81,7 +89,12 @@ export class Stream {
     clearTimeout(this.timer);
     this.timer = null;
     const resume = this.lastId > 0 ? this.lastId : null;
-    const url = this.url + (resume !== null ? "?last_event_id=" + resume : "");
+    const url =
+      this.url +
+      (this.url.includes("?") ? "&" : "?") +
+      "protocol=" +
+      PROTOCOL +
+      (resume !== null ? "&last_event_id=" + resume : "");
     this.status(this.attempts ? "reconnecting" : "connecting");
     this.heartbeat = 0;
     let ws;
@@ -148,6 +161,7 @@ export class Stream {
     if (!message || typeof message !== "object" || message.type === "heartbeat") return;
     if (message.type === "hello") {
       this.attempts = 0;
+      this.protocol = Number(message.protocol) || 1; // a server from before versions says none
       this.heartbeat = Number(message.heartbeat) > 0 ? Number(message.heartbeat) : 20;
       this.kick();
       this.replayLeft = Number(message.replayed) || 0;
@@ -187,6 +201,15 @@ export class Stream {
       }
       this.stopped = true;
       this.status("refused", { reason: reason || "" });
+      return;
+    }
+    if (code === SERVICE_RESTART && this.attempts === 0) {
+      // Its process is stopping (a drain): another one serves the socket now. Refused again
+      // before a hello (it reached the same process), the usual backoff follows.
+      this.attempts = 1;
+      const soon = Math.round(Math.random() * RESTART_SPREAD_MS);
+      this.status("reconnecting", { reason, retryIn: soon });
+      this.timer = setTimeout(() => this.open(), soon);
       return;
     }
     const delay = backoff(this.attempts);
