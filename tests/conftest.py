@@ -7,6 +7,7 @@ migrations themselves start from an empty database and run them for real."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,18 @@ pytest_plugins = ["tests.fake_twilio"]
 # texts would count: off unless a test turns it on (tests/server/test_supervision.py). The
 # processes tests start inherit it.
 os.environ.setdefault("TENWATCH_SUPERVISION_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Put the root logger back after each test: a command run in-process (`tenwatch serve`
+    through the CLI runner) configures the process's logging onto a stream that closes with
+    the runner, and every later line would fail to write."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
