@@ -168,9 +168,11 @@ def _configure_structlog() -> None:
     )
 
 
-QUIET = ("twilio", "httpx", "httpcore")
+QUIET = ("twilio", "httpx", "httpcore", "storage.pool")
 """Libraries heard from WARNING up only, whatever the level: at INFO Twilio's client writes a
-dozen lines a text (its headers), httpx every URL it fetches, query string and all."""
+dozen lines a text (its headers), httpx every URL it fetches, query string and all, and
+SQLAlchemy's pool ("Pool disposed", "Pool recreating" at each migration) under the name of its
+class, which is storage.pool's."""
 
 
 def config(*, output: Output, level: Level) -> dict[str, Any]:
